@@ -1,0 +1,257 @@
+//! ECR's control plane: make sure the repository exists with the asked settings, keep its
+//! lifecycle policy as asked, and get registry credentials.
+//!
+//! Only calls that are needed are made, so a role limited to pushing (no `ecr:CreateRepository`,
+//! no `ecr:PutLifecyclePolicy`) works on a repository that is already set up.
+
+use aws_sdk_ecr::types::{
+    EncryptionConfiguration, EncryptionType, ImageScanningConfiguration, ImageTagMutability,
+    Repository,
+};
+use aws_sdk_ecr::Client;
+use base64::Engine;
+
+use super::errors::AwsError;
+use crate::inputs::{LifecyclePolicy, RepositoryPlan};
+
+/// The repository as found or created.
+#[derive(Debug, Clone)]
+pub struct RepositoryState {
+    pub name: String,
+    pub uri: String,
+    pub registry_id: String,
+    pub created: bool,
+    pub scan_on_push: bool,
+    pub tag_mutability: String,
+    pub encryption: String,
+}
+
+/// What happened to the lifecycle policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LifecycleChange {
+    NotAsked,
+    Unchanged,
+    Applied,
+}
+
+/// An ECR call that failed, with the IAM action it needed.
+#[derive(Debug, Clone)]
+pub struct EcrFailure {
+    pub action: &'static str,
+    pub error: AwsError,
+}
+
+impl std::fmt::Display for EcrFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} failed: {}", self.action, self.error)
+    }
+}
+
+fn failed<E>(
+    action: &'static str,
+) -> impl FnOnce(aws_sdk_ecr::error::SdkError<E, aws_sdk_ecr::config::http::HttpResponse>) -> EcrFailure
+where
+    E: aws_sdk_ecr::error::ProvideErrorMetadata + std::error::Error + 'static,
+{
+    move |e| EcrFailure {
+        action,
+        error: AwsError::from_sdk(&e),
+    }
+}
+
+fn state(repo: &Repository, created: bool) -> RepositoryState {
+    RepositoryState {
+        name: repo.repository_name().unwrap_or_default().to_string(),
+        uri: repo.repository_uri().unwrap_or_default().to_string(),
+        registry_id: repo.registry_id().unwrap_or_default().to_string(),
+        created,
+        scan_on_push: repo
+            .image_scanning_configuration()
+            .is_some_and(|c| c.scan_on_push()),
+        tag_mutability: repo
+            .image_tag_mutability()
+            .map(|m| m.as_str().to_string())
+            .unwrap_or_else(|| "MUTABLE".into()),
+        encryption: repo
+            .encryption_configuration()
+            .map(|e| e.encryption_type().as_str().to_string())
+            .unwrap_or_else(|| "AES256".into()),
+    }
+}
+
+/// Finds the repository. `Ok(None)` when it does not exist.
+pub async fn describe_repository(
+    client: &Client,
+    plan: &RepositoryPlan,
+) -> Result<Option<RepositoryState>, EcrFailure> {
+    let result = client
+        .describe_repositories()
+        .repository_names(&plan.name)
+        .set_registry_id(plan.registry_id.clone())
+        .send()
+        .await;
+    match result {
+        Ok(out) => Ok(out.repositories().first().map(|r| state(r, false))),
+        Err(e) => {
+            let failure = failed("ecr:DescribeRepositories")(e);
+            if failure.error.is("RepositoryNotFoundException") {
+                Ok(None)
+            } else {
+                Err(failure)
+            }
+        }
+    }
+}
+
+/// Creates the repository with the plan's settings. When another job created it in the
+/// meantime, the existing one is returned instead.
+pub async fn create_repository(
+    client: &Client,
+    plan: &RepositoryPlan,
+) -> Result<RepositoryState, EcrFailure> {
+    let settings = &plan.settings;
+    let encryption = EncryptionConfiguration::builder()
+        .encryption_type(EncryptionType::from(settings.encryption))
+        .set_kms_key(settings.kms_key.clone())
+        .build()
+        .expect("encryption type is set");
+    let result = client
+        .create_repository()
+        .repository_name(&plan.name)
+        .set_registry_id(plan.registry_id.clone())
+        .image_tag_mutability(ImageTagMutability::from(settings.tag_mutability))
+        .image_scanning_configuration(
+            ImageScanningConfiguration::builder()
+                .scan_on_push(settings.scan_on_push)
+                .build(),
+        )
+        .encryption_configuration(encryption)
+        .send()
+        .await;
+    match result {
+        Ok(out) => out
+            .repository()
+            .map(|r| state(r, true))
+            .ok_or_else(|| EcrFailure {
+                action: "ecr:CreateRepository",
+                error: AwsError {
+                    code: None,
+                    message: "ECR answered without the repository".into(),
+                    retryable: false,
+                },
+            }),
+        Err(e) => {
+            let failure = failed("ecr:CreateRepository")(e);
+            if failure.error.is("RepositoryAlreadyExistsException") {
+                if let Some(existing) = describe_repository(client, plan).await? {
+                    return Ok(existing);
+                }
+            }
+            Err(failure)
+        }
+    }
+}
+
+/// Puts the policy unless the repository already has the same one.
+pub async fn apply_lifecycle_policy(
+    client: &Client,
+    repo: &RepositoryState,
+    policy: Option<&LifecyclePolicy>,
+) -> Result<LifecycleChange, EcrFailure> {
+    let Some(policy) = policy else {
+        return Ok(LifecycleChange::NotAsked);
+    };
+    if !repo.created {
+        let current = client
+            .get_lifecycle_policy()
+            .repository_name(&repo.name)
+            .registry_id(&repo.registry_id)
+            .send()
+            .await;
+        match current {
+            Ok(out) => {
+                if out
+                    .lifecycle_policy_text()
+                    .is_some_and(|t| policy.same_as(t))
+                {
+                    return Ok(LifecycleChange::Unchanged);
+                }
+            }
+            Err(e) => {
+                let failure = failed("ecr:GetLifecyclePolicy")(e);
+                if !failure.error.is("LifecyclePolicyNotFoundException") {
+                    return Err(failure);
+                }
+            }
+        }
+    }
+    client
+        .put_lifecycle_policy()
+        .repository_name(&repo.name)
+        .registry_id(&repo.registry_id)
+        .lifecycle_policy_text(&policy.text)
+        .send()
+        .await
+        .map_err(failed("ecr:PutLifecyclePolicy"))?;
+    Ok(LifecycleChange::Applied)
+}
+
+/// Basic-auth credentials for the registry. `Debug` never shows the password.
+#[derive(Clone)]
+pub struct RegistryCredentials {
+    pub username: String,
+    pub password: String,
+    /// The token as ECR sent it (base64 of `user:password`): also a secret.
+    pub encoded: String,
+    /// `https://ACCOUNT.dkr.ecr.REGION.amazonaws.com` as ECR reports it.
+    pub proxy_endpoint: String,
+}
+
+impl std::fmt::Debug for RegistryCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RegistryCredentials")
+            .field("username", &self.username)
+            .field("proxy_endpoint", &self.proxy_endpoint)
+            .finish_non_exhaustive()
+    }
+}
+
+/// `GetAuthorizationToken`. The token's `expiresAt` is not checked: it is valid for 12 hours
+/// on AWS, far longer than a run, and emulators report dates in the past.
+pub async fn registry_credentials(client: &Client) -> Result<RegistryCredentials, EcrFailure> {
+    let out = client
+        .get_authorization_token()
+        .send()
+        .await
+        .map_err(failed("ecr:GetAuthorizationToken"))?;
+    let malformed = |why: &str| EcrFailure {
+        action: "ecr:GetAuthorizationToken",
+        error: AwsError {
+            code: None,
+            message: format!("ECR's authorization token is malformed: {why}"),
+            retryable: false,
+        },
+    };
+    let data = out
+        .authorization_data()
+        .first()
+        .ok_or_else(|| malformed("no authorization data"))?;
+    let encoded = data
+        .authorization_token()
+        .ok_or_else(|| malformed("no token"))?
+        .to_string();
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+        .ok_or_else(|| malformed("not base64 text"))?;
+    let (username, password) = decoded
+        .split_once(':')
+        .ok_or_else(|| malformed("no ':' between user and password"))?;
+    Ok(RegistryCredentials {
+        username: username.to_string(),
+        password: password.to_string(),
+        encoded,
+        proxy_endpoint: data.proxy_endpoint().unwrap_or_default().to_string(),
+    })
+}

@@ -1,0 +1,303 @@
+//! GitHub Actions workflow commands: the only way this program talks to the runner.
+//!
+//! Everything the runner reads from us goes through [`Workflow`]: masks, annotations, log groups
+//! (stdout), outputs and exported variables (the `GITHUB_OUTPUT` / `GITHUB_ENV` files) and the
+//! job summary (`GITHUB_STEP_SUMMARY`). Keeping it in one place makes escaping and masking
+//! impossible to forget elsewhere.
+
+use std::fs::OpenOptions;
+use std::io::{self, Write};
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+/// Severity of an annotation shown on the run's page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    Error,
+    Warning,
+    Notice,
+}
+
+impl Level {
+    fn command(self) -> &'static str {
+        match self {
+            Level::Error => "error",
+            Level::Warning => "warning",
+            Level::Notice => "notice",
+        }
+    }
+}
+
+/// Where the runner reads each kind of command from.
+#[derive(Debug, Clone, Default)]
+pub struct CommandFiles {
+    pub output: Option<PathBuf>,
+    pub env: Option<PathBuf>,
+    pub summary: Option<PathBuf>,
+}
+
+impl CommandFiles {
+    /// The files the runner names in the environment; empty names count as absent.
+    pub fn from_env() -> Self {
+        let path = |name: &str| {
+            std::env::var_os(name)
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+        };
+        Self {
+            output: path("GITHUB_OUTPUT"),
+            env: path("GITHUB_ENV"),
+            summary: path("GITHUB_STEP_SUMMARY"),
+        }
+    }
+}
+
+/// Writes workflow commands to a log stream and the runner's command files.
+pub struct Workflow {
+    files: CommandFiles,
+    log: Mutex<Box<dyn Write + Send>>,
+}
+
+impl Workflow {
+    pub fn new(files: CommandFiles, log: Box<dyn Write + Send>) -> Self {
+        Self {
+            files,
+            log: Mutex::new(log),
+        }
+    }
+
+    /// The runner's own setup: commands on stdout, files from the environment.
+    pub fn from_env() -> Self {
+        Self::new(CommandFiles::from_env(), Box::new(io::stdout()))
+    }
+
+    /// A plain log line.
+    pub fn info(&self, line: &str) {
+        self.emit(line);
+    }
+
+    /// Tells the runner to replace `secret` with `***` in every later log line.
+    /// Each line of a multi-line value is masked on its own, as the runner matches per line.
+    pub fn mask(&self, secret: &str) {
+        for line in secret.lines().map(str::trim).filter(|l| !l.is_empty()) {
+            self.emit(&format!("::add-mask::{}", escape_data(line)));
+        }
+    }
+
+    pub fn annotate(&self, level: Level, title: &str, message: &str) {
+        self.emit(&format!(
+            "::{} title={}::{}",
+            level.command(),
+            escape_property(title),
+            escape_data(message)
+        ));
+    }
+
+    /// Opens a collapsible log group; it ends when the returned guard is dropped.
+    pub fn group(&self, title: &str) -> Group<'_> {
+        self.emit(&format!("::group::{}", escape_data(title)));
+        Group { workflow: self }
+    }
+
+    /// Sets a step output. Outside the runner (no `GITHUB_OUTPUT`), prints `name=value`.
+    pub fn set_output(&self, name: &str, value: &str) -> io::Result<()> {
+        match &self.files.output {
+            Some(path) => append(path, &file_command(name, value)),
+            None => {
+                self.emit(&format!("{name}={value}"));
+                Ok(())
+            }
+        }
+    }
+
+    /// Exports a variable to the later steps of the job.
+    pub fn export_env(&self, name: &str, value: &str) -> io::Result<()> {
+        match &self.files.env {
+            Some(path) => append(path, &file_command(name, value)),
+            None => Err(io::Error::new(
+                io::ErrorKind::NotFound,
+                "GITHUB_ENV is not set, so there is no later step to export variables to",
+            )),
+        }
+    }
+
+    /// Appends Markdown to the job summary; silently skipped outside the runner.
+    pub fn summary(&self, markdown: &str) -> io::Result<()> {
+        match &self.files.summary {
+            Some(path) => append(path, markdown),
+            None => Ok(()),
+        }
+    }
+
+    fn emit(&self, line: &str) {
+        let mut log = self.log.lock().unwrap_or_else(|e| e.into_inner());
+        // A closed stdout must not turn a successful push into a failure.
+        let _ = writeln!(log, "{line}");
+        let _ = log.flush();
+    }
+}
+
+/// Ends a log group when dropped, so early returns cannot leave one open.
+pub struct Group<'a> {
+    workflow: &'a Workflow,
+}
+
+impl Drop for Group<'_> {
+    fn drop(&mut self) {
+        self.workflow.emit("::endgroup::");
+    }
+}
+
+fn append(path: &PathBuf, text: &str) -> io::Result<()> {
+    let mut file = OpenOptions::new().create(true).append(true).open(path)?;
+    file.write_all(text.as_bytes())
+}
+
+/// `name=value`, or the heredoc form with a delimiter that does not occur in the value.
+fn file_command(name: &str, value: &str) -> String {
+    if !value.contains('\n') && !value.contains('\r') {
+        return format!("{name}={value}\n");
+    }
+    let delimiter = loop {
+        let candidate = format!("ghadelimiter_{:032x}", rand::random::<u128>());
+        if !value.contains(&candidate) {
+            break candidate;
+        }
+    };
+    format!("{name}<<{delimiter}\n{value}\n{delimiter}\n")
+}
+
+/// Escaping of a command's message, as the runner's toolkit does it.
+pub fn escape_data(text: &str) -> String {
+    text.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
+}
+
+/// Escaping of a command's property (`title=...`): also `:` and `,`.
+pub fn escape_property(text: &str) -> String {
+    escape_data(text).replace(':', "%3A").replace(',', "%2C")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl Captured {
+        fn text(&self) -> String {
+            String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
+        }
+    }
+
+    fn workflow(files: CommandFiles) -> (Workflow, Captured) {
+        let log = Captured::default();
+        (Workflow::new(files, Box::new(log.clone())), log)
+    }
+
+    fn files_in(dir: &tempfile::TempDir) -> CommandFiles {
+        CommandFiles {
+            output: Some(dir.path().join("output")),
+            env: Some(dir.path().join("env")),
+            summary: Some(dir.path().join("summary")),
+        }
+    }
+
+    #[test]
+    fn escapes_messages_and_properties_like_the_toolkit() {
+        assert_eq!(escape_data("100%\r\nok"), "100%25%0D%0Aok");
+        assert_eq!(escape_property("a: b, c%"), "a%3A b%2C c%25");
+    }
+
+    #[test]
+    fn annotation_escapes_title_and_message() {
+        let (wf, log) = workflow(CommandFiles::default());
+        wf.annotate(Level::Error, "Input aws-region: bad", "line one\nline two");
+        assert_eq!(
+            log.text(),
+            "::error title=Input aws-region%3A bad::line one%0Aline two\n"
+        );
+    }
+
+    #[test]
+    fn masks_each_line_and_skips_blank_ones() {
+        let (wf, log) = workflow(CommandFiles::default());
+        wf.mask("first\n\n second \n");
+        assert_eq!(log.text(), "::add-mask::first\n::add-mask::second\n");
+    }
+
+    #[test]
+    fn group_closes_when_dropped() {
+        let (wf, log) = workflow(CommandFiles::default());
+        {
+            let _g = wf.group("Assume role");
+            wf.info("inside");
+        }
+        assert_eq!(log.text(), "::group::Assume role\ninside\n::endgroup::\n");
+    }
+
+    #[test]
+    fn single_line_output_uses_name_equals_value() {
+        let dir = tempfile::tempdir().unwrap();
+        let (wf, _) = workflow(files_in(&dir));
+        wf.set_output("registry", "127.0.0.1:5000").unwrap();
+        wf.set_output("digest", "sha256:abc").unwrap();
+        let text = std::fs::read_to_string(dir.path().join("output")).unwrap();
+        assert_eq!(text, "registry=127.0.0.1:5000\ndigest=sha256:abc\n");
+    }
+
+    #[test]
+    fn multi_line_output_uses_a_fresh_delimiter() {
+        let dir = tempfile::tempdir().unwrap();
+        let (wf, _) = workflow(files_in(&dir));
+        wf.set_output("tags", "a\nb").unwrap();
+        let text = std::fs::read_to_string(dir.path().join("output")).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 4);
+        let delimiter = lines[0].strip_prefix("tags<<").unwrap();
+        assert!(delimiter.starts_with("ghadelimiter_"));
+        assert_eq!(&lines[1..3], &["a", "b"]);
+        assert_eq!(lines[3], delimiter);
+    }
+
+    #[test]
+    fn output_without_runner_file_goes_to_the_log() {
+        let (wf, log) = workflow(CommandFiles::default());
+        wf.set_output("image", "x:1").unwrap();
+        assert_eq!(log.text(), "image=x:1\n");
+    }
+
+    #[test]
+    fn export_env_needs_the_runner_file() {
+        let (wf, _) = workflow(CommandFiles::default());
+        assert!(wf.export_env("A", "b").is_err());
+        let dir = tempfile::tempdir().unwrap();
+        let (wf, _) = workflow(files_in(&dir));
+        wf.export_env("AWS_REGION", "eu-west-1").unwrap();
+        let text = std::fs::read_to_string(dir.path().join("env")).unwrap();
+        assert_eq!(text, "AWS_REGION=eu-west-1\n");
+    }
+
+    #[test]
+    fn summary_appends_markdown() {
+        let dir = tempfile::tempdir().unwrap();
+        let (wf, _) = workflow(files_in(&dir));
+        wf.summary("# one\n").unwrap();
+        wf.summary("two\n").unwrap();
+        let text = std::fs::read_to_string(dir.path().join("summary")).unwrap();
+        assert_eq!(text, "# one\ntwo\n");
+    }
+}

@@ -1,0 +1,29 @@
+//! The run's context as the runner describes it in `GITHUB_*` variables.
+
+use std::path::PathBuf;
+
+/// What this program needs to know about the workflow run it is part of.
+#[derive(Debug, Clone, Default)]
+pub struct RunContext {
+    pub run_id: Option<String>,
+    pub run_attempt: Option<String>,
+    /// `GITHUB_WORKSPACE`, or the working directory outside the runner.
+    pub workspace: PathBuf,
+    pub repository: Option<String>,
+}
+
+impl RunContext {
+    pub fn from_env() -> Self {
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        let workspace = var("GITHUB_WORKSPACE")
+            .map(PathBuf::from)
+            .or_else(|| std::env::current_dir().ok())
+            .unwrap_or_else(|| PathBuf::from("."));
+        Self {
+            run_id: var("GITHUB_RUN_ID"),
+            run_attempt: var("GITHUB_RUN_ATTEMPT"),
+            workspace,
+            repository: var("GITHUB_REPOSITORY"),
+        }
+    }
+}

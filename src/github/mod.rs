@@ -1,0 +1,5 @@
+//! GitHub's side: workflow commands, the run's context, the job's OIDC token.
+
+pub mod commands;
+pub mod context;
+pub mod oidc;

@@ -1,0 +1,225 @@
+//! ECR lifecycle policies: read from JSON text or a file, checked before any call, or built from
+//! the `keep-images` shorthand. The checks catch what ECR would reject with a vague message.
+
+use std::collections::HashSet;
+use std::path::Path;
+
+use serde_json::{json, Value};
+
+use crate::error::InputError;
+
+const INPUT: &str = "lifecycle-policy";
+const MAX_LEN: usize = 30_720;
+const EXAMPLE: &str = r#"{"rules":[{"rulePriority":1,"description":"keep 30","selection":{"tagStatus":"any","countType":"imageCountMoreThan","countNumber":30},"action":{"type":"expire"}}]}"#;
+
+/// A lifecycle policy that passed the checks, kept both as sent and as parsed for comparison.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LifecyclePolicy {
+    pub text: String,
+    pub value: Value,
+}
+
+impl LifecyclePolicy {
+    /// True when `other` (ECR's stored text) means the same policy, whatever its formatting.
+    pub fn same_as(&self, other: &str) -> bool {
+        serde_json::from_str::<Value>(other).is_ok_and(|v| v == self.value)
+    }
+}
+
+/// Keep the newest `count` images, expire the rest.
+pub fn keep_newest(count: i64) -> LifecyclePolicy {
+    let value = json!({
+        "rules": [{
+            "rulePriority": 1,
+            "description": format!("Keep the newest {count} images (ship-to-ecr keep-images)"),
+            "selection": {
+                "tagStatus": "any",
+                "countType": "imageCountMoreThan",
+                "countNumber": count
+            },
+            "action": { "type": "expire" }
+        }]
+    });
+    LifecyclePolicy {
+        text: value.to_string(),
+        value,
+    }
+}
+
+/// The input is JSON when it starts with `{`, otherwise a path relative to the workspace.
+pub fn parse(input: &str, workspace: &Path) -> Result<LifecyclePolicy, InputError> {
+    let trimmed = input.trim();
+    let text = if trimmed.starts_with('{') {
+        trimmed.to_string()
+    } else {
+        let path = workspace.join(trimmed);
+        std::fs::read_to_string(&path).map_err(|e| {
+            InputError::new(
+                INPUT,
+                format!(
+                    "is neither JSON text (starting with '{{') nor a readable file: {} ({e})",
+                    path.display()
+                ),
+                ".github/ecr-lifecycle.json",
+            )
+        })?
+    };
+    check(&text)
+}
+
+fn bad(rule: impl Into<String>) -> InputError {
+    InputError::new(INPUT, rule, EXAMPLE)
+}
+
+fn check(text: &str) -> Result<LifecyclePolicy, InputError> {
+    if text.len() > MAX_LEN {
+        return Err(bad(format!(
+            "is {} characters long; ECR allows at most {MAX_LEN}",
+            text.len()
+        )));
+    }
+    let value: Value =
+        serde_json::from_str(text).map_err(|e| bad(format!("is not valid JSON ({e})")))?;
+    let rules = value
+        .get("rules")
+        .and_then(Value::as_array)
+        .filter(|r| !r.is_empty())
+        .ok_or_else(|| bad("must be a JSON object with a non-empty \"rules\" array"))?;
+
+    let mut priorities = HashSet::new();
+    let mut highest = 0;
+    let mut any_rule_priority = None;
+    for (index, rule) in rules.iter().enumerate() {
+        let n = index + 1;
+        let priority = rule
+            .get("rulePriority")
+            .and_then(Value::as_u64)
+            .filter(|p| *p >= 1)
+            .ok_or_else(|| bad(format!("rule {n} needs a positive whole \"rulePriority\"")))?;
+        if !priorities.insert(priority) {
+            return Err(bad(format!(
+                "rule {n} repeats rulePriority {priority}; each rule needs its own"
+            )));
+        }
+        highest = highest.max(priority);
+        let selection = rule
+            .get("selection")
+            .filter(|s| s.is_object())
+            .ok_or_else(|| bad(format!("rule {n} needs a \"selection\" object")))?;
+        let tag_status = selection.get("tagStatus").and_then(Value::as_str);
+        match tag_status {
+            Some("any") => any_rule_priority = Some(priority),
+            Some("untagged") => {}
+            Some("tagged") => {
+                if selection.get("tagPrefixList").is_none()
+                    && selection.get("tagPatternList").is_none()
+                {
+                    return Err(bad(format!(
+                        "rule {n} selects tagged images but has no tagPrefixList or tagPatternList"
+                    )));
+                }
+            }
+            _ => {
+                return Err(bad(format!(
+                    "rule {n} needs selection.tagStatus of tagged, untagged or any"
+                )))
+            }
+        }
+        let count_type = selection
+            .get("countType")
+            .and_then(Value::as_str)
+            .ok_or_else(|| bad(format!("rule {n} needs selection.countType")))?;
+        if count_type.starts_with("since") && selection.get("countUnit").is_none() {
+            return Err(bad(format!(
+                "rule {n} counts {count_type} and so needs selection.countUnit (\"days\")"
+            )));
+        }
+        if !selection
+            .get("countNumber")
+            .and_then(Value::as_u64)
+            .is_some_and(|c| c >= 1)
+        {
+            return Err(bad(format!(
+                "rule {n} needs a positive whole selection.countNumber"
+            )));
+        }
+        if rule
+            .get("action")
+            .and_then(|a| a.get("type"))
+            .and_then(Value::as_str)
+            .is_none()
+        {
+            return Err(bad(format!(
+                "rule {n} needs an action with a type, e.g. {{\"type\":\"expire\"}}"
+            )));
+        }
+    }
+    if let Some(p) = any_rule_priority {
+        if p != highest {
+            return Err(bad(format!(
+                "the rule with tagStatus \"any\" has priority {p} but must have the highest rulePriority ({highest} is higher)"
+            )));
+        }
+    }
+    Ok(LifecyclePolicy {
+        text: text.to_string(),
+        value,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepts_the_example_and_the_shorthand() {
+        assert!(check(EXAMPLE).is_ok());
+        let shorthand = keep_newest(10);
+        assert!(check(&shorthand.text).is_ok());
+        assert_eq!(shorthand.value["rules"][0]["selection"]["countNumber"], 10);
+    }
+
+    #[test]
+    fn compares_by_meaning_not_formatting() {
+        let policy = check(EXAMPLE).unwrap();
+        let reformatted = serde_json::to_string_pretty(&policy.value).unwrap();
+        assert!(policy.same_as(&reformatted));
+        assert!(!policy.same_as(&keep_newest(5).text));
+        assert!(!policy.same_as("not json"));
+    }
+
+    #[test]
+    fn rejects_what_ecr_would() {
+        let cases = [
+            ("{", "not valid JSON"),
+            ("{}", "\"rules\""),
+            (r#"{"rules":[]}"#, "\"rules\""),
+            (r#"{"rules":[{"selection":{}}]}"#, "rulePriority"),
+            (
+                r#"{"rules":[{"rulePriority":1,"selection":{"tagStatus":"tagged","countType":"imageCountMoreThan","countNumber":1},"action":{"type":"expire"}}]}"#,
+                "tagPrefixList",
+            ),
+            (
+                r#"{"rules":[{"rulePriority":1,"selection":{"tagStatus":"untagged","countType":"sinceImagePushed","countNumber":1},"action":{"type":"expire"}}]}"#,
+                "countUnit",
+            ),
+            (
+                r#"{"rules":[{"rulePriority":1,"selection":{"tagStatus":"any","countType":"imageCountMoreThan","countNumber":1},"action":{"type":"expire"}},{"rulePriority":2,"selection":{"tagStatus":"untagged","countType":"imageCountMoreThan","countNumber":1},"action":{"type":"expire"}}]}"#,
+                "highest",
+            ),
+        ];
+        for (text, expected) in cases {
+            let err = check(text).unwrap_err();
+            assert!(err.rule.contains(expected), "{text}: {}", err.rule);
+        }
+    }
+
+    #[test]
+    fn reads_a_file_relative_to_the_workspace() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("policy.json"), EXAMPLE).unwrap();
+        assert!(parse("policy.json", dir.path()).is_ok());
+        let err = parse("missing.json", dir.path()).unwrap_err();
+        assert!(err.rule.contains("missing.json"), "{}", err.rule);
+    }
+}

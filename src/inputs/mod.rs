@@ -1,0 +1,352 @@
+//! Every input, read from `INPUT_*` and validated up front into a typed [`Plan`].
+//!
+//! Nothing here touches the network: a run with a bad input stops before any AWS call, with one
+//! annotation per bad input.
+
+pub mod lifecycle;
+pub mod rules;
+
+use reqwest::Url;
+use serde::Deserialize;
+
+use crate::error::{InputError, InputErrors};
+use crate::github::context::RunContext;
+pub use lifecycle::LifecyclePolicy;
+pub use rules::RoleArn;
+
+/// The inputs exactly as the runner passes them (`INPUT_ROLE-TO-ASSUME` -> `role_to_assume`).
+/// This struct is the list of inputs the code reads; `action.yml` declares the same names.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct RawInputs {
+    pub aws_region: Option<String>,
+    pub role_to_assume: Option<String>,
+    pub audience: Option<String>,
+    pub role_session_name: Option<String>,
+    pub role_duration_seconds: Option<String>,
+    pub chain_role_to_assume: Option<String>,
+    pub repository: Option<String>,
+    pub registry_id: Option<String>,
+    pub registry_url: Option<String>,
+    pub create_repository: Option<String>,
+    pub scan_on_push: Option<String>,
+    pub tag_mutability: Option<String>,
+    pub encryption: Option<String>,
+    pub kms_key: Option<String>,
+    pub lifecycle_policy: Option<String>,
+    pub keep_images: Option<String>,
+    pub export_credentials: Option<String>,
+}
+
+impl RawInputs {
+    /// Reads `INPUT_*` from the given variables; `AWS_REGION` (then `AWS_DEFAULT_REGION`)
+    /// stands in for an empty `aws-region`, as it does for the AWS CLI.
+    pub fn from_vars(vars: impl IntoIterator<Item = (String, String)>) -> Result<Self, String> {
+        let vars: Vec<(String, String)> = vars.into_iter().collect();
+        let mut raw: RawInputs = envy::prefixed("INPUT_")
+            .from_iter(vars.iter().cloned())
+            .map_err(|e| e.to_string())?;
+        if present(&raw.aws_region).is_none() {
+            let from = |name: &str| {
+                vars.iter()
+                    .find(|(k, v)| k == name && !v.trim().is_empty())
+                    .map(|(_, v)| v.clone())
+            };
+            raw.aws_region = from("AWS_REGION").or_else(|| from("AWS_DEFAULT_REGION"));
+        }
+        Ok(raw)
+    }
+
+    /// The process environment, skipping variables that are not valid UTF-8.
+    pub fn from_env() -> Result<Self, String> {
+        Self::from_vars(
+            std::env::vars_os()
+                .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?))),
+        )
+    }
+}
+
+/// What this run will do, fully validated.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub region: String,
+    pub identity: Identity,
+    pub repository: RepositoryPlan,
+    pub registry_url: Option<Url>,
+    pub export_credentials: bool,
+}
+
+/// How credentials are obtained.
+#[derive(Debug, Clone)]
+pub struct Identity {
+    /// `None`: the default AWS credential chain (keys left by an earlier step).
+    pub web_identity: Option<WebIdentity>,
+    pub chain_role: Option<RoleArn>,
+    pub session_name: String,
+    pub duration_seconds: i32,
+}
+
+#[derive(Debug, Clone)]
+pub struct WebIdentity {
+    pub role: RoleArn,
+    pub audience: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct RepositoryPlan {
+    pub name: String,
+    pub registry_id: Option<String>,
+    pub create: bool,
+    pub settings: NewRepositorySettings,
+    pub lifecycle_policy: Option<LifecyclePolicy>,
+}
+
+/// Settings applied only when the repository is created; an existing one keeps its own.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewRepositorySettings {
+    pub scan_on_push: bool,
+    pub tag_mutability: &'static str,
+    pub encryption: &'static str,
+    pub kms_key: Option<String>,
+}
+
+/// The value of an input, trimmed, or `None` when empty.
+fn present(value: &Option<String>) -> Option<&str> {
+    value.as_deref().map(str::trim).filter(|v| !v.is_empty())
+}
+
+/// Collects every input error instead of stopping at the first.
+#[derive(Default)]
+struct Errors(Vec<InputError>);
+
+impl Errors {
+    fn check<T>(&mut self, result: Result<T, InputError>) -> Option<T> {
+        result.map_err(|e| self.0.push(e)).ok()
+    }
+
+    /// Parses an optional input; an empty one gives `default`.
+    fn optional<T>(
+        &mut self,
+        value: &Option<String>,
+        default: T,
+        parse: impl FnOnce(&str) -> Result<T, InputError>,
+    ) -> Option<T> {
+        match present(value) {
+            Some(v) => self.check(parse(v)),
+            None => Some(default),
+        }
+    }
+}
+
+impl Plan {
+    pub fn from_raw(raw: &RawInputs, ctx: &RunContext) -> Result<Plan, InputErrors> {
+        let mut errors = Errors::default();
+
+        let region = match present(&raw.aws_region) {
+            Some(v) => errors.check(rules::region("aws-region", v)),
+            None => errors.check(Err(InputError::new(
+                "aws-region",
+                "is required (or set AWS_REGION in the job's env)",
+                "eu-west-1",
+            ))),
+        };
+        let role = errors.optional(&raw.role_to_assume, None, |v| {
+            rules::role_arn("role-to-assume", v).map(Some)
+        });
+        let audience = errors.optional(&raw.audience, "sts.amazonaws.com".to_string(), |v| {
+            rules::audience("audience", v)
+        });
+        let default_session = rules::sanitised_session_name(&format!(
+            "GitHubActions-{}-{}",
+            ctx.run_id.as_deref().unwrap_or("local"),
+            ctx.run_attempt.as_deref().unwrap_or("1")
+        ));
+        let session_name = errors.optional(&raw.role_session_name, default_session, |v| {
+            rules::session_name("role-session-name", v)
+        });
+        let duration = errors.optional(&raw.role_duration_seconds, 3600, |v| {
+            rules::integer_in("role-duration-seconds", v, 900..=43200, "3600")
+        });
+        let chain_role = errors.optional(&raw.chain_role_to_assume, None, |v| {
+            rules::role_arn("chain-role-to-assume", v).map(Some)
+        });
+
+        let repository = match present(&raw.repository) {
+            Some(v) => errors.check(rules::repository("repository", v)),
+            None => errors.check(Err(InputError::new(
+                "repository",
+                "is required: the name of the ECR repository to push to",
+                "team/web-app",
+            ))),
+        };
+        let registry_id = errors.optional(&raw.registry_id, None, |v| {
+            rules::account_id("registry-id", v).map(Some)
+        });
+        let registry_url = errors.optional(&raw.registry_url, None, |v| {
+            rules::registry_url("registry-url", v).map(Some)
+        });
+        let create = errors.optional(&raw.create_repository, true, |v| {
+            rules::boolean("create-repository", v)
+        });
+        let scan_on_push = errors.optional(&raw.scan_on_push, true, |v| {
+            rules::boolean("scan-on-push", v)
+        });
+        let tag_mutability = errors.optional(&raw.tag_mutability, "MUTABLE", |v| {
+            rules::one_of("tag-mutability", v, &["MUTABLE", "IMMUTABLE"])
+        });
+        let encryption = errors.optional(&raw.encryption, "AES256", |v| {
+            rules::one_of("encryption", v, &["AES256", "KMS"])
+        });
+        let kms_key = errors.optional(&raw.kms_key, None, |v| {
+            rules::kms_key("kms-key", v).map(Some)
+        });
+        if kms_key.as_ref().is_some_and(Option::is_some) && encryption == Some("AES256") {
+            errors.check::<()>(Err(InputError::new(
+                "kms-key",
+                "is only used with encryption: KMS (encryption is AES256)",
+                "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+            )));
+        }
+        let policy_from_text = errors.optional(&raw.lifecycle_policy, None, |v| {
+            lifecycle::parse(v, &ctx.workspace).map(Some)
+        });
+        let policy_from_count = errors.optional(&raw.keep_images, None, |v| {
+            rules::integer_in("keep-images", v, 1..=10_000, "30")
+                .map(|n| Some(lifecycle::keep_newest(n)))
+        });
+        let lifecycle_policy = match (policy_from_text, policy_from_count) {
+            (Some(Some(_)), Some(Some(_))) => errors.check(Err(InputError::new(
+                "keep-images",
+                "cannot be combined with lifecycle-policy; use one of the two",
+                "30",
+            ))),
+            (Some(text), Some(count)) => Some(text.or(count)),
+            _ => None,
+        };
+        let export_credentials = errors.optional(&raw.export_credentials, false, |v| {
+            rules::boolean("export-credentials", v)
+        });
+
+        if !errors.0.is_empty() {
+            return Err(InputErrors(errors.0));
+        }
+        // Every field is Some when no error was recorded.
+        let web_identity = role.flatten().map(|role| WebIdentity {
+            role,
+            audience: audience.expect("validated"),
+        });
+        Ok(Plan {
+            region: region.expect("validated"),
+            identity: Identity {
+                web_identity,
+                chain_role: chain_role.flatten(),
+                session_name: session_name.expect("validated"),
+                duration_seconds: duration.expect("validated") as i32,
+            },
+            repository: RepositoryPlan {
+                name: repository.expect("validated"),
+                registry_id: registry_id.flatten(),
+                create: create.expect("validated"),
+                settings: NewRepositorySettings {
+                    scan_on_push: scan_on_push.expect("validated"),
+                    tag_mutability: tag_mutability.expect("validated"),
+                    encryption: encryption.expect("validated"),
+                    kms_key: kms_key.flatten(),
+                },
+                lifecycle_policy: lifecycle_policy.flatten(),
+            },
+            registry_url: registry_url.flatten(),
+            export_credentials: export_credentials.expect("validated"),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn ctx() -> RunContext {
+        RunContext {
+            run_id: Some("42".into()),
+            run_attempt: Some("2".into()),
+            workspace: std::env::temp_dir(),
+            repository: None,
+        }
+    }
+
+    #[test]
+    fn reads_hyphenated_names_and_applies_defaults() {
+        let raw = RawInputs::from_vars(vars(&[
+            ("INPUT_AWS-REGION", "eu-west-1"),
+            (
+                "INPUT_ROLE-TO-ASSUME",
+                "arn:aws:iam::123456789012:role/push",
+            ),
+            ("INPUT_REPOSITORY", "team/app"),
+            ("INPUT_KEEP-IMAGES", ""),
+        ]))
+        .unwrap();
+        let plan = Plan::from_raw(&raw, &ctx()).unwrap();
+        assert_eq!(plan.region, "eu-west-1");
+        let web = plan.identity.web_identity.unwrap();
+        assert_eq!(web.role.account, "123456789012");
+        assert_eq!(web.audience, "sts.amazonaws.com");
+        assert_eq!(plan.identity.session_name, "GitHubActions-42-2");
+        assert_eq!(plan.identity.duration_seconds, 3600);
+        assert!(plan.repository.create);
+        assert_eq!(
+            plan.repository.settings,
+            NewRepositorySettings {
+                scan_on_push: true,
+                tag_mutability: "MUTABLE",
+                encryption: "AES256",
+                kms_key: None
+            }
+        );
+        assert!(plan.repository.lifecycle_policy.is_none());
+        assert!(!plan.export_credentials);
+    }
+
+    #[test]
+    fn region_falls_back_to_the_environment() {
+        let raw = RawInputs::from_vars(vars(&[
+            ("AWS_REGION", "ap-south-1"),
+            ("INPUT_REPOSITORY", "app"),
+        ]))
+        .unwrap();
+        assert_eq!(Plan::from_raw(&raw, &ctx()).unwrap().region, "ap-south-1");
+    }
+
+    #[test]
+    fn reports_every_bad_input_at_once() {
+        let raw = RawInputs::from_vars(vars(&[
+            ("INPUT_AWS-REGION", "Europe"),
+            ("INPUT_REPOSITORY", "App"),
+            ("INPUT_SCAN-ON-PUSH", "maybe"),
+        ]))
+        .unwrap();
+        let errors = Plan::from_raw(&raw, &ctx()).unwrap_err().0;
+        let names: Vec<&str> = errors.iter().map(|e| e.input).collect();
+        assert_eq!(names, ["aws-region", "repository", "scan-on-push"]);
+    }
+
+    #[test]
+    fn lifecycle_inputs_are_exclusive() {
+        let raw = RawInputs::from_vars(vars(&[
+            ("INPUT_AWS-REGION", "eu-west-1"),
+            ("INPUT_REPOSITORY", "app"),
+            ("INPUT_KEEP-IMAGES", "5"),
+            ("INPUT_LIFECYCLE-POLICY", &lifecycle::keep_newest(3).text),
+        ]))
+        .unwrap();
+        let errors = Plan::from_raw(&raw, &ctx()).unwrap_err().0;
+        assert_eq!(errors[0].input, "keep-images");
+    }
+}

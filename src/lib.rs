@@ -1,0 +1,15 @@
+//! ship-to-ecr: from `git push` to an image in Amazon ECR, keyless, in one step.
+//!
+//! Layers, lowest first (a module only uses those above it in this list):
+//! `error`, `retry` -> `github`, `inputs` -> `aws`, `registry` -> `trust_diagnosis`,
+//! `credentials` -> `run`. See ARCHITECTURE.md.
+
+pub mod aws;
+pub mod credentials;
+pub mod error;
+pub mod github;
+pub mod inputs;
+pub mod registry;
+pub mod retry;
+pub mod run;
+pub mod trust_diagnosis;

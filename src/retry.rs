@@ -1,0 +1,170 @@
+//! Retries with full-jitter exponential backoff and a bound on the total time.
+//!
+//! Only the caller knows which failures can succeed on a second try, so each attempt says so by
+//! returning [`Attempt::Retry`] or [`Attempt::Fail`]. Used where the AWS SDK's own retries do not
+//! fit: STS web identity (each try needs a fresh OIDC token) and plain HTTP calls.
+
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+/// How long and how often to keep trying.
+#[derive(Debug, Clone, Copy)]
+pub struct Backoff {
+    pub max_attempts: u32,
+    pub base: Duration,
+    pub cap: Duration,
+    /// No new attempt starts if its wait would end after this much time since the first.
+    pub budget: Duration,
+}
+
+impl Backoff {
+    /// Network calls that a person is waiting for: about a minute at most.
+    pub const STANDARD: Backoff = Backoff {
+        max_attempts: 6,
+        base: Duration::from_millis(400),
+        cap: Duration::from_secs(10),
+        budget: Duration::from_secs(60),
+    };
+
+    /// A random wait in `[0, min(cap, base * 2^retry)]` ("full jitter").
+    fn delay(&self, retry: u32) -> Duration {
+        let ceiling = self
+            .base
+            .saturating_mul(2u32.saturating_pow(retry))
+            .min(self.cap);
+        ceiling.mul_f64(rand::random::<f64>())
+    }
+}
+
+/// What one attempt's failure means.
+#[derive(Debug)]
+pub enum Attempt<E> {
+    /// Throttling, 5xx, a reset connection: may succeed if tried again.
+    Retry(E),
+    /// Will fail the same way every time.
+    Fail(E),
+}
+
+/// Runs `op` until it succeeds, fails for good, or the attempts or time budget run out; then
+/// returns the last error. `on_retry` is told of each failure that will be retried.
+pub async fn retry<T, E, F, Fut>(
+    policy: Backoff,
+    mut op: F,
+    mut on_retry: impl FnMut(&E, Duration),
+) -> Result<T, E>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, Attempt<E>>>,
+{
+    let started = Instant::now();
+    let mut attempt = 1;
+    loop {
+        match op().await {
+            Ok(value) => return Ok(value),
+            Err(Attempt::Fail(e)) => return Err(e),
+            Err(Attempt::Retry(e)) => {
+                let wait = policy.delay(attempt - 1);
+                if attempt >= policy.max_attempts || started.elapsed() + wait > policy.budget {
+                    return Err(e);
+                }
+                on_retry(&e, wait);
+                tokio::time::sleep(wait).await;
+                attempt += 1;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::Cell;
+
+    const FAST: Backoff = Backoff {
+        max_attempts: 4,
+        base: Duration::from_millis(1),
+        cap: Duration::from_millis(2),
+        budget: Duration::from_secs(5),
+    };
+
+    #[tokio::test]
+    async fn retries_retryable_failures_until_success() {
+        let calls = Cell::new(0);
+        let result: Result<u32, &str> = retry(
+            FAST,
+            || async {
+                calls.set(calls.get() + 1);
+                if calls.get() < 3 {
+                    Err(Attempt::Retry("throttled"))
+                } else {
+                    Ok(7)
+                }
+            },
+            |_, _| {},
+        )
+        .await;
+        assert_eq!(result, Ok(7));
+        assert_eq!(calls.get(), 3);
+    }
+
+    #[tokio::test]
+    async fn stops_at_once_on_a_final_failure() {
+        let calls = Cell::new(0);
+        let result: Result<(), &str> = retry(
+            FAST,
+            || async {
+                calls.set(calls.get() + 1);
+                Err(Attempt::Fail("denied"))
+            },
+            |_, _| {},
+        )
+        .await;
+        assert_eq!(result, Err("denied"));
+        assert_eq!(calls.get(), 1);
+    }
+
+    #[tokio::test]
+    async fn gives_up_after_the_attempt_bound() {
+        let calls = Cell::new(0);
+        let retries = Cell::new(0);
+        let result: Result<(), &str> = retry(
+            FAST,
+            || async {
+                calls.set(calls.get() + 1);
+                Err(Attempt::Retry("503"))
+            },
+            |_, _| retries.set(retries.get() + 1),
+        )
+        .await;
+        assert_eq!(result, Err("503"));
+        assert_eq!(calls.get(), 4);
+        assert_eq!(retries.get(), 3);
+    }
+
+    #[tokio::test]
+    async fn gives_up_when_the_time_budget_is_spent() {
+        let policy = Backoff {
+            max_attempts: 100,
+            base: Duration::from_millis(20),
+            cap: Duration::from_millis(20),
+            budget: Duration::from_millis(50),
+        };
+        let started = Instant::now();
+        let _: Result<(), &str> =
+            retry(policy, || async { Err(Attempt::Retry("x")) }, |_, _| {}).await;
+        assert!(started.elapsed() < Duration::from_millis(500));
+    }
+
+    #[test]
+    fn delays_grow_but_stay_under_the_cap() {
+        let policy = Backoff {
+            max_attempts: 10,
+            base: Duration::from_millis(100),
+            cap: Duration::from_millis(300),
+            budget: Duration::from_secs(10),
+        };
+        for retry in 0..10 {
+            assert!(policy.delay(retry) <= Duration::from_millis(300));
+        }
+    }
+}
