@@ -1,0 +1,130 @@
+//! The stand-in servers that run as separate programs: moto (AWS) and Debian's docker-registry
+//! (the ECR registry). Each test gets its own, on a free loopback port, so state never leaks
+//! between tests; they are killed when dropped.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use tempfile::TempDir;
+
+/// A free TCP port on 127.0.0.1.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
+
+fn project_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A child process killed (and reaped) on drop, with its log kept for failure messages.
+pub struct Server {
+    child: Child,
+    pub log: PathBuf,
+    pub url: String,
+    _dir: TempDir,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Server {
+    fn spawn(mut command: Command, dir: TempDir, url: String, ready: impl Fn(u16) -> bool) -> Self {
+        let log = dir.path().join("server.log");
+        let file = std::fs::File::create(&log).expect("log file");
+        command
+            .stdin(Stdio::null())
+            .stdout(file.try_clone().expect("log file"))
+            .stderr(file);
+        let program = format!("{:?}", command.get_program());
+        let child = command.spawn().unwrap_or_else(|e| {
+            panic!(
+                "cannot start {program}: {e}. Run scripts/install-stand-ins (scripts/test does)."
+            )
+        });
+        let mut server = Server {
+            child,
+            log,
+            url,
+            _dir: dir,
+        };
+        let started = Instant::now();
+        loop {
+            let status = reqwest::blocking::Client::new()
+                .get(format!("{}/", server.url))
+                .timeout(Duration::from_millis(500))
+                .send()
+                .map(|r| r.status().as_u16());
+            if status.is_ok_and(&ready) {
+                return server;
+            }
+            if let Ok(Some(exit)) = server.child.try_wait() {
+                panic!("{program} exited ({exit}): {}", server.log_text());
+            }
+            if started.elapsed() > Duration::from_secs(30) {
+                panic!("{program} not ready after 30 s: {}", server.log_text());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+/// moto server: STS, ECR (and later ECS) in memory.
+pub fn moto() -> Server {
+    let binary = project_root().join(".stand-ins/venv/bin/moto_server");
+    let port = free_port();
+    let mut command = Command::new(&binary);
+    command.args(["-H", "127.0.0.1", "-p", &port.to_string()]);
+    let dir = tempfile::tempdir().expect("temp dir");
+    Server::spawn(command, dir, format!("http://127.0.0.1:{port}"), |status| {
+        status < 500
+    })
+}
+
+/// Debian's docker-registry (distribution 2.8), with htpasswd Basic auth when credentials are
+/// given, as ECR asks for them.
+pub fn registry(credentials: Option<(&str, &str)>) -> Server {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let port = free_port();
+    let storage = dir.path().join("storage");
+    let mut config = format!(
+        "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n",
+        storage.display()
+    );
+    if let Some((user, password)) = credentials {
+        let htpasswd = dir.path().join("htpasswd");
+        write_htpasswd(&htpasswd, user, password);
+        config.push_str(&format!(
+            "auth:\n  htpasswd:\n    realm: ecr-stand-in\n    path: {}\n",
+            htpasswd.display()
+        ));
+    }
+    let config_path = dir.path().join("config.yml");
+    std::fs::write(&config_path, config).expect("registry config");
+    let mut command = Command::new("docker-registry");
+    command.arg("serve").arg(&config_path);
+    Server::spawn(command, dir, format!("http://127.0.0.1:{port}"), |status| {
+        status == 200 || status == 401 || status == 404
+    })
+}
+
+fn write_htpasswd(path: &Path, user: &str, password: &str) {
+    let out = Command::new("htpasswd")
+        .args(["-Bbn", user, password])
+        .output()
+        .expect("htpasswd (apache2-utils) is installed by scripts/install-stand-ins");
+    assert!(out.status.success(), "htpasswd failed");
+    std::fs::write(path, out.stdout).expect("htpasswd file");
+}
