@@ -59,6 +59,7 @@ pub async fn run(workflow: &Workflow) -> anyhow::Result<()> {
         .await
         .map_err(|e| ecr_failure(e, &session, &plan.repository))?;
         report_repository(workflow, &repo, lifecycle);
+        warn_if_not_immutable(workflow, &plan.repository, &repo);
         (repo, lifecycle)
     };
     let (registry_host, registry_base) = registry_address(&plan, &repo)?;
@@ -216,6 +217,26 @@ fn report_repository(workflow: &Workflow, repo: &RepositoryState, lifecycle: Lif
     }
     if !repo.created && lifecycle != LifecycleChange::Applied {
         workflow.info("Nothing was created or changed in ECR.");
+    }
+}
+
+/// Settings apply only on creation; but a user who asks for immutable tags relies on them, so
+/// a repository that does not have them is worth a warning (the default asks for nothing).
+fn warn_if_not_immutable(workflow: &Workflow, wanted: &RepositoryPlan, repo: &RepositoryState) {
+    if !repo.created
+        && wanted.settings.tag_mutability == "IMMUTABLE"
+        && !repo.tag_mutability.starts_with("IMMUTABLE")
+    {
+        workflow.annotate(
+            Level::Warning,
+            "Tags are not immutable",
+            &format!(
+                "tag-mutability is IMMUTABLE, but the existing repository '{}' has {} tags. \
+                 Settings apply only when the action creates a repository; change this one with \
+                 `aws ecr put-image-tag-mutability --repository-name {} --image-tag-mutability IMMUTABLE`.",
+                repo.name, repo.tag_mutability, repo.name
+            ),
+        );
     }
 }
 

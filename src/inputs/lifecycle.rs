@@ -134,10 +134,10 @@ fn check(text: &str) -> Result<LifecyclePolicy, InputError> {
                 "rule {n} counts {count_type} and so needs selection.countUnit (\"days\")"
             )));
         }
-        if !selection
+        if selection
             .get("countNumber")
             .and_then(Value::as_u64)
-            .is_some_and(|c| c >= 1)
+            .is_none_or(|c| c == 0)
         {
             return Err(bad(format!(
                 "rule {n} needs a positive whole selection.countNumber"

@@ -1,0 +1,131 @@
+//! Every bad input stops the run before any network call: exit 1, an `::error` annotation that
+//! names the input, the rule and a good value, no OIDC token requested, no AWS call, nothing in
+//! moto.
+
+mod support;
+
+use support::StandIns;
+
+/// (input, bad value, words the message must contain)
+const CASES: &[(&str, &str, &str)] = &[
+    ("aws-region", "", "is required"),
+    ("aws-region", "Europe (Ireland)", "not an AWS region name"),
+    ("aws-region", "eu-west", "not an AWS region name"),
+    ("role-to-assume", "github-ecr-push", "not an ARN"),
+    ("role-to-assume", "123456789012", "is an account id"),
+    (
+        "role-to-assume",
+        "arn:aws:iam::123456789012:user/ci",
+        "names an IAM user",
+    ),
+    (
+        "role-to-assume",
+        "arn:aws:iam::1234:role/x",
+        "not an IAM role ARN",
+    ),
+    ("audience", "sts amazonaws com", "without spaces"),
+    ("role-session-name", "my session", "2 to 64 characters"),
+    ("role-session-name", "x", "2 to 64 characters"),
+    ("role-duration-seconds", "60", "from 900 to 43200"),
+    ("role-duration-seconds", "1h", "from 900 to 43200"),
+    ("role-duration-seconds", "50000", "from 900 to 43200"),
+    (
+        "chain-role-to-assume",
+        "arn:aws:iam::123456789012:group/x",
+        "not an IAM role ARN",
+    ),
+    ("repository", "", "is required"),
+    ("repository", "Web-App", "upper-case"),
+    (
+        "repository",
+        "123456789012.dkr.ecr.eu-west-1.amazonaws.com/app:latest",
+        "looks like an image URI",
+    ),
+    ("repository", "a", "2 to 256 characters"),
+    ("repository", "team//app", "not an ECR repository name"),
+    ("registry-id", "12345", "12-digit AWS account id"),
+    ("registry-url", "127.0.0.1:5001", "is not a URL"),
+    ("registry-url", "http://127.0.0.1:5001/v2/", "no path"),
+    (
+        "registry-url",
+        "ftp://registry.example",
+        "http:// or https://",
+    ),
+    ("create-repository", "yes", "true or false"),
+    ("scan-on-push", "on", "true or false"),
+    ("tag-mutability", "LOCKED", "MUTABLE, IMMUTABLE"),
+    ("encryption", "AES128", "AES256, KMS"),
+    ("kms-key", "my key", "not a KMS key ARN"),
+    ("lifecycle-policy", "{\"rules\": [", "not valid JSON"),
+    ("lifecycle-policy", "{\"rules\": []}", "non-empty \"rules\""),
+    (
+        "lifecycle-policy",
+        "policies/missing.json",
+        "nor a readable file",
+    ),
+    ("keep-images", "0", "from 1 to 10000"),
+    ("keep-images", "many", "from 1 to 10000"),
+    ("export-credentials", "please", "true or false"),
+];
+
+#[test]
+fn every_bad_input_fails_before_any_call() {
+    let s = StandIns::start();
+    assert!(CASES.len() >= 20);
+    for (input, value, words) in CASES {
+        let result = s.action().input(input, value).run();
+        assert_eq!(result.code, 1, "{input}={value:?}:\n{result}");
+        let errors = result.errors();
+        assert_eq!(errors.len(), 1, "{input}={value:?}:\n{result}");
+        let (title, message) = &errors[0];
+        assert_eq!(title, &format!("Invalid input '{input}'"), "{result}");
+        assert!(message.contains(words), "{input}={value:?}: {message}");
+        assert!(
+            message.contains(&format!("Example of a good value: {input}: ")),
+            "{message}"
+        );
+    }
+    assert_eq!(s.oidc.requests(), 0, "no OIDC token may be requested");
+    assert!(
+        s.proxy.calls().is_empty(),
+        "AWS calls: {:?}",
+        s.proxy.calls()
+    );
+    assert!(s.repositories().is_empty());
+}
+
+#[test]
+fn combinations_that_contradict_each_other_are_refused() {
+    let s = StandIns::start();
+    let kms_without_kms = s.action().input("kms-key", "alias/ecr").run();
+    assert_eq!(kms_without_kms.errors()[0].0, "Invalid input 'kms-key'");
+    let both_policies = s
+        .action()
+        .input("keep-images", "10")
+        .input("lifecycle-policy", r#"{"rules":[{"rulePriority":1,"selection":{"tagStatus":"any","countType":"imageCountMoreThan","countNumber":3},"action":{"type":"expire"}}]}"#)
+        .run();
+    assert_eq!(both_policies.errors()[0].0, "Invalid input 'keep-images'");
+    assert!(s.proxy.calls().is_empty());
+}
+
+#[test]
+fn several_bad_inputs_are_reported_together() {
+    let s = StandIns::start();
+    let result = s
+        .action()
+        .input("aws-region", "EU")
+        .input("repository", "App")
+        .input("keep-images", "-1")
+        .run();
+    result.expect_code(1);
+    let titles: Vec<String> = result.errors().into_iter().map(|(t, _)| t).collect();
+    assert_eq!(
+        titles,
+        [
+            "Invalid input 'aws-region'",
+            "Invalid input 'repository'",
+            "Invalid input 'keep-images'"
+        ]
+    );
+    assert!(s.proxy.calls().is_empty());
+}
