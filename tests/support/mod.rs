@@ -118,6 +118,7 @@ pub fn b64(text: &str) -> String {
 
 /// The binary under test, started as the runner starts a container action's entry point.
 pub struct ActionRun {
+    binary: PathBuf,
     vars: BTreeMap<String, String>,
     pub workspace: TempDir,
     files: TempDir,
@@ -129,7 +130,13 @@ impl ActionRun {
         let files = tempfile::tempdir().expect("file commands dir");
         let home = files.path().join("home");
         std::fs::create_dir_all(&home).unwrap();
+        // Tests know the binary at compile time; the demo (an example) is told where it is.
+        let binary = option_env!("CARGO_BIN_EXE_ship-to-ecr")
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("SHIP_TO_ECR_BIN").map(PathBuf::from))
+            .expect("the ship-to-ecr binary: built by cargo for tests, SHIP_TO_ECR_BIN for the demo");
         let mut run = ActionRun {
+            binary,
             vars: BTreeMap::new(),
             workspace,
             files,
@@ -182,7 +189,7 @@ impl ActionRun {
     }
 
     pub fn run(self) -> ActionResult {
-        let out = Command::new(env!("CARGO_BIN_EXE_ship-to-ecr"))
+        let out = Command::new(&self.binary)
             .env_clear()
             .envs(&self.vars)
             .current_dir(self.workspace.path())
