@@ -134,7 +134,9 @@ impl ActionRun {
         let binary = option_env!("CARGO_BIN_EXE_ship-to-ecr")
             .map(PathBuf::from)
             .or_else(|| std::env::var_os("SHIP_TO_ECR_BIN").map(PathBuf::from))
-            .expect("the ship-to-ecr binary: built by cargo for tests, SHIP_TO_ECR_BIN for the demo");
+            .expect(
+                "the ship-to-ecr binary: built by cargo for tests, SHIP_TO_ECR_BIN for the demo",
+            );
         let mut run = ActionRun {
             binary,
             vars: BTreeMap::new(),
