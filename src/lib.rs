@@ -8,6 +8,7 @@ pub mod aws;
 pub mod credentials;
 pub mod error;
 pub mod github;
+pub mod image;
 pub mod inputs;
 pub mod registry;
 pub mod retry;

@@ -2,4 +2,5 @@
 
 pub mod commands;
 pub mod context;
+pub mod event;
 pub mod oidc;

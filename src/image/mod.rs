@@ -1,0 +1,3 @@
+//! Describing images: tags (and, with the build and push engines, labels and references).
+
+pub mod tags;
