@@ -73,3 +73,25 @@ pub fn with_causes(err: &dyn std::error::Error) -> String {
     }
     text
 }
+
+/// Nothing listens at the address, or the host name does not resolve: a wrong endpoint, which
+/// no retry will fix (unlike a reset or a timeout).
+pub fn is_unreachable(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut current = Some(err);
+    while let Some(e) = current {
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            if matches!(
+                io.kind(),
+                std::io::ErrorKind::ConnectionRefused | std::io::ErrorKind::AddrNotAvailable
+            ) {
+                return true;
+            }
+        }
+        let text = e.to_string().to_lowercase();
+        if text.contains("dns error") || text.contains("failed to lookup address") {
+            return true;
+        }
+        current = e.source();
+    }
+    false
+}

@@ -123,27 +123,33 @@ fn http_client() -> anyhow::Result<reqwest::Client> {
     Ok(reqwest::Client::builder()
         .user_agent(concat!("ship-to-ecr/", env!("CARGO_PKG_VERSION")))
         .connect_timeout(Duration::from_secs(10))
-        .timeout(Duration::from_secs(60))
+        .timeout(Duration::from_secs(30))
         .build()?)
 }
 
 fn no_token_service(e: TokenServiceError) -> Failure {
     match e {
-        TokenServiceError::Missing => Failure::new(
+        TokenServiceError::Missing(which) => Failure::new(
             "No OIDC token for this job",
+            format!(
             "role-to-assume is set, but the job cannot request an OIDC token: \
-             ACTIONS_ID_TOKEN_REQUEST_URL and ACTIONS_ID_TOKEN_REQUEST_TOKEN are not set. \
+             {which} not set. \
              Give the job (or the workflow) this permission:\n\n\
              permissions:\n  id-token: write   # to request the OIDC token\n  contents: read    # to check out the code\n\n\
              Pull requests from forks never get an OIDC token, whatever the permissions; run \
-             those without pushing, or from a workflow that runs in the base repository.",
+             those without pushing, or from a workflow that runs in the base repository."
+            ),
         ),
         TokenServiceError::BadUrl(_) => Failure::new("No OIDC token for this job", e.to_string()),
     }
 }
 
 fn caller_identity_failure(e: &AwsError, session: &AwsSession) -> Failure {
-    if session.credentials.is_none() && e.code.is_none() {
+    // Only a failure to load credentials, not a network error with valid keys.
+    if session.credentials.is_none()
+        && e.code.is_none()
+        && e.message.to_lowercase().contains("credentials")
+    {
         return Failure::new(
             "No AWS credentials",
             format!(
@@ -334,10 +340,10 @@ fn summary(
     lifecycle: LifecycleChange,
     registry: &str,
 ) -> String {
-    let repo_state = if repo.created {
-        "created"
-    } else {
-        "existing, unchanged"
+    let repo_state = match (repo.created, lifecycle) {
+        (true, _) => "created",
+        (false, LifecycleChange::Applied) => "existing, lifecycle policy updated",
+        (false, _) => "existing, unchanged",
     };
     let lifecycle = match lifecycle {
         LifecycleChange::NotAsked => "not managed",

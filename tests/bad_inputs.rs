@@ -66,6 +66,24 @@ const CASES: &[(&str, &str, &str)] = &[
     ("keep-images", "0", "from 1 to 10000"),
     ("keep-images", "many", "from 1 to 10000"),
     ("export-credentials", "please", "true or false"),
+    // IAM and KMS names are ASCII; a Unicode letter must not slip through to AWS.
+    ("role-session-name", "déploiement", "2 to 64 characters"),
+    (
+        "role-to-assume",
+        "arn:aws:iam::123456789012:role/rôle",
+        "not an IAM role ARN",
+    ),
+    ("kms-key", "alias/clé", "not a KMS key ARN"),
+    (
+        "lifecycle-policy",
+        r#"{"rules":[{"rulePriority":1,"selection":{"tagStatus":"any","countType":"imageCountMoreThan","countNumber":3},"action":{"type":"delete"}}]}"#,
+        "type expire",
+    ),
+    (
+        "lifecycle-policy",
+        "../outside.json",
+        "inside the workspace",
+    ),
 ];
 
 #[test]
@@ -84,6 +102,7 @@ fn every_bad_input_fails_before_any_call() {
             message.contains(&format!("Example of a good value: {input}: ")),
             "{message}"
         );
+        result.assert_no_secret_leaked(&s.secrets(), true);
     }
     assert_eq!(s.oidc.requests(), 0, "no OIDC token may be requested");
     assert!(
@@ -92,6 +111,20 @@ fn every_bad_input_fails_before_any_call() {
         s.proxy.calls()
     );
     assert!(s.repositories().is_empty());
+}
+
+#[test]
+fn export_without_a_later_step_is_refused_up_front() {
+    let s = StandIns::start();
+    let result = s
+        .action()
+        .input("export-credentials", "true")
+        .remove_env("GITHUB_ENV")
+        .run();
+    result.expect_code(1);
+    assert_eq!(result.errors()[0].0, "Invalid input 'export-credentials'");
+    assert!(s.proxy.calls().is_empty());
+    assert_eq!(s.oidc.requests(), 0);
 }
 
 #[test]

@@ -26,6 +26,41 @@ fn oidc_token_is_exchanged_and_every_secret_is_masked_and_hidden() {
 }
 
 #[test]
+fn web_identity_is_unsigned_even_with_keys_in_the_environment() {
+    let s = StandIns::start();
+    let result = s
+        .action()
+        .env("AWS_ACCESS_KEY_ID", "AKIASTALEKEYFROMENV01")
+        .env("AWS_SECRET_ACCESS_KEY", "stale-secret-from-an-earlier-step")
+        .run();
+    result.expect_code(0);
+    let signed = s.proxy.signed();
+    assert_eq!(
+        signed[0],
+        ("sts:AssumeRoleWithWebIdentity".to_string(), false)
+    );
+    assert!(signed[1..].iter().all(|(_, signed)| *signed), "{signed:?}");
+}
+
+#[test]
+fn token_service_errors_are_retried_only_when_they_can_pass() {
+    let s = StandIns::start();
+    s.oidc.fail_next(&[503]);
+    s.action().run().expect_code(0);
+    assert_eq!(s.oidc.requests(), 2);
+
+    let s = StandIns::start();
+    s.oidc.fail_next(&[403]);
+    let result = s.action().run();
+    result.expect_code(1);
+    assert_eq!(s.oidc.requests(), 1, "a 403 is final");
+    let (title, message) = &result.errors()[0];
+    assert_eq!(title, "Cannot get the OIDC token");
+    assert!(message.contains("HTTP 403"), "{message}");
+    assert!(s.proxy.calls().is_empty());
+}
+
+#[test]
 fn audience_is_passed_to_the_token_service() {
     let s = StandIns::start();
     s.action()
@@ -179,6 +214,7 @@ fn retries_stop_within_the_bound() {
     let (title, message) = &result.errors()[0];
     assert_eq!(title, "AssumeRoleWithWebIdentity failed");
     assert!(message.contains("InternalFailure"), "{message}");
+    result.assert_no_secret_leaked(&s.secrets(), true);
 }
 
 #[test]
@@ -237,6 +273,7 @@ fn refused_chain_says_which_two_policies_must_agree() {
         "{message}"
     );
     assert!(s.repositories().is_empty());
+    result.assert_no_secret_leaked(&s.secrets(), true);
 }
 
 #[test]
@@ -314,6 +351,7 @@ fn a_registry_that_refuses_the_credentials_fails_clearly() {
         message.contains("refused the ECR credentials (HTTP 401"),
         "{message}"
     );
+    result.assert_no_secret_leaked(&s.secrets(), true);
 }
 
 #[test]

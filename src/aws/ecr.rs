@@ -165,7 +165,7 @@ pub async fn apply_lifecycle_policy(
         let current = client
             .get_lifecycle_policy()
             .repository_name(&repo.name)
-            .registry_id(&repo.registry_id)
+            .set_registry_id(non_empty(&repo.registry_id))
             .send()
             .await;
         match current {
@@ -188,12 +188,16 @@ pub async fn apply_lifecycle_policy(
     client
         .put_lifecycle_policy()
         .repository_name(&repo.name)
-        .registry_id(&repo.registry_id)
+        .set_registry_id(non_empty(&repo.registry_id))
         .lifecycle_policy_text(&policy.text)
         .send()
         .await
         .map_err(failed("ecr:PutLifecyclePolicy"))?;
     Ok(LifecycleChange::Applied)
+}
+
+fn non_empty(value: &str) -> Option<String> {
+    Some(value.to_string()).filter(|v| !v.is_empty())
 }
 
 /// Basic-auth credentials for the registry. `Debug` never shows the password.

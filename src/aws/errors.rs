@@ -4,7 +4,7 @@ use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
-use crate::error::with_causes;
+use crate::error::{is_unreachable, with_causes};
 
 const THROTTLING: &[&str] = &[
     "Throttling",
@@ -54,7 +54,7 @@ impl AwsError {
             | SdkError::ResponseError(_) => Self {
                 code: None,
                 message: with_causes(err),
-                retryable: true,
+                retryable: !is_unreachable(err),
             },
             _ => Self {
                 code: None,

@@ -10,6 +10,8 @@ pub struct RunContext {
     /// `GITHUB_WORKSPACE`, or the working directory outside the runner.
     pub workspace: PathBuf,
     pub repository: Option<String>,
+    /// Whether the runner gave a `GITHUB_ENV` file, i.e. there are later steps to export to.
+    pub has_env_file: bool,
 }
 
 impl RunContext {
@@ -24,6 +26,7 @@ impl RunContext {
             run_attempt: var("GITHUB_RUN_ATTEMPT"),
             workspace,
             repository: var("GITHUB_REPOSITORY"),
+            has_env_file: var("GITHUB_ENV").is_some(),
         }
     }
 }

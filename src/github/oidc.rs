@@ -25,8 +25,8 @@ impl std::fmt::Debug for TokenService {
 /// The token service's variables were missing or unusable.
 #[derive(Debug, thiserror::Error)]
 pub enum TokenServiceError {
-    #[error("ACTIONS_ID_TOKEN_REQUEST_URL and ACTIONS_ID_TOKEN_REQUEST_TOKEN are not set")]
-    Missing,
+    #[error("{0} not set")]
+    Missing(&'static str),
     #[error("ACTIONS_ID_TOKEN_REQUEST_URL is not a URL: {0}")]
     BadUrl(String),
 }
@@ -34,11 +34,26 @@ pub enum TokenServiceError {
 impl TokenService {
     pub fn from_env() -> Result<Self, TokenServiceError> {
         let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-        let (Some(url), Some(bearer)) = (
+        let (url, bearer) = match (
             var("ACTIONS_ID_TOKEN_REQUEST_URL"),
             var("ACTIONS_ID_TOKEN_REQUEST_TOKEN"),
-        ) else {
-            return Err(TokenServiceError::Missing);
+        ) {
+            (Some(url), Some(bearer)) => (url, bearer),
+            (None, None) => {
+                return Err(TokenServiceError::Missing(
+                    "ACTIONS_ID_TOKEN_REQUEST_URL and ACTIONS_ID_TOKEN_REQUEST_TOKEN are",
+                ))
+            }
+            (None, _) => {
+                return Err(TokenServiceError::Missing(
+                    "ACTIONS_ID_TOKEN_REQUEST_URL is",
+                ))
+            }
+            (_, None) => {
+                return Err(TokenServiceError::Missing(
+                    "ACTIONS_ID_TOKEN_REQUEST_TOKEN is",
+                ))
+            }
         };
         let url = Url::parse(&url).map_err(|e| TokenServiceError::BadUrl(e.to_string()))?;
         Ok(Self { url, bearer })
@@ -64,7 +79,17 @@ impl TokenService {
             .header("Accept", "application/json")
             .send()
             .await
-            .map_err(|e| Attempt::Retry(format!("cannot reach the OIDC token service: {e}")))?;
+            .map_err(|e| {
+                let message = format!(
+                    "cannot reach the OIDC token service: {}",
+                    crate::error::with_causes(&e)
+                );
+                if crate::error::is_unreachable(&e) {
+                    Attempt::Fail(message)
+                } else {
+                    Attempt::Retry(message)
+                }
+            })?;
         let status = response.status();
         if !status.is_success() {
             let message = format!("the OIDC token service answered HTTP {status}");

@@ -52,7 +52,29 @@ pub fn parse(input: &str, workspace: &Path) -> Result<LifecyclePolicy, InputErro
     let text = if trimmed.starts_with('{') {
         trimmed.to_string()
     } else {
-        let path = workspace.join(trimmed);
+        let relative = Path::new(trimmed);
+        if relative.is_absolute()
+            || relative
+                .components()
+                .any(|c| matches!(c, std::path::Component::ParentDir))
+        {
+            return Err(InputError::new(
+                INPUT,
+                format!("'{trimmed}' must be a path inside the workspace (relative, without '..')"),
+                ".github/ecr-lifecycle.json",
+            ));
+        }
+        let path = workspace.join(relative);
+        // A symlink in the workspace must not lead the read outside of it.
+        if let (Ok(real), Ok(root)) = (path.canonicalize(), workspace.canonicalize()) {
+            if !real.starts_with(&root) {
+                return Err(InputError::new(
+                    INPUT,
+                    format!("'{trimmed}' leads outside the workspace through a symlink"),
+                    ".github/ecr-lifecycle.json",
+                ));
+            }
+        }
         std::fs::read_to_string(&path).map_err(|e| {
             InputError::new(
                 INPUT,
@@ -111,9 +133,13 @@ fn check(text: &str) -> Result<LifecyclePolicy, InputError> {
             Some("any") => any_rule_priority = Some(priority),
             Some("untagged") => {}
             Some("tagged") => {
-                if selection.get("tagPrefixList").is_none()
-                    && selection.get("tagPatternList").is_none()
-                {
+                let non_empty = |key: &str| {
+                    selection
+                        .get(key)
+                        .and_then(Value::as_array)
+                        .is_some_and(|l| !l.is_empty())
+                };
+                if !non_empty("tagPrefixList") && !non_empty("tagPatternList") {
                     return Err(bad(format!(
                         "rule {n} selects tagged images but has no tagPrefixList or tagPatternList"
                     )));
@@ -134,6 +160,11 @@ fn check(text: &str) -> Result<LifecyclePolicy, InputError> {
                 "rule {n} counts {count_type} and so needs selection.countUnit (\"days\")"
             )));
         }
+        if count_type == "imageCountMoreThan" && selection.get("countUnit").is_some() {
+            return Err(bad(format!(
+                "rule {n} counts imageCountMoreThan, which takes no selection.countUnit"
+            )));
+        }
         if selection
             .get("countNumber")
             .and_then(Value::as_u64)
@@ -143,14 +174,15 @@ fn check(text: &str) -> Result<LifecyclePolicy, InputError> {
                 "rule {n} needs a positive whole selection.countNumber"
             )));
         }
-        if rule
-            .get("action")
-            .and_then(|a| a.get("type"))
-            .and_then(Value::as_str)
-            .is_none()
-        {
+        // "transition" moves images to ECR's archive storage class.
+        if !matches!(
+            rule.get("action")
+                .and_then(|a| a.get("type"))
+                .and_then(Value::as_str),
+            Some("expire" | "transition")
+        ) {
             return Err(bad(format!(
-                "rule {n} needs an action with a type, e.g. {{\"type\":\"expire\"}}"
+                "rule {n} needs an action of type expire (or transition), e.g. {{\"type\":\"expire\"}}"
             )));
         }
     }
@@ -207,6 +239,18 @@ mod tests {
                 r#"{"rules":[{"rulePriority":1,"selection":{"tagStatus":"any","countType":"imageCountMoreThan","countNumber":1},"action":{"type":"expire"}},{"rulePriority":2,"selection":{"tagStatus":"untagged","countType":"imageCountMoreThan","countNumber":1},"action":{"type":"expire"}}]}"#,
                 "highest",
             ),
+            (
+                r#"{"rules":[{"rulePriority":1,"selection":{"tagStatus":"any","countType":"imageCountMoreThan","countNumber":1},"action":{"type":"delete"}}]}"#,
+                "type expire",
+            ),
+            (
+                r#"{"rules":[{"rulePriority":1,"selection":{"tagStatus":"any","countType":"imageCountMoreThan","countUnit":"days","countNumber":1},"action":{"type":"expire"}}]}"#,
+                "takes no selection.countUnit",
+            ),
+            (
+                r#"{"rules":[{"rulePriority":1,"selection":{"tagStatus":"tagged","tagPrefixList":[],"countType":"imageCountMoreThan","countNumber":1},"action":{"type":"expire"}}]}"#,
+                "tagPrefixList",
+            ),
         ];
         for (text, expected) in cases {
             let err = check(text).unwrap_err();
@@ -219,6 +263,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("policy.json"), EXAMPLE).unwrap();
         assert!(parse("policy.json", dir.path()).is_ok());
+        for outside in ["../policy.json", "/etc/passwd"] {
+            let err = parse(outside, dir.path()).unwrap_err();
+            assert!(err.rule.contains("inside the workspace"), "{}", err.rule);
+        }
         let err = parse("missing.json", dir.path()).unwrap_err();
         assert!(err.rule.contains("missing.json"), "{}", err.rule);
     }

@@ -226,6 +226,14 @@ impl Plan {
         let export_credentials = errors.optional(&raw.export_credentials, false, |v| {
             rules::boolean("export-credentials", v)
         });
+        if export_credentials == Some(true) && !ctx.has_env_file {
+            errors.check::<()>(Err(InputError::new(
+                "export-credentials",
+                "is true, but GITHUB_ENV is not set, so there is no later step to export to \
+                 (outside GitHub Actions, leave it false)",
+                "false",
+            )));
+        }
 
         if !errors.0.is_empty() {
             return Err(InputErrors(errors.0));
@@ -278,6 +286,7 @@ mod tests {
             run_attempt: Some("2".into()),
             workspace: std::env::temp_dir(),
             repository: None,
+            has_env_file: true,
         }
     }
 

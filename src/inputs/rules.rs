@@ -14,17 +14,19 @@ fn regex(pattern: &str) -> Regex {
 
 static REGION: LazyLock<Regex> = LazyLock::new(|| regex(r"^[a-z]{2,4}(-[a-z]+)+-[0-9]{1,2}$"));
 static ROLE_ARN: LazyLock<Regex> = LazyLock::new(|| {
-    regex(r"^arn:aws(-[a-z]+)*:iam::([0-9]{12}):role/([\w+=,.@-]+/)*[\w+=,.@-]{1,64}$")
+    regex(
+        r"^arn:aws(-[a-z]+)*:iam::([0-9]{12}):role/([A-Za-z0-9_+=,.@-]+/)*[A-Za-z0-9_+=,.@-]{1,64}$",
+    )
 });
-static SESSION_NAME: LazyLock<Regex> = LazyLock::new(|| regex(r"^[\w+=,.@-]{2,64}$"));
+static SESSION_NAME: LazyLock<Regex> = LazyLock::new(|| regex(r"^[A-Za-z0-9_+=,.@-]{2,64}$"));
 static REPOSITORY: LazyLock<Regex> =
     LazyLock::new(|| regex(r"^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$"));
 static ACCOUNT: LazyLock<Regex> = LazyLock::new(|| regex(r"^[0-9]{12}$"));
 static AUDIENCE: LazyLock<Regex> = LazyLock::new(|| regex(r"^[\x21-\x7e]{1,255}$"));
 static KMS_KEY: LazyLock<Regex> = LazyLock::new(|| {
     regex(concat!(
-        r"^(arn:aws(-[a-z]+)*:kms:[a-z0-9-]+:[0-9]{12}:(key|alias)/[\w/+=,.@-]+",
-        r"|alias/[\w/+=,.@-]+",
+        r"^(arn:aws(-[a-z]+)*:kms:[a-z0-9-]+:[0-9]{12}:(key|alias)/[A-Za-z0-9_/+=,.@-]+",
+        r"|alias/[A-Za-z0-9_/+=,.@-]+",
         r"|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}",
         r"|mrk-[0-9a-f]{32})$"
     ))
@@ -282,6 +284,10 @@ mod tests {
         assert_eq!(sanitised_session_name("a"), "a-");
         assert!(session_name("s", "has space").is_err());
         assert!(session_name("s", "ok_name@1").is_ok());
+        assert!(
+            session_name("s", "déploiement").is_err(),
+            "IAM names are ASCII"
+        );
     }
 
     #[test]

@@ -3,7 +3,7 @@
 
 use reqwest::{StatusCode, Url};
 
-use crate::error::with_causes;
+use crate::error::{is_unreachable, with_causes};
 use crate::retry::{self, Attempt, Backoff};
 
 #[derive(Debug, thiserror::Error)]
@@ -16,7 +16,7 @@ pub enum LoginError {
     Unreachable { url: String, reason: String },
 }
 
-/// `GET {base}/v2/` with the credentials; retried on 429, 5xx and network errors.
+/// `GET {base}/v2/` with the credentials; retried on 429, 5xx, resets and timeouts.
 pub async fn check_login(
     http: &reqwest::Client,
     base: &Url,
@@ -35,10 +35,15 @@ pub async fn check_login(
                 .send()
                 .await
                 .map_err(|e| {
-                    Attempt::Retry(LoginError::Unreachable {
+                    let error = LoginError::Unreachable {
                         url: shown.clone(),
                         reason: with_causes(&e),
-                    })
+                    };
+                    if is_unreachable(&e) {
+                        Attempt::Fail(error)
+                    } else {
+                        Attempt::Retry(error)
+                    }
                 })?;
             let status = response.status();
             match status {

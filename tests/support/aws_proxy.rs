@@ -52,6 +52,7 @@ impl Fault {
 #[derive(Default)]
 struct Record {
     calls: Vec<(String, u16)>,
+    signed: Vec<(String, bool)>,
     faults: Vec<Fault>,
     secrets: Vec<String>,
 }
@@ -106,6 +107,11 @@ impl AwsProxy {
         self.calls().iter().filter(|a| *a == action).count()
     }
 
+    /// For each call, whether it carried an `Authorization` header (a SigV4 signature).
+    pub fn signed(&self) -> Vec<(String, bool)> {
+        self.state.record.lock().unwrap().signed.clone()
+    }
+
     /// Access key ids, secret keys and session tokens that STS answers carried.
     pub fn issued_secrets(&self) -> Vec<String> {
         self.state.record.lock().unwrap().secrets.clone()
@@ -147,6 +153,13 @@ async fn forward(State(state): State<ProxyState>, request: Request) -> Response 
         .get("x-amz-target")
         .and_then(|v| v.to_str().ok());
     let action = action_of(target, &body);
+    let signed = parts.headers.contains_key("authorization");
+    state
+        .record
+        .lock()
+        .unwrap()
+        .signed
+        .push((action.clone(), signed));
 
     let fault = {
         let mut record = state.record.lock().unwrap();

@@ -55,6 +55,8 @@ impl RunClaims {
 struct Issued {
     requests: usize,
     tokens: Vec<String>,
+    /// HTTP statuses to answer with instead of a token, first one first.
+    faults: Vec<u16>,
 }
 
 #[derive(Clone)]
@@ -95,6 +97,16 @@ impl OidcIssuer {
         format!("{}/_apis/idtoken?api-version=2.0", self.served.url)
     }
 
+    /// The next requests are answered with these statuses instead of a token.
+    pub fn fail_next(&self, statuses: &[u16]) {
+        self.state
+            .issued
+            .lock()
+            .unwrap()
+            .faults
+            .extend_from_slice(statuses);
+    }
+
     pub fn requests(&self) -> usize {
         self.state.issued.lock().unwrap().requests
     }
@@ -109,7 +121,14 @@ async fn token(
     headers: HeaderMap,
     Query(query): Query<std::collections::HashMap<String, String>>,
 ) -> Response {
-    state.issued.lock().unwrap().requests += 1;
+    {
+        let mut issued = state.issued.lock().unwrap();
+        issued.requests += 1;
+        if !issued.faults.is_empty() {
+            let status = issued.faults.remove(0);
+            return StatusCode::from_u16(status).unwrap().into_response();
+        }
+    }
     let expected = format!("bearer {}", state.request_token);
     let authorised = headers
         .get("authorization")
