@@ -37,7 +37,15 @@ impl Drop for Server {
 }
 
 impl Server {
-    fn spawn(mut command: Command, dir: TempDir, url: String, ready: impl Fn(u16) -> bool) -> Self {
+    /// Starts the program and waits until `probe` (a path) answers as `ready` says; a probe
+    /// specific to the program, so another test's server on a reused port is not mistaken for it.
+    fn spawn(
+        mut command: Command,
+        dir: TempDir,
+        url: String,
+        probe: &str,
+        ready: impl Fn(&reqwest::blocking::Response) -> bool,
+    ) -> Self {
         let log = dir.path().join("server.log");
         let file = std::fs::File::create(&log).expect("log file");
         command
@@ -58,12 +66,11 @@ impl Server {
         };
         let started = Instant::now();
         loop {
-            let status = reqwest::blocking::Client::new()
-                .get(format!("{}/", server.url))
+            let answer = reqwest::blocking::Client::new()
+                .get(format!("{}{probe}", server.url))
                 .timeout(Duration::from_millis(500))
-                .send()
-                .map(|r| r.status().as_u16());
-            if status.is_ok_and(&ready) {
+                .send();
+            if answer.is_ok_and(|r| ready(&r)) {
                 return server;
             }
             if let Ok(Some(exit)) = server.child.try_wait() {
@@ -88,9 +95,13 @@ pub fn moto() -> Server {
     let mut command = Command::new(&binary);
     command.args(["-H", "127.0.0.1", "-p", &port.to_string()]);
     let dir = tempfile::tempdir().expect("temp dir");
-    Server::spawn(command, dir, format!("http://127.0.0.1:{port}"), |status| {
-        status < 500
-    })
+    Server::spawn(
+        command,
+        dir,
+        format!("http://127.0.0.1:{port}"),
+        "/moto-api/",
+        |r| r.status().is_success(),
+    )
 }
 
 /// Debian's docker-registry (distribution 2.8), with htpasswd Basic auth when credentials are
@@ -115,9 +126,13 @@ pub fn registry(credentials: Option<(&str, &str)>) -> Server {
     std::fs::write(&config_path, config).expect("registry config");
     let mut command = Command::new("docker-registry");
     command.arg("serve").arg(&config_path);
-    Server::spawn(command, dir, format!("http://127.0.0.1:{port}"), |status| {
-        status == 200 || status == 401 || status == 404
-    })
+    Server::spawn(
+        command,
+        dir,
+        format!("http://127.0.0.1:{port}"),
+        "/v2/",
+        |r| r.headers().contains_key("docker-distribution-api-version"),
+    )
 }
 
 fn write_htpasswd(path: &Path, user: &str, password: &str) {
