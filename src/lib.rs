@@ -5,12 +5,17 @@
 //! `credentials` -> `run`. See ARCHITECTURE.md.
 
 pub mod aws;
+pub mod build;
 pub mod credentials;
+pub mod engine;
 pub mod error;
 pub mod github;
 pub mod image;
 pub mod inputs;
+pub mod push;
 pub mod registry;
+pub mod report;
+pub mod repository;
 pub mod retry;
 pub mod run;
 pub mod trust_diagnosis;

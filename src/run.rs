@@ -1,22 +1,28 @@
-//! The pipeline, top to bottom: inputs -> credentials -> ECR repository -> registry login ->
-//! outputs and summary. Each step writes its outputs as soon as they are known.
+//! The pipeline, top to bottom: inputs -> daemon -> credentials -> ECR repository -> registry
+//! login -> image (build or local) -> push -> outputs and summary. Each step writes its outputs
+//! as soon as they are known.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use reqwest::Url;
-
-use crate::aws::ecr::{self, EcrFailure, LifecycleChange, RepositoryState};
+use crate::aws::ecr;
 use crate::aws::errors::AwsError;
 use crate::aws::sts;
+use crate::build;
 use crate::credentials::{self, AwsSession};
+use crate::engine::docker::DockerEngine;
 use crate::error::{Failure, InputErrors};
 use crate::github::commands::{Level, Workflow};
 use crate::github::context::RunContext;
 use crate::github::oidc::{TokenService, TokenServiceError};
-use crate::inputs::{Plan, RawInputs, RepositoryPlan};
-use crate::registry::login::check_login;
+use crate::inputs::{ImageSource, Plan, RawInputs};
+use crate::push::{self, PushReport};
+use crate::registry::client::{RegistryClient, RegistryError};
+use crate::report::{self, ImageSummary, Summary};
+use crate::repository;
 
 pub async fn run(workflow: &Workflow) -> anyhow::Result<()> {
+    let started = Instant::now();
+
     // 1. Everything that can be checked without the network.
     let ctx = RunContext::from_env();
     let raw = RawInputs::from_env()
@@ -31,7 +37,20 @@ pub async fn run(workflow: &Workflow) -> anyhow::Result<()> {
     }
     let http = http_client()?;
 
-    // 2. Credentials.
+    // 2. The daemon answers, and an image named by `image` is there: before any AWS call.
+    let engine = DockerEngine::connect().await.map_err(Failure::from)?;
+    let local_image = match &plan.image.source {
+        ImageSource::Local(name) => Some(
+            engine
+                .inspect(name)
+                .await
+                .map_err(Failure::from)?
+                .ok_or_else(|| image_not_found(name))?,
+        ),
+        ImageSource::Build(_) => None,
+    };
+
+    // 3. Credentials.
     let session = credentials::obtain(
         &plan.identity,
         &plan.region,
@@ -40,83 +59,151 @@ pub async fn run(workflow: &Workflow) -> anyhow::Result<()> {
         workflow,
     )
     .await?;
-    let (account, caller_arn) = sts::caller_identity(&aws_sdk_sts::Client::new(&session.config))
-        .await
-        .map_err(|e| caller_identity_failure(&e, &session))?;
+    let (account, caller_arn) =
+        sts::caller_identity(&aws_sdk_sts::Client::new(&session.config))
+            .await
+            .map_err(|e| caller_identity_failure(&e, &session))?;
     workflow.info(&format!("Account {account}, acting as {caller_arn}."));
     workflow.set_output("aws-account-id", &account)?;
 
-    // 3. The repository.
+    // 4. The repository, and the registry it lives in.
     let ecr_client = aws_sdk_ecr::Client::new(&session.config);
-    let (repo, lifecycle) = {
-        let _group = workflow.group("ECR repository");
-        let repo = ensure_repository(&ecr_client, &plan, &account, workflow, &session).await?;
-        let lifecycle = ecr::apply_lifecycle_policy(
-            &ecr_client,
-            &repo,
-            plan.repository.lifecycle_policy.as_ref(),
-        )
-        .await
-        .map_err(|e| ecr_failure(e, &session, &plan.repository))?;
-        report_repository(workflow, &repo, lifecycle);
-        warn_if_not_immutable(workflow, &plan.repository, &repo);
-        (repo, lifecycle)
-    };
-    let (registry_host, registry_base) = registry_address(&plan, &repo)?;
-    workflow.set_output("registry", &registry_host)?;
-    workflow.set_output("repository-uri", &format!("{registry_host}/{}", repo.name))?;
-
-    // 4. Registry credentials, checked against the registry.
+    let repo = repository::prepare(&ecr_client, &plan, &account, workflow, &session).await?;
     let login = ecr::registry_credentials(&ecr_client)
         .await
-        .map_err(|e| ecr_failure(e, &session, &plan.repository))?;
+        .map_err(|e| repository::ecr_failure(e, &session, &plan.repository))?;
     workflow.mask(&login.encoded);
     workflow.mask(&login.password);
-    check_login(
-        &http,
-        &registry_base,
-        &login.username,
-        &login.password,
-        |e, wait| {
-            workflow.annotate(
-                Level::Warning,
-                "Retrying",
-                &format!("{e}; trying again in {wait:.1?}"),
-            )
-        },
-    )
-    .await
-    .map_err(|e| {
-        Failure::new(
-            "Registry login failed",
-            format!(
-                "{e}. {}",
-                if plan.registry_url.is_some() {
-                    "Check the registry-url input: it must point at the ECR registry (or a proxy of it) that these credentials belong to."
-                } else {
-                    "The registry is the one ECR reported for this repository."
-                }
-            ),
-        )
-    })?;
-    workflow.info(&format!(
-        "Logged in to {registry_host} as {}.",
-        login.username
-    ));
+    let (registry_host, registry_base) =
+        repository::registry_address(&plan, repo.state.as_ref(), &login.proxy_endpoint)?;
+    let repository_uri = format!("{registry_host}/{}", plan.repository.name);
+    workflow.set_output("registry", &registry_host)?;
+    workflow.set_output("repository-uri", &repository_uri)?;
 
-    // 5. Credentials for later steps, only when asked.
+    // 5. Registry credentials, checked against the registry.
+    let registry = RegistryClient::new(http.clone(), registry_base, &login.username, &login.password);
+    registry
+        .check_login(push::retry_notice(workflow))
+        .await
+        .map_err(|e| login_failure(e, &plan))?;
+    workflow.info(&format!("Logged in to {registry_host} as {}.", login.username));
+
+    // 6. The image: built here, or the one named by `image`.
+    let image_id = match (&plan.image.source, &local_image) {
+        (ImageSource::Build(b), _) => {
+            build::build(&engine, b, &plan.image, &repository_uri, &ctx, workflow).await?
+        }
+        (ImageSource::Local(_), Some(image)) => image.id.clone(),
+        (ImageSource::Local(name), None) => return Err(image_not_found(name).into()),
+    };
+    let image = engine
+        .inspect(&image_id)
+        .await
+        .map_err(Failure::from)?
+        .ok_or_else(|| image_not_found(&image_id))?;
+    let tags = &plan.image.tags;
+    let image_name = format!("{repository_uri}:{}", tags[0]);
+    workflow.set_output("image", &image_name)?;
+    workflow.set_output("tags", &tags.join("\n"))?;
+
+    // 7. Push, doing only what is missing.
+    let report = if plan.image.push {
+        let immutable = repo
+            .state
+            .as_ref()
+            .is_some_and(|r| r.tag_mutability.starts_with("IMMUTABLE"));
+        let _group = workflow.group(&format!("Push {image_name}"));
+        let report = push::push(
+            &engine,
+            &registry,
+            &push::PushRequest {
+                image_id: &image.id,
+                repository: &plan.repository.name,
+                registry_host: &registry_host,
+                tags,
+                immutable,
+                username: &login.username,
+                password: &login.password,
+            },
+            workflow,
+        )
+        .await?;
+        workflow.info(&if report.pushed() {
+            format!(
+                "Pushed {} as {} ({} layers uploaded, {} already present).",
+                report.digest,
+                report.written.join(", "),
+                report.layers_uploaded,
+                report.layers_present
+            )
+        } else {
+            format!(
+                "Nothing to push: every tag already points to {}.",
+                report.digest
+            )
+        });
+        workflow.set_output("digest", &report.digest)?;
+        workflow.set_output("image-by-digest", &format!("{repository_uri}@{}", report.digest))?;
+        Some(report)
+    } else {
+        workflow.info(&format!(
+            "push is false: would push {} as {}.",
+            image.id,
+            tags.join(", ")
+        ));
+        None
+    };
+    workflow.set_output(
+        "pushed",
+        if report.as_ref().is_some_and(PushReport::pushed) { "true" } else { "false" },
+    )?;
+
+    // 8. Credentials for later steps, only when asked; the summary.
     if plan.export_credentials {
         export_credentials(workflow, &session, &plan.region)?;
     }
-
-    workflow.summary(&summary(
-        &session,
-        &account,
-        &repo,
-        lifecycle,
-        &registry_host,
-    ))?;
+    workflow.summary(&report::markdown(&Summary {
+        principal: &session.principal,
+        account: &account,
+        repository_name: &plan.repository.name,
+        repository: repo.state.as_ref(),
+        lifecycle: repo.lifecycle,
+        registry: &registry_host,
+        image: Some(ImageSummary {
+            name: &image_name,
+            tags,
+            size: image.size,
+            layers: image.layers,
+            push: report.as_ref(),
+        }),
+        elapsed: started.elapsed(),
+    }))?;
     Ok(())
+}
+
+fn image_not_found(name: &str) -> Failure {
+    Failure::new(
+        "Image not found",
+        format!(
+            "The Docker daemon has no image '{name}'. With 'image', name an image built by an \
+             earlier step of this job (as `docker build -t {name}` named it), or leave 'image' \
+             empty to build from 'context'."
+        ),
+    )
+}
+
+fn login_failure(e: RegistryError, plan: &Plan) -> Failure {
+    Failure::new(
+        "Registry login failed",
+        format!(
+            "{e}. {}",
+            if plan.registry_url.is_some() {
+                "Check the registry-url input: it must point at the ECR registry (or a proxy of it) that these credentials belong to."
+            } else {
+                "The registry is the one ECR reported for this repository."
+            }
+        ),
+    )
 }
 
 fn http_client() -> anyhow::Result<reqwest::Client> {
@@ -169,137 +256,10 @@ fn caller_identity_failure(e: &AwsError, session: &AwsSession) -> Failure {
     )
 }
 
-async fn ensure_repository(
-    client: &aws_sdk_ecr::Client,
-    plan: &Plan,
-    account: &str,
-    workflow: &Workflow,
-    session: &AwsSession,
-) -> anyhow::Result<RepositoryState> {
-    let wanted = &plan.repository;
-    let fail = |e| ecr_failure(e, session, wanted);
-    if let Some(existing) = ecr::describe_repository(client, wanted)
-        .await
-        .map_err(fail)?
-    {
-        return Ok(existing);
-    }
-    let owner = wanted.registry_id.as_deref().unwrap_or(account);
-    if !wanted.create {
-        return Err(Failure::new(
-            "Repository not found",
-            format!(
-                "The ECR repository '{}' does not exist in account {owner}, region {}, and \
-                 create-repository is false. Create it first, or set create-repository: true \
-                 (the role then needs ecr:CreateRepository).",
-                wanted.name, plan.region
-            ),
-        )
-        .into());
-    }
-    workflow.info(&format!(
-        "Repository '{}' does not exist in account {owner}: creating it.",
-        wanted.name
-    ));
-    Ok(ecr::create_repository(client, wanted).await.map_err(fail)?)
-}
 
-fn report_repository(workflow: &Workflow, repo: &RepositoryState, lifecycle: LifecycleChange) {
-    if repo.created {
-        workflow.info(&format!(
-            "Created {} (scan on push {}, tags {}, encryption {}).",
-            repo.uri, repo.scan_on_push, repo.tag_mutability, repo.encryption
-        ));
-    } else {
-        workflow.info(&format!(
-            "Repository {} exists (scan on push {}, tags {}, encryption {}); its settings are kept.",
-            repo.uri, repo.scan_on_push, repo.tag_mutability, repo.encryption
-        ));
-    }
-    match lifecycle {
-        LifecycleChange::NotAsked => {}
-        LifecycleChange::Unchanged => workflow.info("Lifecycle policy: already as asked."),
-        LifecycleChange::Applied => workflow.info("Lifecycle policy: applied."),
-    }
-    if !repo.created && lifecycle != LifecycleChange::Applied {
-        workflow.info("Nothing was created or changed in ECR.");
-    }
-}
 
-/// Settings apply only on creation; but a user who asks for immutable tags relies on them, so
-/// a repository that does not have them is worth a warning (the default asks for nothing).
-fn warn_if_not_immutable(workflow: &Workflow, wanted: &RepositoryPlan, repo: &RepositoryState) {
-    if !repo.created
-        && wanted.settings.tag_mutability == "IMMUTABLE"
-        && !repo.tag_mutability.starts_with("IMMUTABLE")
-    {
-        workflow.annotate(
-            Level::Warning,
-            "Tags are not immutable",
-            &format!(
-                "tag-mutability is IMMUTABLE, but the existing repository '{}' has {} tags. \
-                 Settings apply only when the action creates a repository; change this one with \
-                 `aws ecr put-image-tag-mutability --repository-name {} --image-tag-mutability IMMUTABLE`.",
-                repo.name, repo.tag_mutability, repo.name
-            ),
-        );
-    }
-}
 
-/// The registry's host[:port] for image names, and its base URL for requests.
-fn registry_address(plan: &Plan, repo: &RepositoryState) -> anyhow::Result<(String, Url)> {
-    if let Some(url) = &plan.registry_url {
-        let host = url.host_str().unwrap_or_default();
-        let host = match url.port() {
-            Some(port) => format!("{host}:{port}"),
-            None => host.to_string(),
-        };
-        return Ok((host, url.clone()));
-    }
-    let host = repo.uri.split('/').next().unwrap_or_default().to_string();
-    let base = Url::parse(&format!("https://{host}")).map_err(|_| {
-        Failure::new(
-            "Unexpected repository URI",
-            format!(
-                "ECR reported the repository URI '{}', which has no registry host",
-                repo.uri
-            ),
-        )
-    })?;
-    Ok((host, base))
-}
 
-fn ecr_failure(e: EcrFailure, session: &AwsSession, repo: &RepositoryPlan) -> Failure {
-    let action = e.action;
-    if e.error.is_access_denied() {
-        let mut message = format!(
-            "{} may not call {action} on the repository '{}' ({}). Add \"{action}\" to the \
-             role's permissions policy",
-            session.principal, repo.name, e.error
-        );
-        message.push_str(match action {
-            "ecr:CreateRepository" => {
-                ", or create the repository beforehand: a role that only pushes to an existing \
-                 repository needs no ecr:CreateRepository."
-            }
-            "ecr:GetLifecyclePolicy" | "ecr:PutLifecyclePolicy" => {
-                ", or leave lifecycle-policy and keep-images empty to keep the repository's \
-                 policy as it is."
-            }
-            _ => ".",
-        });
-        return Failure::new(format!("Not allowed: {action}"), message);
-    }
-    let hint = if e.error.is("KmsException") {
-        " Check that the KMS key exists in this region and that its key policy lets the role use it."
-    } else {
-        ""
-    };
-    Failure::new(
-        format!("{action} failed"),
-        format!("{action} for '{}' failed: {}.{hint}", repo.name, e.error),
-    )
-}
 
 fn export_credentials(
     workflow: &Workflow,
@@ -333,35 +293,6 @@ fn export_credentials(
     Ok(())
 }
 
-fn summary(
-    session: &AwsSession,
-    account: &str,
-    repo: &RepositoryState,
-    lifecycle: LifecycleChange,
-    registry: &str,
-) -> String {
-    let repo_state = match (repo.created, lifecycle) {
-        (true, _) => "created",
-        (false, LifecycleChange::Applied) => "existing, lifecycle policy updated",
-        (false, _) => "existing, unchanged",
-    };
-    let lifecycle = match lifecycle {
-        LifecycleChange::NotAsked => "not managed",
-        LifecycleChange::Unchanged => "unchanged",
-        LifecycleChange::Applied => "applied",
-    };
-    format!(
-        "### ship-to-ecr\n\n\
-         | | |\n| --- | --- |\n\
-         | Role | `{}` |\n\
-         | Account | `{account}` |\n\
-         | Repository | `{}` ({repo_state}) |\n\
-         | Settings | scan on push {}, tags {}, encryption {} |\n\
-         | Lifecycle policy | {lifecycle} |\n\
-         | Registry | `{registry}` |\n\n",
-        session.principal, repo.name, repo.scan_on_push, repo.tag_mutability, repo.encryption,
-    )
-}
 
 /// How `main` shows an error: one annotation per bad input, else one for the failure.
 pub fn report_error(workflow: &Workflow, error: &anyhow::Error) {

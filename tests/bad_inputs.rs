@@ -61,7 +61,7 @@ const CASES: &[(&str, &str, &str)] = &[
     (
         "lifecycle-policy",
         "policies/missing.json",
-        "nor a readable file",
+        "does not exist in the workspace",
     ),
     ("keep-images", "0", "from 1 to 10000"),
     ("keep-images", "many", "from 1 to 10000"),

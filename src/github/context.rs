@@ -2,8 +2,12 @@
 
 use std::path::PathBuf;
 
+use chrono::{DateTime, Utc};
+
+use super::event::Event;
+
 /// What this program needs to know about the workflow run it is part of.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct RunContext {
     pub run_id: Option<String>,
     pub run_attempt: Option<String>,
@@ -12,6 +16,10 @@ pub struct RunContext {
     pub repository: Option<String>,
     /// Whether the runner gave a `GITHUB_ENV` file, i.e. there are later steps to export to.
     pub has_env_file: bool,
+    /// What triggered the run (ref, commit, pull request).
+    pub event: Event,
+    /// When this step started: `{{date}}` and the `created` label use it.
+    pub started_at: DateTime<Utc>,
 }
 
 impl RunContext {
@@ -27,6 +35,8 @@ impl RunContext {
             workspace,
             repository: var("GITHUB_REPOSITORY"),
             has_env_file: var("GITHUB_ENV").is_some(),
+            event: Event::from_env(),
+            started_at: Utc::now(),
         }
     }
 }

@@ -4,6 +4,7 @@
 
 use std::path::Path;
 
+use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 /// The kind of ref the run is for.
@@ -28,6 +29,9 @@ pub struct Event {
     pub pull_request: Option<u64>,
     pub server_url: Option<String>,
     pub repository: Option<String>,
+    /// When the commit was made (`head_commit.timestamp`, or a pull request's last update):
+    /// stable across re-runs, unlike the clock.
+    pub commit_time: Option<DateTime<Utc>>,
 }
 
 impl Event {
@@ -66,6 +70,11 @@ impl Event {
             pull_request,
             server_url: var("GITHUB_SERVER_URL"),
             repository: var("GITHUB_REPOSITORY"),
+            commit_time: ["/head_commit/timestamp", "/pull_request/updated_at"]
+                .iter()
+                .find_map(|p| payload.pointer(p).and_then(Value::as_str))
+                .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+                .map(|t| t.with_timezone(&Utc)),
         }
     }
 
@@ -144,6 +153,15 @@ mod tests {
         assert_eq!(e.ref_kind(), RefKind::Branch("main".into()));
         assert!(e.on_default_branch());
         assert_eq!(e.ref_name().as_deref(), Some("main"));
+        assert_eq!(e.commit_time, None);
+        let e = event(
+            &[("GITHUB_REF", "refs/heads/main")],
+            json!({"head_commit": {"timestamp": "2026-11-20T09:30:00+01:00"}}),
+        );
+        assert_eq!(
+            e.commit_time.unwrap().to_rfc3339(),
+            "2026-11-20T08:30:00+00:00"
+        );
     }
 
     #[test]

@@ -1,3 +1,6 @@
-//! Describing images: tags (and, with the build and push engines, labels and references).
+//! Describing images: tags, labels, and the build context sent to a builder.
 
+pub mod context;
+pub mod dockerignore;
+pub mod labels;
 pub mod tags;

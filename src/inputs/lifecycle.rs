@@ -52,29 +52,13 @@ pub fn parse(input: &str, workspace: &Path) -> Result<LifecyclePolicy, InputErro
     let text = if trimmed.starts_with('{') {
         trimmed.to_string()
     } else {
-        let relative = Path::new(trimmed);
-        if relative.is_absolute()
-            || relative
-                .components()
-                .any(|c| matches!(c, std::path::Component::ParentDir))
-        {
-            return Err(InputError::new(
-                INPUT,
-                format!("'{trimmed}' must be a path inside the workspace (relative, without '..')"),
-                ".github/ecr-lifecycle.json",
-            ));
-        }
-        let path = workspace.join(relative);
-        // A symlink in the workspace must not lead the read outside of it.
-        if let (Ok(real), Ok(root)) = (path.canonicalize(), workspace.canonicalize()) {
-            if !real.starts_with(&root) {
-                return Err(InputError::new(
-                    INPUT,
-                    format!("'{trimmed}' leads outside the workspace through a symlink"),
-                    ".github/ecr-lifecycle.json",
-                ));
-            }
-        }
+        let path = super::rules::workspace_path(
+            INPUT,
+            trimmed,
+            workspace,
+            super::rules::PathKind::File,
+            ".github/ecr-lifecycle.json",
+        )?;
         std::fs::read_to_string(&path).map_err(|e| {
             InputError::new(
                 INPUT,

@@ -6,11 +6,15 @@
 pub mod lifecycle;
 pub mod rules;
 
+use std::path::PathBuf;
+
 use reqwest::Url;
 use serde::Deserialize;
 
 use crate::error::{InputError, InputErrors};
 use crate::github::context::RunContext;
+use crate::image::tags::{self, TagValues};
+use rules::PathKind;
 pub use lifecycle::LifecyclePolicy;
 pub use rules::RoleArn;
 
@@ -36,6 +40,14 @@ pub struct RawInputs {
     pub lifecycle_policy: Option<String>,
     pub keep_images: Option<String>,
     pub export_credentials: Option<String>,
+    pub context: Option<String>,
+    pub dockerfile: Option<String>,
+    pub build_args: Option<String>,
+    pub target: Option<String>,
+    pub image: Option<String>,
+    pub labels: Option<String>,
+    pub tags: Option<String>,
+    pub push: Option<String>,
 }
 
 impl RawInputs {
@@ -74,6 +86,34 @@ pub struct Plan {
     pub repository: RepositoryPlan,
     pub registry_url: Option<Url>,
     pub export_credentials: bool,
+    pub image: ImagePlan,
+}
+
+/// Which image to push, under which tags.
+#[derive(Debug, Clone)]
+pub struct ImagePlan {
+    pub source: ImageSource,
+    /// Labels the user asked for; they win over the OCI labels added to a build.
+    pub labels: Vec<(String, String)>,
+    /// Final tags, validated, first one first.
+    pub tags: Vec<String>,
+    /// `false`: build and report, write nothing to ECR.
+    pub push: bool,
+}
+
+#[derive(Debug, Clone)]
+pub enum ImageSource {
+    Build(BuildPlan),
+    /// An image already in the daemon (built by an earlier step), by name or id.
+    Local(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct BuildPlan {
+    pub context: PathBuf,
+    pub dockerfile: PathBuf,
+    pub build_args: Vec<(String, String)>,
+    pub target: Option<String>,
 }
 
 /// How credentials are obtained.
@@ -235,6 +275,8 @@ impl Plan {
             )));
         }
 
+        let image = image_plan(raw, ctx, &mut errors);
+
         if !errors.0.is_empty() {
             return Err(InputErrors(errors.0));
         }
@@ -265,8 +307,110 @@ impl Plan {
             },
             registry_url: registry_url.flatten(),
             export_credentials: export_credentials.expect("validated"),
+            image: image.expect("validated"),
         })
     }
+}
+
+fn image_plan(raw: &RawInputs, ctx: &RunContext, errors: &mut Errors) -> Option<ImagePlan> {
+    let build_args = errors.optional(&raw.build_args, Vec::new(), |v| {
+        rules::key_values("build-args", v, "NODE_ENV=production")
+    });
+    let target = errors.optional(&raw.target, None, |v| rules::target("target", v).map(Some));
+    let labels = errors.optional(&raw.labels, Vec::new(), |v| {
+        rules::key_values("labels", v, "org.opencontainers.image.title=web-app")
+    });
+    let source = match present(&raw.image) {
+        Some(name) => {
+            // `context` and `dockerfile` have defaults the runner always passes, so only the
+            // inputs that are empty by default can conflict with `image`.
+            for (input, value) in [
+                ("build-args", &raw.build_args),
+                ("target", &raw.target),
+                ("labels", &raw.labels),
+            ] {
+                if present(value).is_some() {
+                    errors.check::<()>(Err(InputError::new(
+                        input,
+                        "only applies when building; with 'image' the image is pushed exactly as it was built",
+                        "",
+                    )));
+                }
+            }
+            errors
+                .check(rules::image_name("image", name))
+                .map(ImageSource::Local)
+        }
+        None => {
+            let context = errors.check(rules::workspace_path(
+                "context",
+                present(&raw.context).unwrap_or("."),
+                &ctx.workspace,
+                PathKind::Folder,
+                "app",
+            ));
+            let dockerfile = context.as_ref().and_then(|context| match present(&raw.dockerfile) {
+                Some(path) => errors.check(rules::workspace_path(
+                    "dockerfile",
+                    path,
+                    &ctx.workspace,
+                    PathKind::File,
+                    "app/Dockerfile",
+                )),
+                None => {
+                    let default = context.join("Dockerfile");
+                    if default.is_file() {
+                        Some(default)
+                    } else {
+                        errors.check(Err(InputError::new(
+                            "dockerfile",
+                            format!(
+                                "is empty and the context has no Dockerfile ({}); name the Dockerfile, or set 'image' to push an image built earlier",
+                                default.display()
+                            ),
+                            "app/Dockerfile",
+                        )))
+                    }
+                }
+            });
+            match (context, dockerfile, build_args, &target) {
+                (Some(context), Some(dockerfile), Some(build_args), Some(target)) => {
+                    Some(ImageSource::Build(BuildPlan {
+                        context,
+                        dockerfile,
+                        build_args,
+                        target: target.clone(),
+                    }))
+                }
+                _ => None,
+            }
+        }
+    };
+    let tags = match present(&raw.tags) {
+        Some(lines) => {
+            let values = TagValues::from_event(&ctx.event, ctx.started_at.format("%Y%m%d").to_string());
+            errors.check(tags::expand(lines, &values))
+        }
+        None => Some(tags::default_tags(&ctx.event)),
+    };
+    let tags = tags.and_then(|t| {
+        if t.is_empty() {
+            errors.check(Err(InputError::new(
+                "tags",
+                "gives no tag in this run (every line's placeholder is empty here, or the run has no commit or ref to derive tags from)",
+                "latest",
+            )))
+        } else {
+            Some(t)
+        }
+    });
+    let push = errors.optional(&raw.push, true, |v| rules::boolean("push", v));
+    Some(ImagePlan {
+        source: source?,
+        labels: labels?,
+        tags: tags?,
+        push: push?,
+    })
 }
 
 #[cfg(test)]
@@ -284,10 +428,27 @@ mod tests {
         RunContext {
             run_id: Some("42".into()),
             run_attempt: Some("2".into()),
-            workspace: std::env::temp_dir(),
+            workspace: workspace(),
             repository: None,
             has_env_file: true,
+            event: crate::github::event::Event {
+                sha: Some("4f3c2b1a0e9d8c7b6a5f".into()),
+                git_ref: Some("refs/heads/main".into()),
+                ..Default::default()
+            },
+            started_at: chrono::Utc::now(),
         }
+    }
+
+    /// A workspace with a Dockerfile at its root, shared by the tests.
+    fn workspace() -> PathBuf {
+        static DIR: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+        let dir = DIR.get_or_init(|| {
+            let dir = tempfile::tempdir().unwrap();
+            std::fs::write(dir.path().join("Dockerfile"), "FROM scratch\n").unwrap();
+            dir
+        });
+        dir.path().to_path_buf()
     }
 
     #[test]

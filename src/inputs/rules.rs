@@ -3,6 +3,8 @@
 
 use std::sync::LazyLock;
 
+use std::path::{Component, Path, PathBuf};
+
 use regex::Regex;
 use reqwest::Url;
 
@@ -248,6 +250,112 @@ pub fn kms_key(input: &'static str, value: &str) -> Result<String, InputError> {
     }
 }
 
+static TARGET: LazyLock<Regex> = LazyLock::new(|| regex(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"));
+static IMAGE_NAME: LazyLock<Regex> =
+    LazyLock::new(|| regex(r"^[A-Za-z0-9][A-Za-z0-9._/:@-]{0,511}$"));
+
+/// A build stage name.
+pub fn target(input: &'static str, value: &str) -> Result<String, InputError> {
+    if TARGET.is_match(value) {
+        Ok(value.to_string())
+    } else {
+        Err(InputError::new(
+            input,
+            format!("'{value}' is not a build stage name (letters, digits, '.', '_', '-')"),
+            "runtime",
+        ))
+    }
+}
+
+/// An image in the daemon: `name[:tag]`, `name@sha256:...` or an image id.
+pub fn image_name(input: &'static str, value: &str) -> Result<String, InputError> {
+    if IMAGE_NAME.is_match(value) {
+        Ok(value.to_string())
+    } else {
+        Err(InputError::new(
+            input,
+            format!("'{value}' is not an image name, reference or id"),
+            "web-app:build-42",
+        ))
+    }
+}
+
+/// What a workspace path must point at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PathKind {
+    File,
+    Folder,
+}
+
+/// A path relative to the workspace that stays inside it (no absolute path, no `..`, no
+/// symlink leading out) and exists as the asked kind. Returns the joined path.
+pub fn workspace_path(
+    input: &'static str,
+    value: &str,
+    workspace: &Path,
+    kind: PathKind,
+    example: &str,
+) -> Result<PathBuf, InputError> {
+    let bad = |why: String| InputError::new(input, why, example);
+    let relative = Path::new(value);
+    if relative.is_absolute() || relative.components().any(|c| c == Component::ParentDir) {
+        return Err(bad(format!(
+            "'{value}' must be a path inside the workspace (relative, without '..')"
+        )));
+    }
+    let path = workspace.join(relative);
+    let real = path.canonicalize().map_err(|_| {
+        bad(format!(
+            "'{value}' does not exist in the workspace ({})",
+            workspace.display()
+        ))
+    })?;
+    if let Ok(root) = workspace.canonicalize() {
+        if !real.starts_with(&root) {
+            return Err(bad(format!(
+                "'{value}' leads outside the workspace through a symlink"
+            )));
+        }
+    }
+    let right_kind = match kind {
+        PathKind::File => real.is_file(),
+        PathKind::Folder => real.is_dir(),
+    };
+    if !right_kind {
+        let want = if kind == PathKind::File { "a file" } else { "a folder" };
+        return Err(bad(format!("'{value}' is not {want}")));
+    }
+    Ok(path)
+}
+
+/// `KEY=VALUE` lines (blank lines skipped); keys are non-empty and without spaces.
+pub fn key_values(
+    input: &'static str,
+    value: &str,
+    example: &str,
+) -> Result<Vec<(String, String)>, InputError> {
+    let mut pairs = Vec::new();
+    for (index, line) in value.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() {
+            continue;
+        }
+        match line.split_once('=') {
+            Some((key, v)) if !key.trim().is_empty() && !key.trim().contains(char::is_whitespace) => {
+                pairs.push((key.trim().to_string(), v.to_string()));
+            }
+            _ => {
+                return Err(InputError::new(
+                    input,
+                    format!("line {} ('{line}') must be KEY=VALUE", index + 1),
+                    example,
+                ))
+            }
+        }
+    }
+    Ok(pairs)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -339,6 +447,43 @@ mod tests {
             Ok("IMMUTABLE")
         );
         assert!(one_of("m", "frozen", &["MUTABLE", "IMMUTABLE"]).is_err());
+    }
+
+    #[test]
+    fn workspace_paths_stay_inside() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("app")).unwrap();
+        std::fs::write(dir.path().join("app/Dockerfile"), "FROM scratch").unwrap();
+        let ws = dir.path();
+        assert!(workspace_path("c", "app", ws, PathKind::Folder, "app").is_ok());
+        assert!(workspace_path("d", "app/Dockerfile", ws, PathKind::File, "x").is_ok());
+        for (value, why) in [
+            ("../app", "inside the workspace"),
+            ("/etc", "inside the workspace"),
+            ("nope", "does not exist"),
+            ("app/Dockerfile", "not a folder"),
+        ] {
+            let err = workspace_path("c", value, ws, PathKind::Folder, "app").unwrap_err();
+            assert!(err.rule.contains(why), "{value}: {}", err.rule);
+        }
+        std::os::unix::fs::symlink("/etc", dir.path().join("link")).unwrap();
+        let err = workspace_path("c", "link", ws, PathKind::Folder, "app").unwrap_err();
+        assert!(err.rule.contains("symlink"), "{}", err.rule);
+    }
+
+    #[test]
+    fn key_value_lines() {
+        let pairs = key_values("b", "A=1\n\n B = x=y \nEMPTY=", "A=1").unwrap();
+        assert_eq!(
+            pairs,
+            [
+                ("A".to_string(), "1".to_string()),
+                ("B".to_string(), " x=y".to_string()),
+                ("EMPTY".to_string(), String::new())
+            ]
+        );
+        assert!(key_values("b", "NOVALUE", "A=1").unwrap_err().rule.contains("line 1"));
+        assert!(key_values("b", "=x", "A=1").is_err());
     }
 
     #[test]

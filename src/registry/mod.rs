@@ -1,4 +1,4 @@
-//! The registry's data plane (the OCI distribution API). For now only the login check; the
-//! image push engines grow here.
+//! The registry's HTTP API (OCI distribution): login check and manifests. The daemonless
+//! engine grows here.
 
-pub mod login;
+pub mod client;

@@ -7,6 +7,7 @@
 
 pub mod aws_proxy;
 pub mod http;
+pub mod images;
 pub mod oidc;
 pub mod processes;
 
@@ -56,9 +57,31 @@ impl StandIns {
         format!("arn:aws:iam::{ACCOUNT}:role/github-ecr-push")
     }
 
-    /// A run with the runner's variables and the inputs every run needs.
+    /// The registry's host:port, as image names use it.
+    pub fn registry_host(&self) -> String {
+        self.registry.url.trim_start_matches("http://").to_string()
+    }
+
+    /// The registry, read with plain HTTP and ECR's credentials.
+    pub fn reader(&self) -> images::RegistryReader {
+        images::RegistryReader {
+            url: self.registry.url.clone(),
+            user: "AWS".into(),
+            password: registry_password(),
+        }
+    }
+
+    /// A run with the runner's variables and the inputs every run needs; its workspace holds a
+    /// tiny Dockerfile (`FROM scratch`, one file), so a run builds and pushes in a moment. The
+    /// file names this test's registry, so no two tests build the same image (the cleanup of
+    /// one must not delete an image another is still using).
     pub fn action(&self) -> ActionRun {
         ActionRun::new()
+            .write_file("Dockerfile", "FROM scratch\nCOPY hello.txt /hello.txt\n")
+            .write_file(
+                "hello.txt",
+                &format!("hello from ship-to-ecr, test {}\n", self.registry_host()),
+            )
             .env("AWS_ENDPOINT_URL", self.proxy.url())
             .env("ACTIONS_ID_TOKEN_REQUEST_URL", &self.oidc.request_url())
             .env("ACTIONS_ID_TOKEN_REQUEST_TOKEN", &self.oidc.request_token)
@@ -104,6 +127,13 @@ impl StandIns {
             .iter()
             .filter_map(|r| r.repository_name().map(str::to_string))
             .collect()
+    }
+}
+
+impl Drop for StandIns {
+    /// The images this test pushed are named after its registry: remove them from the daemon.
+    fn drop(&mut self) {
+        images::remove_images_under(&format!("{}/", self.registry_host()));
     }
 }
 
@@ -156,12 +186,40 @@ impl ActionRun {
             .env("GITHUB_RUN_ATTEMPT", "1")
             .env("GITHUB_SHA", "4f3c2b1a0e9d8c7b6a5f4e3d2c1b0a9f8e7d6c5b")
             .env("GITHUB_REF", "refs/heads/main")
+            .env("GITHUB_RUN_NUMBER", "12")
+            .env("GITHUB_SERVER_URL", "https://github.com")
             .env("GITHUB_OUTPUT", &path_str(&dir.join("output")))
             .env("GITHUB_ENV", &path_str(&dir.join("env")))
             .env("GITHUB_STEP_SUMMARY", &path_str(&dir.join("summary")))
             // No instance metadata service here: do not let the default chain wait for one.
             .env("AWS_EC2_METADATA_DISABLED", "true");
-        run
+        run.event(
+            "push",
+            "refs/heads/main",
+            serde_json::json!({
+                "ref": "refs/heads/main",
+                "head_commit": {
+                    "id": "4f3c2b1a0e9d8c7b6a5f4e3d2c1b0a9f8e7d6c5b",
+                    "timestamp": "2026-11-20T09:30:00Z"
+                },
+                "repository": { "full_name": "octo-org/web-app", "default_branch": "main" }
+            }),
+        )
+    }
+
+    /// The triggering event: `GITHUB_EVENT_NAME`, `GITHUB_REF` and the payload file.
+    pub fn event(self, name: &str, git_ref: &str, payload: serde_json::Value) -> Self {
+        let path = self.files.path().join("event.json");
+        std::fs::write(&path, payload.to_string()).unwrap();
+        let pull_request = payload.pointer("/pull_request/head/ref").and_then(|r| r.as_str());
+        let run = self
+            .env("GITHUB_EVENT_NAME", name)
+            .env("GITHUB_REF", git_ref)
+            .env("GITHUB_EVENT_PATH", &path_str(&path));
+        match pull_request {
+            Some(head) => run.env("GITHUB_HEAD_REF", head),
+            None => run.remove_env("GITHUB_HEAD_REF"),
+        }
     }
 
     /// Sets `INPUT_<NAME>` the way the runner does: upper-cased, hyphens kept.

@@ -1,0 +1,49 @@
+//! The build step: the context packed as a tar stream, built by the daemon with the OCI labels
+//! and the user's labels, its output folded into a log group.
+
+use crate::engine::docker::{BuildRequest, DockerEngine};
+use crate::error::Failure;
+use crate::github::commands::Workflow;
+use crate::github::context::RunContext;
+use crate::image::context;
+use crate::image::labels::build_labels;
+use crate::inputs::{BuildPlan, ImagePlan};
+
+/// Builds the image, named `local_name:first tag` in the daemon; returns its id.
+pub async fn build(
+    engine: &DockerEngine,
+    build: &BuildPlan,
+    image: &ImagePlan,
+    local_name: &str,
+    ctx: &RunContext,
+    workflow: &Workflow,
+) -> anyhow::Result<String> {
+    let first_tag = &image.tags[0];
+    // The commit's time keeps a re-run of the same commit the same image; the clock is the
+    // fallback when the event carries none.
+    let created = ctx.event.commit_time.unwrap_or(ctx.started_at);
+    let labels = build_labels(&ctx.event, first_tag, created, &image.labels);
+    let packed = context::pack(&build.context, &build.dockerfile)
+        .map_err(|e| Failure::new("Cannot read the build context", e.to_string()))?;
+    let _group = workflow.group(&format!(
+        "Build {local_name}:{first_tag} ({} files in the context)",
+        packed.files
+    ));
+    let tag = format!("{local_name}:{first_tag}");
+    let id = engine
+        .build(
+            BuildRequest {
+                context_tar: packed.tar,
+                dockerfile: &packed.dockerfile,
+                tag: &tag,
+                build_args: &build.build_args,
+                target: build.target.as_deref(),
+                labels: &labels,
+            },
+            |line| workflow.info(line),
+        )
+        .await
+        .map_err(Failure::from)?;
+    workflow.info(&format!("Built {tag} ({id})."));
+    Ok(id)
+}

@@ -1,0 +1,270 @@
+//! The Docker daemon engine (bollard): inspect, build, tag and push. The daemon is the runner's
+//! (`DOCKER_HOST`, else the default socket); credentials travel with each push request in the
+//! `X-Registry-Auth` header, so nothing is written to a Docker config file.
+
+use std::collections::{BTreeMap, HashMap};
+
+use bollard::auth::DockerCredentials;
+use bollard::query_parameters::{
+    BuildImageOptionsBuilder, PushImageOptionsBuilder, RemoveImageOptionsBuilder,
+    TagImageOptionsBuilder,
+};
+use bollard::Docker;
+use futures_util::StreamExt;
+
+use crate::error::{with_causes, Failure};
+
+/// How many output lines of the failing build step are kept for the error message.
+const FAILED_STEP_LINES: usize = 40;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DockerError {
+    #[error("cannot reach the Docker daemon ({0})")]
+    Unreachable(String),
+    #[error("{0}")]
+    Daemon(String),
+    #[error("the build failed")]
+    Build(BuildFailure),
+}
+
+impl DockerError {
+    /// The failure as the user reads it.
+    pub fn into_failure(self) -> Failure {
+        match self {
+            DockerError::Unreachable(why) => Failure::new(
+                "Docker daemon not reachable",
+                format!(
+                    "Cannot reach the Docker daemon: {why}. On GitHub-hosted runners it is at \
+                     /var/run/docker.sock; elsewhere set DOCKER_HOST (e.g. unix:///run/docker.sock \
+                     or tcp://127.0.0.1:2375)."
+                ),
+            ),
+            DockerError::Daemon(why) => Failure::new("Docker daemon error", why),
+            DockerError::Build(f) => {
+                let mut message = String::from("The image build failed");
+                if let Some(step) = &f.step {
+                    message.push_str(&format!(" at {step}"));
+                }
+                message.push_str(":\n");
+                for line in &f.output {
+                    message.push_str(line);
+                    message.push('\n');
+                }
+                message.push_str(&f.message);
+                Failure::new("Build failed", message)
+            }
+        }
+    }
+}
+
+impl From<DockerError> for Failure {
+    fn from(e: DockerError) -> Self {
+        e.into_failure()
+    }
+}
+
+/// Where a build stopped: the step, its last lines of output, and the daemon's message.
+#[derive(Debug, Clone)]
+pub struct BuildFailure {
+    pub step: Option<String>,
+    pub output: Vec<String>,
+    pub message: String,
+}
+
+/// An image in the daemon.
+#[derive(Debug, Clone)]
+pub struct LocalImage {
+    /// `sha256:...` of the image config: equal to the config digest of its pushed manifest.
+    pub id: String,
+    pub size: i64,
+    pub layers: usize,
+}
+
+/// What the daemon reported while pushing.
+#[derive(Debug, Clone, Default)]
+pub struct DaemonPush {
+    pub digest: Option<String>,
+    pub layers_uploaded: usize,
+    pub layers_present: usize,
+}
+
+/// What a build needs besides the context.
+pub struct BuildRequest<'a> {
+    pub context_tar: Vec<u8>,
+    pub dockerfile: &'a str,
+    pub tag: &'a str,
+    pub build_args: &'a [(String, String)],
+    pub target: Option<&'a str>,
+    pub labels: &'a BTreeMap<String, String>,
+}
+
+pub struct DockerEngine {
+    docker: Docker,
+}
+
+impl DockerEngine {
+    /// Connects and agrees on an API version with the daemon (runners run older engines).
+    pub async fn connect() -> Result<Self, DockerError> {
+        let docker = Docker::connect_with_defaults()
+            .map_err(|e| DockerError::Unreachable(with_causes(&e)))?;
+        let docker = docker
+            .negotiate_version()
+            .await
+            .map_err(|e| DockerError::Unreachable(with_causes(&e)))?;
+        Ok(Self { docker })
+    }
+
+    /// The image, or `None` when the daemon has no image of that name or id.
+    pub async fn inspect(&self, name: &str) -> Result<Option<LocalImage>, DockerError> {
+        match self.docker.inspect_image(name).await {
+            Ok(image) => Ok(Some(LocalImage {
+                id: image.id.unwrap_or_default(),
+                size: image.size.unwrap_or_default(),
+                layers: image
+                    .root_fs
+                    .and_then(|r| r.layers)
+                    .map(|l| l.len())
+                    .unwrap_or_default(),
+            })),
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 404, ..
+            }) => Ok(None),
+            Err(e) => Err(DockerError::Daemon(with_causes(&e))),
+        }
+    }
+
+    /// Builds with the classic builder, handing each output line to `on_line`; returns the
+    /// image id.
+    pub async fn build(
+        &self,
+        request: BuildRequest<'_>,
+        mut on_line: impl FnMut(&str),
+    ) -> Result<String, DockerError> {
+        let build_args: HashMap<&str, &str> = request
+            .build_args
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let labels: HashMap<&str, &str> = request
+            .labels
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let mut options = BuildImageOptionsBuilder::default()
+            .dockerfile(request.dockerfile)
+            .t(request.tag)
+            .rm(true)
+            .forcerm(true)
+            .buildargs(&build_args)
+            .labels(&labels);
+        if let Some(target) = request.target {
+            options = options.target(target);
+        }
+        let mut stream = self.docker.build_image(
+            options.build(),
+            None,
+            Some(bollard::body_full(request.context_tar.into())),
+        );
+        let mut image_id = None;
+        let mut step = None;
+        let mut step_output: Vec<String> = Vec::new();
+        while let Some(item) = stream.next().await {
+            let info = match item {
+                Ok(info) => info,
+                Err(bollard::errors::Error::DockerStreamError { error }) => {
+                    return Err(DockerError::Build(BuildFailure {
+                        step,
+                        output: step_output,
+                        message: error,
+                    }))
+                }
+                Err(e) => return Err(DockerError::Daemon(with_causes(&e))),
+            };
+            if let Some(detail) = info.error_detail {
+                return Err(DockerError::Build(BuildFailure {
+                    step,
+                    output: step_output,
+                    message: detail.message.unwrap_or_default(),
+                }));
+            }
+            if let Some(text) = info.stream {
+                for line in text.lines().filter(|l| !l.trim().is_empty()) {
+                    on_line(line);
+                    if line.starts_with("Step ") {
+                        step = Some(line.to_string());
+                        step_output.clear();
+                    } else {
+                        step_output.push(line.to_string());
+                        if step_output.len() > FAILED_STEP_LINES {
+                            step_output.remove(0);
+                        }
+                    }
+                }
+            }
+            if let Some(aux) = info.aux {
+                image_id = aux.id.or(image_id);
+            }
+        }
+        image_id.ok_or_else(|| DockerError::Daemon("the build reported no image id".into()))
+    }
+
+    /// Gives the image another name (`repo:tag`) in the daemon.
+    pub async fn tag(&self, image: &str, repo: &str, tag: &str) -> Result<(), DockerError> {
+        self.docker
+            .tag_image(
+                image,
+                Some(TagImageOptionsBuilder::default().repo(repo).tag(tag).build()),
+            )
+            .await
+            .map_err(|e| DockerError::Daemon(with_causes(&e)))
+    }
+
+    /// Removes a name; the image itself stays while other names or containers use it.
+    pub async fn untag(&self, name: &str) -> Result<(), DockerError> {
+        self.docker
+            .remove_image(
+                name,
+                Some(RemoveImageOptionsBuilder::default().noprune(true).build()),
+                None,
+            )
+            .await
+            .map(|_| ())
+            .map_err(|e| DockerError::Daemon(with_causes(&e)))
+    }
+
+    /// Pushes `repo:tag` with the given registry credentials.
+    pub async fn push(
+        &self,
+        repo: &str,
+        tag: &str,
+        username: &str,
+        password: &str,
+        server: &str,
+    ) -> Result<DaemonPush, DockerError> {
+        let credentials = DockerCredentials {
+            username: Some(username.to_string()),
+            password: Some(password.to_string()),
+            serveraddress: Some(server.to_string()),
+            ..Default::default()
+        };
+        let mut stream = self.docker.push_image(
+            repo,
+            Some(PushImageOptionsBuilder::default().tag(tag).build()),
+            Some(credentials),
+        );
+        let mut report = DaemonPush::default();
+        while let Some(item) = stream.next().await {
+            let info = item.map_err(|e| DockerError::Daemon(with_causes(&e)))?;
+            let Some(status) = info.status else { continue };
+            // One final status per layer, then "<tag>: digest: sha256:... size: N".
+            if status == "Pushed" {
+                report.layers_uploaded += 1;
+            } else if status == "Layer already exists" || status.starts_with("Mounted from") {
+                report.layers_present += 1;
+            } else if let Some(rest) = status.split_once("digest: ").map(|(_, r)| r) {
+                report.digest = rest.split_whitespace().next().map(str::to_string);
+            }
+        }
+        Ok(report)
+    }
+}

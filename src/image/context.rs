@@ -1,0 +1,149 @@
+//! The build context as the daemon receives it: a tar of the context folder, less what
+//! `.dockerignore` leaves out, with the Dockerfile always in it. Sent as a stream, never as a
+//! bind mount: in a container action, paths in our container are not paths on the host.
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+use super::dockerignore::DockerIgnore;
+
+/// Where a Dockerfile from outside the context is put inside the tar.
+const OUTSIDE_DOCKERFILE: &str = ".ship-to-ecr.Dockerfile";
+
+/// A context ready to send.
+pub struct BuildContext {
+    pub tar: Vec<u8>,
+    /// The Dockerfile's path inside the tar.
+    pub dockerfile: String,
+    pub files: usize,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ContextError {
+    #[error("{0}")]
+    DockerIgnore(String),
+    #[error("reading the build context at {path}: {source}")]
+    Io { path: PathBuf, source: io::Error },
+}
+
+pub fn pack(context: &Path, dockerfile: &Path) -> Result<BuildContext, ContextError> {
+    let io_error = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| ContextError::Io { path, source }
+    };
+    let ignore = match std::fs::read_to_string(context.join(".dockerignore")) {
+        Ok(text) => DockerIgnore::parse(&text).map_err(ContextError::DockerIgnore)?,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => DockerIgnore::empty(),
+        Err(e) => return Err(io_error(&context.join(".dockerignore"))(e)),
+    };
+    let real_context = context.canonicalize().map_err(io_error(context))?;
+    let real_dockerfile = dockerfile.canonicalize().map_err(io_error(dockerfile))?;
+    let dockerfile_inside = real_dockerfile
+        .strip_prefix(&real_context)
+        .ok()
+        .map(|p| to_slash(p));
+
+    let mut builder = tar::Builder::new(Vec::new());
+    builder.follow_symlinks(false);
+    let mut files = 0;
+    let mut stack = vec![PathBuf::new()];
+    while let Some(relative) = stack.pop() {
+        let dir = context.join(&relative);
+        let mut entries: Vec<_> = std::fs::read_dir(&dir)
+            .map_err(io_error(&dir))?
+            .collect::<Result<_, _>>()
+            .map_err(io_error(&dir))?;
+        // A stable order: the same context gives the same tar.
+        entries.sort_by_key(|e| e.file_name());
+        for entry in entries {
+            let rel = relative.join(entry.file_name());
+            let name = to_slash(&rel);
+            let always = dockerfile_inside.as_deref() == Some(name.as_str())
+                || name == ".dockerignore";
+            let file_type = entry.file_type().map_err(io_error(&entry.path()))?;
+            if ignore.excludes(&name) && !always {
+                // An excluded folder is still walked when a `!` line may re-include a part.
+                if file_type.is_dir() && ignore.has_exceptions() {
+                    stack.push(rel);
+                }
+                continue;
+            }
+            builder
+                .append_path_with_name(entry.path(), &rel)
+                .map_err(io_error(&entry.path()))?;
+            if file_type.is_dir() {
+                stack.push(rel);
+            } else {
+                files += 1;
+            }
+        }
+    }
+    let dockerfile_name = match dockerfile_inside {
+        Some(name) => name,
+        None => {
+            builder
+                .append_path_with_name(dockerfile, OUTSIDE_DOCKERFILE)
+                .map_err(io_error(dockerfile))?;
+            OUTSIDE_DOCKERFILE.to_string()
+        }
+    };
+    let tar = builder.into_inner().map_err(io_error(context))?;
+    Ok(BuildContext {
+        tar,
+        dockerfile: dockerfile_name,
+        files,
+    })
+}
+
+fn to_slash(path: &Path) -> String {
+    path.components()
+        .map(|c| c.as_os_str().to_string_lossy())
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(tar: &[u8]) -> Vec<String> {
+        let mut archive = tar::Archive::new(tar);
+        let mut names: Vec<String> = archive
+            .entries()
+            .unwrap()
+            .map(|e| e.unwrap().path().unwrap().display().to_string())
+            .collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn honours_dockerignore_and_keeps_the_dockerfile() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::create_dir_all(root.join("src")).unwrap();
+        std::fs::create_dir_all(root.join("target/debug")).unwrap();
+        std::fs::write(root.join("src/main.rs"), "fn main() {}").unwrap();
+        std::fs::write(root.join("target/debug/app"), "binary").unwrap();
+        std::fs::write(root.join("secret.env"), "X=1").unwrap();
+        std::fs::write(root.join("Dockerfile"), "FROM scratch").unwrap();
+        std::fs::write(root.join(".dockerignore"), "target\n*.env\nDockerfile\n").unwrap();
+        let context = pack(root, &root.join("Dockerfile")).unwrap();
+        assert_eq!(context.dockerfile, "Dockerfile");
+        assert_eq!(
+            names(&context.tar),
+            [".dockerignore", "Dockerfile", "src", "src/main.rs"]
+        );
+    }
+
+    #[test]
+    fn a_dockerfile_outside_the_context_is_added() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("app")).unwrap();
+        std::fs::write(dir.path().join("app/index.html"), "hi").unwrap();
+        std::fs::write(dir.path().join("build.Dockerfile"), "FROM scratch").unwrap();
+        let context = pack(&dir.path().join("app"), &dir.path().join("build.Dockerfile")).unwrap();
+        assert_eq!(context.dockerfile, OUTSIDE_DOCKERFILE);
+        assert_eq!(names(&context.tar), [OUTSIDE_DOCKERFILE, "index.html"]);
+    }
+}

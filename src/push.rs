@@ -1,0 +1,162 @@
+//! Pushing an image from the daemon under several tags, doing only the work that is missing.
+//!
+//! 1. Look every tag up in the registry first. A tag whose manifest has this image's config
+//!    (the image id) already holds this image. In an immutable repository, a tag that holds
+//!    another image stops the run before anything is uploaded.
+//! 2. If no tag holds the image yet, the daemon pushes it once, under the first missing tag.
+//! 3. Every other missing tag is written by putting the same manifest bytes under it: no blob
+//!    is sent again, and each tag is written only after everything it points to exists.
+
+use std::time::Duration;
+
+use crate::engine::docker::DockerEngine;
+use crate::error::Failure;
+use crate::github::commands::{Level, Workflow};
+use crate::registry::client::{Manifest, RegistryClient, RegistryError};
+
+pub struct PushRequest<'a> {
+    /// The image id (`sha256:` of its config).
+    pub image_id: &'a str,
+    pub repository: &'a str,
+    pub registry_host: &'a str,
+    pub tags: &'a [String],
+    pub immutable: bool,
+    pub username: &'a str,
+    pub password: &'a str,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct PushReport {
+    /// The digest of the manifest the tags point to, as the registry holds it.
+    pub digest: String,
+    pub written: Vec<String>,
+    pub unchanged: Vec<String>,
+    pub layers_uploaded: usize,
+    pub layers_present: usize,
+}
+
+impl PushReport {
+    pub fn pushed(&self) -> bool {
+        !self.written.is_empty()
+    }
+}
+
+pub fn retry_notice(workflow: &Workflow) -> impl FnMut(&RegistryError, Duration) + '_ {
+    move |e, wait| {
+        workflow.annotate(
+            Level::Warning,
+            "Retrying",
+            &format!("{e}; trying again in {wait:.1?}"),
+        )
+    }
+}
+
+fn registry_failure(e: RegistryError) -> Failure {
+    Failure::new("Registry request failed", e.to_string())
+}
+
+pub async fn push(
+    engine: &DockerEngine,
+    registry: &RegistryClient,
+    request: &PushRequest<'_>,
+    workflow: &Workflow,
+) -> anyhow::Result<PushReport> {
+    let mut report = PushReport::default();
+    let mut source: Option<Manifest> = None;
+    let mut missing = Vec::new();
+    for tag in request.tags {
+        let current = registry
+            .get_manifest(request.repository, tag, retry_notice(workflow))
+            .await
+            .map_err(registry_failure)?;
+        match current {
+            Some(m) if m.config_digest().as_deref() == Some(request.image_id) => {
+                report.unchanged.push(tag.clone());
+                source.get_or_insert(m);
+            }
+            Some(m) if request.immutable => {
+                return Err(immutable_conflict(request, tag, &m).into());
+            }
+            _ => missing.push(tag.clone()),
+        }
+    }
+
+    let manifest = match source {
+        Some(m) => m,
+        None => {
+            let first = &missing[0];
+            let local = format!("{}/{}", request.registry_host, request.repository);
+            engine
+                .tag(request.image_id, &local, first)
+                .await
+                .map_err(Failure::from)?;
+            let pushed = engine
+                .push(
+                    &local,
+                    first,
+                    request.username,
+                    request.password,
+                    request.registry_host,
+                )
+                .await
+                .map_err(Failure::from)?;
+            report.layers_uploaded = pushed.layers_uploaded;
+            report.layers_present = pushed.layers_present;
+            report.written.push(first.clone());
+            // Read back what the tag now holds: it must be this image (another job on the
+            // same daemon could have moved the local name in between).
+            let stored = registry
+                .get_manifest(request.repository, first, retry_notice(workflow))
+                .await
+                .map_err(registry_failure)?
+                .ok_or_else(|| {
+                    Failure::new(
+                        "Push not found",
+                        format!("the daemon pushed {local}:{first}, but the registry does not have it"),
+                    )
+                })?;
+            if stored.config_digest().as_deref() != Some(request.image_id) {
+                return Err(Failure::new(
+                    "Pushed the wrong image",
+                    format!(
+                        "{local}:{first} in the registry is not image {} (another job may have \
+                         re-tagged it on this daemon at the same time). Re-run the job.",
+                        request.image_id
+                    ),
+                )
+                .into());
+            }
+            stored
+        }
+    };
+    let rest: Vec<String> = missing
+        .into_iter()
+        .filter(|t| !report.written.contains(t))
+        .collect();
+    for tag in &rest {
+        registry
+            .put_manifest(request.repository, tag, &manifest, retry_notice(workflow))
+            .await
+            .map_err(registry_failure)?;
+        report.written.push(tag.clone());
+    }
+    report.digest = manifest.digest;
+    Ok(report)
+}
+
+fn immutable_conflict(request: &PushRequest<'_>, tag: &str, existing: &Manifest) -> Failure {
+    let existing_image = existing
+        .config_digest()
+        .map(|c| format!(" (image {c})"))
+        .unwrap_or_default();
+    Failure::new(
+        "Tag already exists",
+        format!(
+            "The repository '{}' has immutable tags, and the tag '{tag}' already points to \
+             another image: {}{existing_image} in the registry, while this run has image {}. \
+             Nothing was pushed. Give each build its own tag, for example `sha-{{{{short-sha}}}}` \
+             or `{{{{run-number}}}}` in the tags input, or use a mutable repository.",
+            request.repository, existing.digest, request.image_id
+        ),
+    )
+}
