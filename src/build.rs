@@ -6,7 +6,7 @@ use crate::error::Failure;
 use crate::github::commands::Workflow;
 use crate::github::context::RunContext;
 use crate::image::context;
-use crate::image::labels::build_labels;
+use crate::image::labels::{build_labels, label_dockerfile};
 use crate::inputs::{BuildPlan, ImagePlan};
 
 /// Builds the image, named `local_name:first tag` in the daemon; returns its id.
@@ -30,20 +30,38 @@ pub async fn build(
         packed.files
     ));
     let tag = format!("{local_name}:{first_tag}");
-    let id = engine
+    let started = std::time::Instant::now();
+    let built = engine
         .build(
             BuildRequest {
                 context_tar: packed.tar,
                 dockerfile: &packed.dockerfile,
-                tag: &tag,
+                tag: None,
                 build_args: &build.build_args,
                 target: build.target.as_deref(),
-                labels: &labels,
             },
             |line| workflow.info(line),
         )
         .await
         .map_err(Failure::from)?;
-    workflow.info(&format!("Built {tag} ({id})."));
+    // The labels, all in one step on top of what the user's Dockerfile built.
+    let label_file = label_dockerfile(&built, &labels);
+    let id = engine
+        .build(
+            BuildRequest {
+                context_tar: context::single_file("Dockerfile", &label_file),
+                dockerfile: "Dockerfile",
+                tag: Some(&tag),
+                build_args: &[],
+                target: None,
+            },
+            |line| workflow.info(line),
+        )
+        .await
+        .map_err(Failure::from)?;
+    workflow.info(&format!(
+        "Built {tag} ({id}) in {:.1} s.",
+        started.elapsed().as_secs_f64()
+    ));
     Ok(id)
 }

@@ -112,7 +112,9 @@ pub async fn push(
                 .ok_or_else(|| {
                     Failure::new(
                         "Push not found",
-                        format!("the daemon pushed {local}:{first}, but the registry does not have it"),
+                        format!(
+                            "the daemon pushed {local}:{first}, but the registry does not have it"
+                        ),
                     )
                 })?;
             if stored.config_digest().as_deref() != Some(request.image_id) {

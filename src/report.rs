@@ -69,7 +69,10 @@ pub fn markdown(s: &Summary<'_>) -> String {
                 .collect::<Vec<_>>()
                 .join(", "),
         ));
-        rows.push(("Size", format!("{} ({} layers)", human_size(image.size), image.layers)));
+        rows.push((
+            "Size",
+            format!("{} ({} layers)", human_size(image.size), image.layers),
+        ));
         match image.push {
             None => rows.push(("Pushed", "no (push: false)".to_string())),
             Some(push) => {

@@ -26,7 +26,9 @@ pub async fn prepare(
     let _group = workflow.group("ECR repository");
     let wanted = &plan.repository;
     let fail = |e| ecr_failure(e, session, wanted);
-    let existing = ecr::describe_repository(client, wanted).await.map_err(fail)?;
+    let existing = ecr::describe_repository(client, wanted)
+        .await
+        .map_err(fail)?;
     if !plan.image.push {
         match &existing {
             Some(repo) => workflow.info(&format!(

@@ -59,10 +59,9 @@ pub async fn run(workflow: &Workflow) -> anyhow::Result<()> {
         workflow,
     )
     .await?;
-    let (account, caller_arn) =
-        sts::caller_identity(&aws_sdk_sts::Client::new(&session.config))
-            .await
-            .map_err(|e| caller_identity_failure(&e, &session))?;
+    let (account, caller_arn) = sts::caller_identity(&aws_sdk_sts::Client::new(&session.config))
+        .await
+        .map_err(|e| caller_identity_failure(&e, &session))?;
     workflow.info(&format!("Account {account}, acting as {caller_arn}."));
     workflow.set_output("aws-account-id", &account)?;
 
@@ -81,12 +80,20 @@ pub async fn run(workflow: &Workflow) -> anyhow::Result<()> {
     workflow.set_output("repository-uri", &repository_uri)?;
 
     // 5. Registry credentials, checked against the registry.
-    let registry = RegistryClient::new(http.clone(), registry_base, &login.username, &login.password);
+    let registry = RegistryClient::new(
+        http.clone(),
+        registry_base,
+        &login.username,
+        &login.password,
+    );
     registry
         .check_login(push::retry_notice(workflow))
         .await
         .map_err(|e| login_failure(e, &plan))?;
-    workflow.info(&format!("Logged in to {registry_host} as {}.", login.username));
+    workflow.info(&format!(
+        "Logged in to {registry_host} as {}.",
+        login.username
+    ));
 
     // 6. The image: built here, or the one named by `image`.
     let image_id = match (&plan.image.source, &local_image) {
@@ -113,6 +120,7 @@ pub async fn run(workflow: &Workflow) -> anyhow::Result<()> {
             .as_ref()
             .is_some_and(|r| r.tag_mutability.starts_with("IMMUTABLE"));
         let _group = workflow.group(&format!("Push {image_name}"));
+        let push_started = Instant::now();
         let report = push::push(
             &engine,
             &registry,
@@ -130,11 +138,12 @@ pub async fn run(workflow: &Workflow) -> anyhow::Result<()> {
         .await?;
         workflow.info(&if report.pushed() {
             format!(
-                "Pushed {} as {} ({} layers uploaded, {} already present).",
+                "Pushed {} as {} ({} layers uploaded, {} already present) in {:.1} s.",
                 report.digest,
                 report.written.join(", "),
                 report.layers_uploaded,
-                report.layers_present
+                report.layers_present,
+                push_started.elapsed().as_secs_f64()
             )
         } else {
             format!(
@@ -143,7 +152,10 @@ pub async fn run(workflow: &Workflow) -> anyhow::Result<()> {
             )
         });
         workflow.set_output("digest", &report.digest)?;
-        workflow.set_output("image-by-digest", &format!("{repository_uri}@{}", report.digest))?;
+        workflow.set_output(
+            "image-by-digest",
+            &format!("{repository_uri}@{}", report.digest),
+        )?;
         Some(report)
     } else {
         workflow.info(&format!(
@@ -155,7 +167,11 @@ pub async fn run(workflow: &Workflow) -> anyhow::Result<()> {
     };
     workflow.set_output(
         "pushed",
-        if report.as_ref().is_some_and(PushReport::pushed) { "true" } else { "false" },
+        if report.as_ref().is_some_and(PushReport::pushed) {
+            "true"
+        } else {
+            "false"
+        },
     )?;
 
     // 8. Credentials for later steps, only when asked; the summary.
@@ -256,11 +272,6 @@ fn caller_identity_failure(e: &AwsError, session: &AwsSession) -> Failure {
     )
 }
 
-
-
-
-
-
 fn export_credentials(
     workflow: &Workflow,
     session: &AwsSession,
@@ -292,7 +303,6 @@ fn export_credentials(
     workflow.info("Exported the temporary credentials to later steps of this job (masked).");
     Ok(())
 }
-
 
 /// How `main` shows an error: one annotation per bad input, else one for the failure.
 pub fn report_error(workflow: &Workflow, error: &anyhow::Error) {

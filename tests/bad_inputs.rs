@@ -84,6 +84,25 @@ const CASES: &[(&str, &str, &str)] = &[
         "../outside.json",
         "inside the workspace",
     ),
+    (
+        "context",
+        "missing-folder",
+        "does not exist in the workspace",
+    ),
+    ("context", "..", "inside the workspace"),
+    (
+        "dockerfile",
+        "docker/Dockerfile.prod",
+        "does not exist in the workspace",
+    ),
+    ("build-args", "NODE_ENV", "must be KEY=VALUE"),
+    ("labels", "team platform", "must be KEY=VALUE"),
+    ("target", "build stage", "not a build stage name"),
+    ("tags", "-nightly", "not a valid tag"),
+    ("tags", "v1\n{{commit}}", "not a placeholder"),
+    ("tags", "pr-{{pr}}", "gives no tag in this run"),
+    ("push", "maybe", "true or false"),
+    ("image", "my image", "not an image name"),
 ];
 
 #[test]
@@ -138,6 +157,19 @@ fn combinations_that_contradict_each_other_are_refused() {
         .input("lifecycle-policy", r#"{"rules":[{"rulePriority":1,"selection":{"tagStatus":"any","countType":"imageCountMoreThan","countNumber":3},"action":{"type":"expire"}}]}"#)
         .run();
     assert_eq!(both_policies.errors()[0].0, "Invalid input 'keep-images'");
+    let labels_with_image = s
+        .action()
+        .input("image", "web-app:1")
+        .input("labels", "team=platform")
+        .run();
+    assert_eq!(labels_with_image.errors()[0].0, "Invalid input 'labels'");
+    let no_dockerfile = s.action().remove_file("Dockerfile").run();
+    let (title, message) = &no_dockerfile.errors()[0];
+    assert_eq!(title, "Invalid input 'dockerfile'");
+    assert!(
+        message.contains("set 'image' to push an image built earlier"),
+        "{message}"
+    );
     assert!(s.proxy.calls().is_empty());
 }
 

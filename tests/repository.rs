@@ -64,7 +64,10 @@ fn creates_the_repository_as_asked_and_a_rerun_changes_nothing() {
     second.expect_code(0);
     // Same outputs, except that nothing needed pushing this time.
     let mut expected = first.outputs();
-    assert_eq!(expected.insert("pushed".into(), "false".into()).as_deref(), Some("true"));
+    assert_eq!(
+        expected.insert("pushed".into(), "false".into()).as_deref(),
+        Some("true")
+    );
     assert_eq!(second.outputs(), expected);
     assert!(
         second
@@ -210,7 +213,12 @@ fn ecr_throttling_is_retried_by_the_sdk() {
         "Rate exceeded",
     ));
     s.action().run().expect_code(0);
-    assert_eq!(s.proxy.count("ecr:DescribeRepositories"), 3, "{:?}", s.proxy.calls_with_status());
+    assert_eq!(
+        s.proxy.count("ecr:DescribeRepositories"),
+        3,
+        "{:?}",
+        s.proxy.calls_with_status()
+    );
     assert_eq!(s.repositories(), ["octo-org/web-app"]);
 }
 

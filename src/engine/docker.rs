@@ -2,7 +2,7 @@
 //! (`DOCKER_HOST`, else the default socket); credentials travel with each push request in the
 //! `X-Registry-Auth` header, so nothing is written to a Docker config file.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use bollard::auth::DockerCredentials;
 use bollard::query_parameters::{
@@ -92,10 +92,10 @@ pub struct DaemonPush {
 pub struct BuildRequest<'a> {
     pub context_tar: Vec<u8>,
     pub dockerfile: &'a str,
-    pub tag: &'a str,
+    /// `repo:tag` to name the result, if any.
+    pub tag: Option<&'a str>,
     pub build_args: &'a [(String, String)],
     pub target: Option<&'a str>,
-    pub labels: &'a BTreeMap<String, String>,
 }
 
 pub struct DockerEngine {
@@ -145,18 +145,14 @@ impl DockerEngine {
             .iter()
             .map(|(k, v)| (k.as_str(), v.as_str()))
             .collect();
-        let labels: HashMap<&str, &str> = request
-            .labels
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect();
         let mut options = BuildImageOptionsBuilder::default()
             .dockerfile(request.dockerfile)
-            .t(request.tag)
             .rm(true)
             .forcerm(true)
-            .buildargs(&build_args)
-            .labels(&labels);
+            .buildargs(&build_args);
+        if let Some(tag) = request.tag {
+            options = options.t(tag);
+        }
         if let Some(target) = request.target {
             options = options.target(target);
         }
@@ -213,7 +209,12 @@ impl DockerEngine {
         self.docker
             .tag_image(
                 image,
-                Some(TagImageOptionsBuilder::default().repo(repo).tag(tag).build()),
+                Some(
+                    TagImageOptionsBuilder::default()
+                        .repo(repo)
+                        .tag(tag)
+                        .build(),
+                ),
             )
             .await
             .map_err(|e| DockerError::Daemon(with_causes(&e)))

@@ -41,7 +41,7 @@ pub fn pack(context: &Path, dockerfile: &Path) -> Result<BuildContext, ContextEr
     let dockerfile_inside = real_dockerfile
         .strip_prefix(&real_context)
         .ok()
-        .map(|p| to_slash(p));
+        .map(to_slash);
 
     let mut builder = tar::Builder::new(Vec::new());
     builder.follow_symlinks(false);
@@ -58,8 +58,8 @@ pub fn pack(context: &Path, dockerfile: &Path) -> Result<BuildContext, ContextEr
         for entry in entries {
             let rel = relative.join(entry.file_name());
             let name = to_slash(&rel);
-            let always = dockerfile_inside.as_deref() == Some(name.as_str())
-                || name == ".dockerignore";
+            let always =
+                dockerfile_inside.as_deref() == Some(name.as_str()) || name == ".dockerignore";
             let file_type = entry.file_type().map_err(io_error(&entry.path()))?;
             if ignore.excludes(&name) && !always {
                 // An excluded folder is still walked when a `!` line may re-include a part.
@@ -93,6 +93,19 @@ pub fn pack(context: &Path, dockerfile: &Path) -> Result<BuildContext, ContextEr
         dockerfile: dockerfile_name,
         files,
     })
+}
+
+/// A context of one generated file, e.g. a Dockerfile that only adds labels.
+pub fn single_file(name: &str, content: &str) -> Vec<u8> {
+    let mut header = tar::Header::new_gnu();
+    header.set_size(content.len() as u64);
+    header.set_mode(0o644);
+    header.set_cksum();
+    let mut builder = tar::Builder::new(Vec::new());
+    builder
+        .append_data(&mut header, name, content.as_bytes())
+        .expect("writing to memory");
+    builder.into_inner().expect("writing to memory")
 }
 
 fn to_slash(path: &Path) -> String {
@@ -142,7 +155,11 @@ mod tests {
         std::fs::create_dir_all(dir.path().join("app")).unwrap();
         std::fs::write(dir.path().join("app/index.html"), "hi").unwrap();
         std::fs::write(dir.path().join("build.Dockerfile"), "FROM scratch").unwrap();
-        let context = pack(&dir.path().join("app"), &dir.path().join("build.Dockerfile")).unwrap();
+        let context = pack(
+            &dir.path().join("app"),
+            &dir.path().join("build.Dockerfile"),
+        )
+        .unwrap();
         assert_eq!(context.dockerfile, OUTSIDE_DOCKERFILE);
         assert_eq!(names(&context.tar), [OUTSIDE_DOCKERFILE, "index.html"]);
     }

@@ -101,7 +101,10 @@ mod tests {
         assert!(ignore.excludes("target/debug/app"));
         assert!(ignore.excludes("node_modules/x/index.js"));
         assert!(ignore.excludes("error.log"));
-        assert!(!ignore.excludes("logs/error.log"), "* stays within one folder");
+        assert!(
+            !ignore.excludes("logs/error.log"),
+            "* stays within one folder"
+        );
         assert!(ignore.excludes("a/b/secret.txt"));
         assert!(ignore.excludes("secret.txt"));
         assert!(ignore.excludes("docs/other.md"));

@@ -32,10 +32,41 @@ pub fn build_labels(
     labels
 }
 
+/// A Dockerfile that adds all `labels` to `base` in one `LABEL` instruction. The classic
+/// builder turns each label of its `labels` option into a step of its own, each committing a
+/// container; one instruction costs one step.
+pub fn label_dockerfile(base: &str, labels: &BTreeMap<String, String>) -> String {
+    let quote = |text: &str| {
+        let escaped = text
+            .replace('\\', "\\\\")
+            .replace('"', "\\\"")
+            .replace('$', "\\$")
+            .replace('\n', " ");
+        format!("\"{escaped}\"")
+    };
+    let pairs: Vec<String> = labels
+        .iter()
+        .map(|(k, v)| format!("{}={}", quote(k), quote(v)))
+        .collect();
+    format!("FROM {base}\nLABEL {}\n", pairs.join(" "))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use chrono::TimeZone;
+
+    #[test]
+    fn one_label_instruction_with_dockerfile_quoting() {
+        let labels = BTreeMap::from([
+            ("a.b".to_string(), "x y".to_string()),
+            ("c".to_string(), "q\"uote $HOME \\".to_string()),
+        ]);
+        assert_eq!(
+            label_dockerfile("sha256:abc", &labels),
+            "FROM sha256:abc\nLABEL \"a.b\"=\"x y\" \"c\"=\"q\\\"uote \\$HOME \\\\\"\n"
+        );
+    }
 
     #[test]
     fn oci_labels_with_user_labels_winning() {
@@ -49,14 +80,17 @@ mod tests {
             &event,
             "sha-abc123",
             created,
-            &[(
-                "org.opencontainers.image.version".into(),
-                "1.0".into(),
-            )],
+            &[("org.opencontainers.image.version".into(), "1.0".into())],
         );
-        assert_eq!(labels["org.opencontainers.image.source"], "https://github.com/octo/app");
+        assert_eq!(
+            labels["org.opencontainers.image.source"],
+            "https://github.com/octo/app"
+        );
         assert_eq!(labels["org.opencontainers.image.revision"], "abc123");
-        assert_eq!(labels["org.opencontainers.image.created"], "2026-11-22T10:00:00Z");
+        assert_eq!(
+            labels["org.opencontainers.image.created"],
+            "2026-11-22T10:00:00Z"
+        );
         assert_eq!(labels["org.opencontainers.image.version"], "1.0");
     }
 }

@@ -14,8 +14,8 @@ use serde::Deserialize;
 use crate::error::{InputError, InputErrors};
 use crate::github::context::RunContext;
 use crate::image::tags::{self, TagValues};
-use rules::PathKind;
 pub use lifecycle::LifecyclePolicy;
+use rules::PathKind;
 pub use rules::RoleArn;
 
 /// The inputs exactly as the runner passes them (`INPUT_ROLE-TO-ASSUME` -> `role_to_assume`).
@@ -388,7 +388,8 @@ fn image_plan(raw: &RawInputs, ctx: &RunContext, errors: &mut Errors) -> Option<
     };
     let tags = match present(&raw.tags) {
         Some(lines) => {
-            let values = TagValues::from_event(&ctx.event, ctx.started_at.format("%Y%m%d").to_string());
+            let values =
+                TagValues::from_event(&ctx.event, ctx.started_at.format("%Y%m%d").to_string());
             errors.check(tags::expand(lines, &values))
         }
         None => Some(tags::default_tags(&ctx.event)),

@@ -322,7 +322,11 @@ pub fn workspace_path(
         PathKind::Folder => real.is_dir(),
     };
     if !right_kind {
-        let want = if kind == PathKind::File { "a file" } else { "a folder" };
+        let want = if kind == PathKind::File {
+            "a file"
+        } else {
+            "a folder"
+        };
         return Err(bad(format!("'{value}' is not {want}")));
     }
     Ok(path)
@@ -341,7 +345,9 @@ pub fn key_values(
             continue;
         }
         match line.split_once('=') {
-            Some((key, v)) if !key.trim().is_empty() && !key.trim().contains(char::is_whitespace) => {
+            Some((key, v))
+                if !key.trim().is_empty() && !key.trim().contains(char::is_whitespace) =>
+            {
                 pairs.push((key.trim().to_string(), v.to_string()));
             }
             _ => {
@@ -482,7 +488,10 @@ mod tests {
                 ("EMPTY".to_string(), String::new())
             ]
         );
-        assert!(key_values("b", "NOVALUE", "A=1").unwrap_err().rule.contains("line 1"));
+        assert!(key_values("b", "NOVALUE", "A=1")
+            .unwrap_err()
+            .rule
+            .contains("line 1"));
         assert!(key_values("b", "=x", "A=1").is_err());
     }
 

@@ -147,7 +147,10 @@ impl RegistryClient {
         body: Option<Vec<u8>>,
         on_retry: impl FnMut(&RegistryError, std::time::Duration),
     ) -> Result<(StatusCode, String, Vec<u8>), RegistryError> {
-        let url = self.base.join(path).expect("a base URL joins a relative path");
+        let url = self
+            .base
+            .join(path)
+            .expect("a base URL joins a relative path");
         retry::retry(
             Backoff::STANDARD,
             || async {

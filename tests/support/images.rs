@@ -7,7 +7,7 @@ use std::sync::OnceLock;
 use serde_json::Value;
 
 /// A base image with a shell: Debian's static busybox imported as a one-layer image.
-pub const BASE_IMAGE: &str = "ship-to-ecr-test/busybox:1";
+pub const BASE_IMAGE: &str = "ship-to-ecr-local/busybox:1";
 
 pub fn base_image() -> &'static str {
     static DONE: OnceLock<()> = OnceLock::new();
@@ -48,7 +48,10 @@ pub fn base_image() -> &'static str {
 
 /// Runs the docker CLI; (success, stdout + stderr).
 pub fn docker(args: &[&str]) -> (bool, String) {
-    let out = Command::new("docker").args(args).output().expect("docker CLI");
+    let out = Command::new("docker")
+        .args(args)
+        .output()
+        .expect("docker CLI");
     (
         out.status.success(),
         format!(

@@ -211,7 +211,9 @@ impl ActionRun {
     pub fn event(self, name: &str, git_ref: &str, payload: serde_json::Value) -> Self {
         let path = self.files.path().join("event.json");
         std::fs::write(&path, payload.to_string()).unwrap();
-        let pull_request = payload.pointer("/pull_request/head/ref").and_then(|r| r.as_str());
+        let pull_request = payload
+            .pointer("/pull_request/head/ref")
+            .and_then(|r| r.as_str());
         let run = self
             .env("GITHUB_EVENT_NAME", name)
             .env("GITHUB_REF", git_ref)
@@ -245,6 +247,29 @@ impl ActionRun {
         let path = self.workspace.path().join(relative);
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(path, content).unwrap();
+        self
+    }
+
+    /// Copies a folder of the project (e.g. `examples/app`) into the workspace at `dest`.
+    pub fn copy_dir(self, source: &Path, dest: &str) -> Self {
+        fn copy(from: &Path, to: &Path) {
+            std::fs::create_dir_all(to).unwrap();
+            for entry in std::fs::read_dir(from).unwrap() {
+                let entry = entry.unwrap();
+                let target = to.join(entry.file_name());
+                if entry.file_type().unwrap().is_dir() {
+                    copy(&entry.path(), &target);
+                } else {
+                    std::fs::copy(entry.path(), &target).unwrap();
+                }
+            }
+        }
+        copy(source, &self.workspace.path().join(dest));
+        self
+    }
+
+    pub fn remove_file(self, relative: &str) -> Self {
+        std::fs::remove_file(self.workspace.path().join(relative)).unwrap();
         self
     }
 

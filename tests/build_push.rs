@@ -1,0 +1,351 @@
+//! Building from the workspace and pushing to the registry, checked by reading the registry
+//! back with plain HTTP: tags, manifest, config, labels, layers.
+
+mod support;
+
+use serde_json::json;
+use support::images::{base_image, docker};
+use support::{ActionRun, StandIns};
+
+const REPO: &str = "octo-org/web-app";
+const SHA: &str = "4f3c2b1a0e9d8c7b6a5f4e3d2c1b0a9f8e7d6c5b";
+
+/// A small app on the busybox base: two layers of its own on top of the base's one.
+fn app(run: ActionRun, marker: &str) -> ActionRun {
+    run.write_file(
+        "Dockerfile",
+        &format!(
+            "FROM {}\nARG GREETING=hi\nRUN echo \"$GREETING\" > /greeting.txt\nCOPY app/ /app/\nCMD [\"cat\", \"/app/index.html\"]\n",
+            base_image()
+        ),
+    )
+    .write_file("app/index.html", &format!("<h1>{marker}</h1>\n"))
+    .write_file("app/debug.log", "left out by .dockerignore\n")
+    .write_file(".dockerignore", "**/*.log\n")
+}
+
+#[test]
+fn a_push_to_the_default_branch_builds_and_pushes_every_default_tag() {
+    let s = StandIns::start();
+    let result = app(s.action(), "main")
+        .input("build-args", "GREETING=bonjour")
+        .input(
+            "labels",
+            "org.opencontainers.image.title=web-app\nteam=platform",
+        )
+        .run();
+    result.expect_code(0);
+
+    let uri = format!("{}/{REPO}", s.registry_host());
+    let reader = s.reader();
+    assert_eq!(reader.tags(REPO), ["latest", "main", "sha-4f3c2b1"]);
+    let (digest, manifest) = reader.manifest(REPO, "sha-4f3c2b1").unwrap();
+    for tag in ["main", "latest"] {
+        assert_eq!(reader.manifest(REPO, tag).unwrap().0, digest, "{tag}");
+    }
+    assert_eq!(
+        manifest["mediaType"],
+        "application/vnd.docker.distribution.manifest.v2+json"
+    );
+    assert_eq!(
+        manifest["layers"].as_array().unwrap().len(),
+        3,
+        "base + RUN + COPY"
+    );
+
+    let outputs = result.outputs();
+    assert_eq!(outputs["image"], format!("{uri}:sha-4f3c2b1"));
+    assert_eq!(outputs["digest"], digest);
+    assert_eq!(outputs["image-by-digest"], format!("{uri}@{digest}"));
+    assert_eq!(outputs["tags"], "sha-4f3c2b1\nmain\nlatest");
+    assert_eq!(outputs["pushed"], "true");
+
+    let config = reader.config(REPO, "sha-4f3c2b1");
+    let labels = &config["config"]["Labels"];
+    assert_eq!(
+        labels["org.opencontainers.image.source"],
+        "https://github.com/octo-org/web-app"
+    );
+    assert_eq!(
+        labels["org.opencontainers.image.url"],
+        "https://github.com/octo-org/web-app"
+    );
+    assert_eq!(labels["org.opencontainers.image.revision"], SHA);
+    assert_eq!(
+        labels["org.opencontainers.image.created"],
+        "2026-11-20T09:30:00Z"
+    );
+    assert_eq!(labels["org.opencontainers.image.version"], "sha-4f3c2b1");
+    assert_eq!(labels["org.opencontainers.image.title"], "web-app");
+    assert_eq!(labels["team"], "platform");
+    assert_eq!(config["config"]["Cmd"], json!(["cat", "/app/index.html"]));
+
+    // The layers hold what was built: the build argument and the context less .dockerignore.
+    let files = layer_files(&s, &manifest);
+    assert!(
+        files
+            .iter()
+            .any(|(p, c)| p == "greeting.txt" && c == "bonjour\n"),
+        "{files:?}"
+    );
+    assert!(files
+        .iter()
+        .any(|(p, c)| p == "app/index.html" && c == "<h1>main</h1>\n"));
+    assert!(
+        !files.iter().any(|(p, _)| p.ends_with("debug.log")),
+        "{files:?}"
+    );
+
+    assert!(
+        result
+            .summary
+            .contains("| Layers | 3 uploaded, 0 already present |"),
+        "{result}"
+    );
+    assert!(
+        result.stdout.contains("::group::Build "),
+        "build output is grouped"
+    );
+    result.assert_no_secret_leaked(&s.secrets(), true);
+}
+
+/// (path, content) of every regular file in the image's layers.
+fn layer_files(s: &StandIns, manifest: &serde_json::Value) -> Vec<(String, String)> {
+    let reader = s.reader();
+    let mut files = Vec::new();
+    for layer in manifest["layers"].as_array().unwrap() {
+        let blob = reader.blob(REPO, layer["digest"].as_str().unwrap());
+        let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(&blob[..]));
+        for entry in archive.entries().unwrap() {
+            let mut entry = entry.unwrap();
+            if entry.header().entry_type().is_file() {
+                let path = entry.path().unwrap().display().to_string();
+                let mut content = String::new();
+                if std::io::Read::read_to_string(&mut entry, &mut content).is_ok() {
+                    files.push((path, content));
+                }
+            }
+        }
+    }
+    files
+}
+
+#[test]
+fn a_pull_request_is_tagged_with_its_number() {
+    let s = StandIns::start();
+    let result = app(s.action(), "pr")
+        .event(
+            "pull_request",
+            "refs/pull/42/merge",
+            json!({
+                "number": 42,
+                "pull_request": {
+                    "number": 42,
+                    "updated_at": "2026-11-21T10:00:00Z",
+                    "head": { "ref": "feature/login" }
+                },
+                "repository": { "default_branch": "main" }
+            }),
+        )
+        .input(
+            "tags",
+            "{{short-sha}}-{{branch}}\npr-{{pr}}\nrun-{{run-number}}",
+        )
+        .run();
+    result.expect_code(0);
+    assert_eq!(
+        s.reader().tags(REPO),
+        ["4f3c2b1-feature-login", "pr-42", "run-12"]
+    );
+
+    let default_tags = app(s.action(), "pr")
+        .event(
+            "pull_request",
+            "refs/pull/42/merge",
+            json!({"pull_request": {"number": 42}, "repository": {"default_branch": "main"}}),
+        )
+        .run();
+    default_tags.expect_code(0);
+    assert_eq!(
+        default_tags.output("tags").as_deref(),
+        Some("sha-4f3c2b1\npr-42")
+    );
+}
+
+#[test]
+fn a_tag_push_is_tagged_with_the_tag_name() {
+    let s = StandIns::start();
+    let result = app(s.action(), "v1")
+        .event(
+            "push",
+            "refs/tags/v1.2.3",
+            json!({"ref": "refs/tags/v1.2.3", "repository": {"default_branch": "main"}}),
+        )
+        .run();
+    result.expect_code(0);
+    assert_eq!(s.reader().tags(REPO), ["sha-4f3c2b1", "v1.2.3"]);
+    let labels = &s.reader().config(REPO, "v1.2.3")["config"]["Labels"];
+    assert_eq!(labels["org.opencontainers.image.version"], "sha-4f3c2b1");
+}
+
+#[test]
+fn image_mode_pushes_a_local_image_unchanged() {
+    let s = StandIns::start();
+    let name = format!("{}/local-build:1", s.registry_host());
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("Dockerfile"),
+        format!(
+            "FROM {}\nRUN echo {} > /built-by-an-earlier-step\n",
+            base_image(),
+            s.registry_host()
+        ),
+    )
+    .unwrap();
+    let (ok, out) = docker(&[
+        "build",
+        "-q",
+        "-t",
+        &name,
+        &dir.path().display().to_string(),
+    ]);
+    assert!(ok, "{out}");
+    let (_, id) = docker(&["image", "inspect", "--format", "{{.Id}}", &name]);
+
+    let result = s.action().input("image", &name).input("tags", "v7").run();
+    result.expect_code(0);
+    let reader = s.reader();
+    let (_, manifest) = reader.manifest(REPO, "v7").unwrap();
+    assert_eq!(
+        manifest["config"]["digest"],
+        id.trim(),
+        "the config is the local image's"
+    );
+    assert!(
+        !result.stdout.contains("::group::Build"),
+        "nothing is built"
+    );
+}
+
+#[test]
+fn image_mode_names_a_missing_image_before_any_aws_call() {
+    let s = StandIns::start();
+    let result = s.action().input("image", "no-such-image:1").run();
+    result.expect_code(1);
+    let (title, message) = &result.errors()[0];
+    assert_eq!(title, "Image not found");
+    assert!(message.contains("'no-such-image:1'"), "{message}");
+    assert!(s.proxy.calls().is_empty(), "{:?}", s.proxy.calls());
+}
+
+#[test]
+fn push_false_builds_and_writes_nothing() {
+    let s = StandIns::start();
+    let result = app(s.action(), "dry").input("push", "false").run();
+    result.expect_code(0);
+    assert_eq!(result.output("pushed").as_deref(), Some("false"));
+    assert_eq!(result.output("digest"), None);
+    assert_eq!(
+        result.output("image"),
+        Some(format!("{}/{REPO}:sha-4f3c2b1", s.registry_host()))
+    );
+    assert!(s.reader().tags(REPO).is_empty());
+    assert!(s.repositories().is_empty(), "no repository created");
+    for write in ["ecr:CreateRepository", "ecr:PutLifecyclePolicy"] {
+        assert_eq!(s.proxy.count(write), 0);
+    }
+    assert!(result.summary.contains("no (push: false)"), "{result}");
+}
+
+#[test]
+fn an_unchanged_rerun_pushes_nothing_and_reports_the_same_digest() {
+    let s = StandIns::start();
+    let first = app(s.action(), "same").run();
+    first.expect_code(0);
+    let second = app(s.action(), "same").run();
+    second.expect_code(0);
+    assert_eq!(second.output("pushed").as_deref(), Some("false"));
+    assert_eq!(second.output("digest"), first.output("digest"));
+    assert!(second.stdout.contains("Nothing to push"), "{second}");
+    assert!(second.summary.contains("none sent"), "{second}");
+
+    // One new tag on the same image (the first tag, which names the version label, kept):
+    // a manifest PUT, no layer upload.
+    let retag = app(s.action(), "same")
+        .input("tags", "sha-{{short-sha}}\nmain\nstable")
+        .run();
+    retag.expect_code(0);
+    assert_eq!(retag.output("pushed").as_deref(), Some("true"));
+    assert_eq!(retag.output("digest"), first.output("digest"));
+    assert!(
+        retag
+            .summary
+            .contains("wrote stable; unchanged sha-4f3c2b1, main"),
+        "{retag}"
+    );
+    assert_eq!(
+        s.reader().tags(REPO),
+        ["latest", "main", "sha-4f3c2b1", "stable"]
+    );
+}
+
+#[test]
+fn an_immutable_tag_holding_another_image_stops_the_push() {
+    let s = StandIns::start();
+    let first = app(s.action(), "one")
+        .input("tag-mutability", "IMMUTABLE")
+        .input("tags", "release\nbuild-{{run-number}}")
+        .run();
+    first.expect_code(0);
+    let before = s.reader().manifest(REPO, "release").unwrap().0;
+
+    let second = app(s.action(), "two")
+        .input("tag-mutability", "IMMUTABLE")
+        .input("tags", "release\nbuild-{{run-number}}")
+        .env("GITHUB_RUN_NUMBER", "13")
+        .run();
+    second.expect_code(1);
+    let (title, message) = &second.errors()[0];
+    assert_eq!(title, "Tag already exists");
+    assert!(
+        message.contains("the tag 'release' already points to another image"),
+        "{message}"
+    );
+    assert!(
+        message.contains(&before),
+        "names the registry's digest: {message}"
+    );
+    assert!(message.contains("short-sha"), "says the way out: {message}");
+    assert_eq!(s.reader().manifest(REPO, "release").unwrap().0, before);
+    assert!(
+        s.reader().manifest(REPO, "build-13").is_none(),
+        "nothing uploaded"
+    );
+    second.assert_no_secret_leaked(&s.secrets(), true);
+}
+
+#[test]
+fn a_build_error_shows_the_failing_step_and_its_output() {
+    let s = StandIns::start();
+    let result = s
+        .action()
+        .write_file(
+            "Dockerfile",
+            &format!(
+                "FROM {}\nRUN echo preparing && echo 'compiler says: missing semicolon' && exit 3\n",
+                base_image()
+            ),
+        )
+        .run();
+    result.expect_code(1);
+    let (title, message) = &result.errors()[0];
+    assert_eq!(title, "Build failed");
+    assert!(message.contains("Step 2/"), "{message}");
+    assert!(message.contains("RUN echo preparing"), "{message}");
+    assert!(
+        message.contains("compiler says: missing semicolon"),
+        "{message}"
+    );
+    assert!(message.contains("returned a non-zero code: 3"), "{message}");
+    assert!(s.reader().tags(REPO).is_empty());
+}
