@@ -1,7 +1,7 @@
 //! The build step: the context packed as a tar stream, built by the daemon with the OCI labels
 //! and the user's labels, its output folded into a log group.
 
-use crate::engine::docker::{BuildRequest, DockerEngine};
+use crate::engine::docker::{BuildRequest, ContextBody, DockerEngine};
 use crate::error::Failure;
 use crate::github::commands::Workflow;
 use crate::github::context::RunContext;
@@ -23,33 +23,42 @@ pub async fn build(
     // fallback when the event carries none.
     let created = ctx.event.commit_time.unwrap_or(ctx.started_at);
     let labels = build_labels(&ctx.event, first_tag, created, &image.labels);
-    let packed = context::pack(&build.context, &build.dockerfile)
-        .map_err(|e| Failure::new("Cannot read the build context", e.to_string()))?;
-    let _group = workflow.group(&format!(
-        "Build {local_name}:{first_tag} ({} files in the context)",
-        packed.files
-    ));
+    let context_error =
+        |e: context::ContextError| Failure::new("Cannot read the build context", e.to_string());
+    let streamed = context::stream(&build.context, &build.dockerfile).map_err(context_error)?;
+    let _group = workflow.group(&format!("Build {local_name}:{first_tag}"));
     let tag = format!("{local_name}:{first_tag}");
     let started = std::time::Instant::now();
     let built = engine
         .build(
             BuildRequest {
-                context_tar: packed.tar,
-                dockerfile: &packed.dockerfile,
+                context: ContextBody::Stream(Box::pin(streamed.body)),
+                dockerfile: &streamed.dockerfile,
                 tag: None,
                 build_args: &build.build_args,
                 target: build.target.as_deref(),
             },
             |line| workflow.info(line),
         )
+        .await;
+    // A context that could not be read explains a failed build better than the daemon does;
+    // but packing that stopped because the build stopped is the build's failure.
+    let packed = streamed
+        .packed
         .await
-        .map_err(Failure::from)?;
+        .map_err(|e| Failure::new("Cannot read the build context", e.to_string()))?;
+    let files = match packed {
+        Ok(files) => files,
+        Err(e) if !e.is_broken_pipe() || built.is_ok() => return Err(context_error(e).into()),
+        Err(_) => 0,
+    };
+    let built = built.map_err(Failure::from)?;
     // The labels, all in one step on top of what the user's Dockerfile built.
     let label_file = label_dockerfile(&built, &labels);
     let id = engine
         .build(
             BuildRequest {
-                context_tar: context::single_file("Dockerfile", &label_file),
+                context: ContextBody::Bytes(context::single_file("Dockerfile", &label_file)),
                 dockerfile: "Dockerfile",
                 tag: Some(&tag),
                 build_args: &[],
@@ -60,7 +69,7 @@ pub async fn build(
         .await
         .map_err(Failure::from)?;
     workflow.info(&format!(
-        "Built {tag} ({id}) in {:.1} s.",
+        "Built {tag} ({id}) from {files} files in {:.1} s.",
         started.elapsed().as_secs_f64()
     ));
     Ok(id)

@@ -1,8 +1,9 @@
 //! ship-to-ecr: from `git push` to an image in Amazon ECR, keyless, in one step.
 //!
 //! Layers, lowest first (a module only uses those above it in this list):
-//! `error`, `retry` -> `github`, `inputs` -> `aws`, `registry` -> `trust_diagnosis`,
-//! `credentials` -> `run`. See ARCHITECTURE.md.
+//! `error`, `retry` -> `github`, `inputs`, `image` -> `aws`, `registry`, `engine` ->
+//! `trust_diagnosis`, `credentials`, `repository`, `build`, `push`, `report` -> `run`.
+//! See ARCHITECTURE.md.
 
 pub mod aws;
 pub mod build;

@@ -349,3 +349,14 @@ fn a_build_error_shows_the_failing_step_and_its_output() {
     assert!(message.contains("returned a non-zero code: 3"), "{message}");
     assert!(s.reader().tags(REPO).is_empty());
 }
+
+#[test]
+fn a_context_that_cannot_be_packed_is_named_as_the_cause() {
+    let s = StandIns::start();
+    let result = s.action().write_file(".dockerignore", "logs/[\n").run();
+    result.expect_code(1);
+    let (title, message) = &result.errors()[0];
+    assert_eq!(title, "Cannot read the build context", "{result}");
+    assert!(message.contains("bad .dockerignore pattern 'logs/['"), "{message}");
+    assert!(s.reader().tags(REPO).is_empty());
+}

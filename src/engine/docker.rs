@@ -10,7 +10,9 @@ use bollard::query_parameters::{
     TagImageOptionsBuilder,
 };
 use bollard::Docker;
-use futures_util::StreamExt;
+use bytes::Bytes;
+use futures_util::{Stream, StreamExt};
+use std::pin::Pin;
 
 use crate::error::{with_causes, Failure};
 
@@ -88,9 +90,15 @@ pub struct DaemonPush {
     pub layers_present: usize,
 }
 
+/// The build context's tar: in memory, or streamed as it is packed.
+pub enum ContextBody {
+    Bytes(Vec<u8>),
+    Stream(Pin<Box<dyn Stream<Item = std::io::Result<Bytes>> + Send>>),
+}
+
 /// What a build needs besides the context.
 pub struct BuildRequest<'a> {
-    pub context_tar: Vec<u8>,
+    pub context: ContextBody,
     pub dockerfile: &'a str,
     /// `repo:tag` to name the result, if any.
     pub tag: Option<&'a str>,
@@ -159,7 +167,10 @@ impl DockerEngine {
         let mut stream = self.docker.build_image(
             options.build(),
             None,
-            Some(bollard::body_full(request.context_tar.into())),
+            Some(match request.context {
+                ContextBody::Bytes(tar) => bollard::body_full(tar.into()),
+                ContextBody::Stream(stream) => bollard::body_try_stream(stream),
+            }),
         );
         let mut image_id = None;
         let mut step = None;

@@ -2,20 +2,121 @@
 //! `.dockerignore` leaves out, with the Dockerfile always in it. Sent as a stream, never as a
 //! bind mount: in a container action, paths in our container are not paths on the host.
 
-use std::io;
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+
+use bytes::Bytes;
+use futures_util::Stream;
+use tokio::sync::mpsc;
 
 use super::dockerignore::DockerIgnore;
 
 /// Where a Dockerfile from outside the context is put inside the tar.
 const OUTSIDE_DOCKERFILE: &str = ".ship-to-ecr.Dockerfile";
 
-/// A context ready to send.
+impl ContextError {
+    /// Packing stopped because the reader (the daemon) went away.
+    pub fn is_broken_pipe(&self) -> bool {
+        matches!(self, ContextError::Io { source, .. } if source.kind() == io::ErrorKind::BrokenPipe)
+    }
+}
+
+/// A context packed in memory (small contexts, tests).
 pub struct BuildContext {
     pub tar: Vec<u8>,
     /// The Dockerfile's path inside the tar.
     pub dockerfile: String,
     pub files: usize,
+}
+
+/// A context being packed on a blocking thread while the daemon reads it: memory stays at a
+/// few chunks whatever the context's size, and packing overlaps sending.
+pub struct StreamedContext<S> {
+    pub dockerfile: String,
+    pub body: S,
+    /// How many files were packed, or why packing stopped.
+    pub packed: tokio::task::JoinHandle<Result<usize, ContextError>>,
+}
+
+const CHUNK: usize = 1 << 20;
+
+pub fn stream(
+    context: &Path,
+    dockerfile: &Path,
+) -> Result<StreamedContext<impl Stream<Item = io::Result<Bytes>> + Send + 'static>, ContextError> {
+    let dockerfile_name = dockerfile_in_tar(context, dockerfile)?;
+    let (tx, rx) = mpsc::channel::<io::Result<Bytes>>(4);
+    let (context, dockerfile) = (context.to_path_buf(), dockerfile.to_path_buf());
+    let packed = tokio::task::spawn_blocking(move || {
+        let mut writer = ChannelWriter {
+            tx: tx.clone(),
+            buffer: Vec::with_capacity(CHUNK),
+        };
+        let result = pack_into(&context, &dockerfile, &mut writer).and_then(|files| {
+            writer.flush().map_err(|source| ContextError::Io {
+                path: context.clone(),
+                source,
+            })?;
+            Ok(files)
+        });
+        if let Err(e) = &result {
+            // The daemon must see the body fail, not a short but valid tar.
+            let _ = tx.blocking_send(Err(io::Error::other(e.to_string())));
+        }
+        result
+    });
+    let body = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|item| (item, rx))
+    });
+    Ok(StreamedContext {
+        dockerfile: dockerfile_name,
+        body,
+        packed,
+    })
+}
+
+/// Sends the tar in chunks; a closed channel (the build stopped) ends packing.
+struct ChannelWriter {
+    tx: mpsc::Sender<io::Result<Bytes>>,
+    buffer: Vec<u8>,
+}
+
+impl Write for ChannelWriter {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        self.buffer.extend_from_slice(data);
+        if self.buffer.len() >= CHUNK {
+            self.flush()?;
+        }
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        if self.buffer.is_empty() {
+            return Ok(());
+        }
+        let chunk = Bytes::from(std::mem::replace(
+            &mut self.buffer,
+            Vec::with_capacity(CHUNK),
+        ));
+        self.tx
+            .blocking_send(Ok(chunk))
+            .map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "the build stopped reading"))
+    }
+}
+
+/// Where the Dockerfile is inside the tar: its own path when it is in the context, else a
+/// name of ours (the file is then added).
+fn dockerfile_in_tar(context: &Path, dockerfile: &Path) -> Result<String, ContextError> {
+    let io_error = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| ContextError::Io { path, source }
+    };
+    let real_context = context.canonicalize().map_err(io_error(context))?;
+    let real_dockerfile = dockerfile.canonicalize().map_err(io_error(dockerfile))?;
+    Ok(real_dockerfile
+        .strip_prefix(&real_context)
+        .map(to_slash)
+        .unwrap_or_else(|_| OUTSIDE_DOCKERFILE.to_string()))
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -27,6 +128,17 @@ pub enum ContextError {
 }
 
 pub fn pack(context: &Path, dockerfile: &Path) -> Result<BuildContext, ContextError> {
+    let mut tar = Vec::new();
+    let files = pack_into(context, dockerfile, &mut tar)?;
+    Ok(BuildContext {
+        tar,
+        dockerfile: dockerfile_in_tar(context, dockerfile)?,
+        files,
+    })
+}
+
+/// Writes the context's tar to `out`; returns how many files it holds.
+fn pack_into<W: Write>(context: &Path, dockerfile: &Path, out: W) -> Result<usize, ContextError> {
     let io_error = |path: &Path| {
         let path = path.to_path_buf();
         move |source| ContextError::Io { path, source }
@@ -36,14 +148,10 @@ pub fn pack(context: &Path, dockerfile: &Path) -> Result<BuildContext, ContextEr
         Err(e) if e.kind() == io::ErrorKind::NotFound => DockerIgnore::empty(),
         Err(e) => return Err(io_error(&context.join(".dockerignore"))(e)),
     };
-    let real_context = context.canonicalize().map_err(io_error(context))?;
-    let real_dockerfile = dockerfile.canonicalize().map_err(io_error(dockerfile))?;
-    let dockerfile_inside = real_dockerfile
-        .strip_prefix(&real_context)
-        .ok()
-        .map(to_slash);
+    let dockerfile_name = dockerfile_in_tar(context, dockerfile)?;
+    let dockerfile_inside = (dockerfile_name != OUTSIDE_DOCKERFILE).then_some(dockerfile_name);
 
-    let mut builder = tar::Builder::new(Vec::new());
+    let mut builder = tar::Builder::new(out);
     builder.follow_symlinks(false);
     let mut files = 0;
     let mut stack = vec![PathBuf::new()];
@@ -78,21 +186,13 @@ pub fn pack(context: &Path, dockerfile: &Path) -> Result<BuildContext, ContextEr
             }
         }
     }
-    let dockerfile_name = match dockerfile_inside {
-        Some(name) => name,
-        None => {
-            builder
-                .append_path_with_name(dockerfile, OUTSIDE_DOCKERFILE)
-                .map_err(io_error(dockerfile))?;
-            OUTSIDE_DOCKERFILE.to_string()
-        }
-    };
-    let tar = builder.into_inner().map_err(io_error(context))?;
-    Ok(BuildContext {
-        tar,
-        dockerfile: dockerfile_name,
-        files,
-    })
+    if dockerfile_inside.is_none() {
+        builder
+            .append_path_with_name(dockerfile, OUTSIDE_DOCKERFILE)
+            .map_err(io_error(dockerfile))?;
+    }
+    builder.finish().map_err(io_error(context))?;
+    Ok(files)
 }
 
 /// A context of one generated file, e.g. a Dockerfile that only adds labels.

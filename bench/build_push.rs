@@ -1,0 +1,166 @@
+//! Build and push, side by side with the docker CLI, in one run (issue 3's benchmark):
+//!
+//! - fresh: a new image of about 200 MB in 5 layers (the busybox base and 4 x 50 MB of random
+//!   data), built and pushed to a new repository;
+//! - unchanged: the same build and push again.
+//!
+//! The peer is `docker build` + `docker push` with a temporary `DOCKER_CONFIG` logged in to the
+//! same registry (the login is not timed); ship-to-ecr is timed as a whole run, credentials,
+//! repository and all. Every fresh run gets new random data, so no run reuses another's cache.
+//! Run with `scripts/bench` (or `cargo bench --bench build_push`).
+
+#[path = "../tests/support/mod.rs"]
+mod support;
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use rand::RngCore;
+use support::{images, registry_password, StandIns};
+
+const ROUNDS: usize = 3;
+const PART_MB: usize = 50;
+const PARTS: usize = 4;
+
+fn main() {
+    // `cargo test --all-targets` also runs bench targets: only measure when cargo bench asks.
+    if !std::env::args().any(|a| a == "--bench") {
+        println!("build_push: a benchmark; run it with scripts/bench");
+        return;
+    }
+    let base = images::base_image();
+    let s = StandIns::start();
+    let host = s.registry_host();
+    let docker_config = tempfile::tempdir().unwrap();
+    cli_login(docker_config.path(), &host);
+
+    let mut cli = Times::default();
+    let mut action = Times::default();
+    for round in 0..ROUNDS {
+        // The peer first in even rounds, ship-to-ecr first in odd ones.
+        let order: [bool; 2] = if round % 2 == 0 {
+            [true, false]
+        } else {
+            [false, true]
+        };
+        for is_cli in order {
+            let context = tempfile::tempdir().unwrap();
+            write_context(context.path(), base);
+            let repo = format!("bench/{}-{round}", if is_cli { "cli" } else { "action" });
+            let times = if is_cli { &mut cli } else { &mut action };
+            for (i, slot) in [&mut times.fresh, &mut times.unchanged]
+                .into_iter()
+                .enumerate()
+            {
+                let elapsed = if is_cli {
+                    time_cli(docker_config.path(), context.path(), &host, &repo)
+                } else {
+                    time_action(&s, context.path(), &repo)
+                };
+                let what = if i == 0 { "fresh" } else { "unchanged" };
+                let who = if is_cli { "docker CLI" } else { "ship-to-ecr" };
+                println!(
+                    "round {}: {who:11} {what:9} {:6.2} s",
+                    round + 1,
+                    elapsed.as_secs_f64()
+                );
+                slot.push(elapsed);
+            }
+            images::remove_images_under(&format!("{host}/{repo}"));
+        }
+    }
+
+    println!("\n{PARTS} x {PART_MB} MB random layers + busybox base, {ROUNDS} rounds, medians:");
+    println!("| case | docker build + push | ship-to-ecr | ratio (ship-to-ecr / docker) |");
+    println!("| --- | --- | --- | --- |");
+    for (case, a, b) in [
+        ("fresh image", &cli.fresh, &action.fresh),
+        ("unchanged re-run", &cli.unchanged, &action.unchanged),
+    ] {
+        let (a, b) = (median(a), median(b));
+        println!(
+            "| {case} | {:.2} s | {:.2} s | {:.2} |",
+            a.as_secs_f64(),
+            b.as_secs_f64(),
+            b.as_secs_f64() / a.as_secs_f64()
+        );
+    }
+}
+
+#[derive(Default)]
+struct Times {
+    fresh: Vec<Duration>,
+    unchanged: Vec<Duration>,
+}
+
+fn median(times: &[Duration]) -> Duration {
+    let mut sorted = times.to_vec();
+    sorted.sort();
+    sorted[sorted.len() / 2]
+}
+
+fn write_context(dir: &Path, base: &str) {
+    let mut dockerfile = format!("FROM {base}\n");
+    let mut data = vec![0u8; PART_MB << 20];
+    for part in 1..=PARTS {
+        rand::rng().fill_bytes(&mut data);
+        std::fs::write(dir.join(format!("part{part}.bin")), &data).unwrap();
+        dockerfile.push_str(&format!("COPY part{part}.bin /data/part{part}.bin\n"));
+    }
+    std::fs::write(dir.join("Dockerfile"), dockerfile).unwrap();
+}
+
+fn cli_login(config: &Path, host: &str) {
+    let mut login = Command::new("docker")
+        .env("DOCKER_CONFIG", config)
+        .args(["login", "-u", "AWS", "--password-stdin", host])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    login
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(registry_password().as_bytes())
+        .unwrap();
+    assert!(login.wait().unwrap().success(), "docker login to {host}");
+}
+
+fn time_cli(config: &Path, context: &Path, host: &str, repo: &str) -> Duration {
+    let name = format!("{host}/{repo}:v1");
+    let started = Instant::now();
+    for args in [
+        vec!["build", "-q", "-t", &name, context.to_str().unwrap()],
+        vec!["push", "-q", &name],
+    ] {
+        let out = Command::new("docker")
+            .env("DOCKER_CONFIG", config)
+            .args(&args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "docker {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    started.elapsed()
+}
+
+fn time_action(s: &StandIns, context: &Path, repo: &str) -> Duration {
+    let run = s
+        .action()
+        .copy_dir(context, "ctx")
+        .input("repository", repo)
+        .input("context", "ctx")
+        .input("tags", "v1");
+    let started = Instant::now();
+    let result = run.run();
+    let elapsed = started.elapsed();
+    result.expect_code(0);
+    elapsed
+}
