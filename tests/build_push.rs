@@ -357,6 +357,9 @@ fn a_context_that_cannot_be_packed_is_named_as_the_cause() {
     result.expect_code(1);
     let (title, message) = &result.errors()[0];
     assert_eq!(title, "Cannot read the build context", "{result}");
-    assert!(message.contains("bad .dockerignore pattern 'logs/['"), "{message}");
+    assert!(
+        message.contains("bad .dockerignore pattern 'logs/['"),
+        "{message}"
+    );
     assert!(s.reader().tags(REPO).is_empty());
 }
