@@ -186,6 +186,7 @@ fn a_tag_push_is_tagged_with_the_tag_name() {
     assert_eq!(s.reader().tags(REPO), ["sha-4f3c2b1", "v1.2.3"]);
     let labels = &s.reader().config(REPO, "v1.2.3")["config"]["Labels"];
     assert_eq!(labels["org.opencontainers.image.version"], "sha-4f3c2b1");
+    result.assert_no_secret_leaked(&s.secrets(), true);
 }
 
 #[test]
@@ -255,6 +256,7 @@ fn push_false_builds_and_writes_nothing() {
         assert_eq!(s.proxy.count(write), 0);
     }
     assert!(result.summary.contains("no (push: false)"), "{result}");
+    result.assert_no_secret_leaked(&s.secrets(), true);
 }
 
 #[test]
@@ -348,6 +350,34 @@ fn a_build_error_shows_the_failing_step_and_its_output() {
     );
     assert!(message.contains("returned a non-zero code: 3"), "{message}");
     assert!(s.reader().tags(REPO).is_empty());
+    result.assert_no_secret_leaked(&s.secrets(), true);
+}
+
+#[test]
+fn an_unreachable_daemon_is_reported_before_any_aws_call() {
+    let s = StandIns::start();
+    let result = s
+        .action()
+        .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+        .run();
+    result.expect_code(1);
+    let (title, message) = &result.errors()[0];
+    assert_eq!(title, "Docker daemon not reachable");
+    assert!(message.contains("DOCKER_HOST"), "{message}");
+    assert!(s.proxy.calls().is_empty(), "{:?}", s.proxy.calls());
+    assert_eq!(s.oidc.requests(), 0);
+}
+
+#[test]
+fn docker_host_is_honoured() {
+    let s = StandIns::start();
+    let result = s
+        .action()
+        .env("DOCKER_HOST", "unix:///var/run/docker.sock")
+        .input("tags", "via-docker-host")
+        .run();
+    result.expect_code(0);
+    assert_eq!(s.reader().tags(REPO), ["via-docker-host"]);
 }
 
 #[test]
