@@ -14,6 +14,22 @@ fn regex(pattern: &str) -> Regex {
     Regex::new(pattern).expect("pattern is valid")
 }
 
+/// The value when it matches `pattern`; else an error whose rule is `why` (it may use the
+/// value, e.g. "'{value}' must be ...").
+fn matching(
+    pattern: &Regex,
+    input: &'static str,
+    value: &str,
+    why: impl Into<String>,
+    example: &str,
+) -> Result<String, InputError> {
+    if pattern.is_match(value) {
+        Ok(value.to_string())
+    } else {
+        Err(InputError::new(input, why, example))
+    }
+}
+
 static REGION: LazyLock<Regex> = LazyLock::new(|| regex(r"^[a-z]{2,4}(-[a-z]+)+-[0-9]{1,2}$"));
 static ROLE_ARN: LazyLock<Regex> = LazyLock::new(|| {
     regex(
@@ -35,15 +51,13 @@ static KMS_KEY: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 pub fn region(input: &'static str, value: &str) -> Result<String, InputError> {
-    if REGION.is_match(value) {
-        Ok(value.to_string())
-    } else {
-        Err(InputError::new(
-            input,
-            format!("'{value}' is not an AWS region name (lower-case, like us-east-1)"),
-            "eu-west-1",
-        ))
-    }
+    matching(
+        &REGION,
+        input,
+        value,
+        format!("'{value}' is not an AWS region name (lower-case, like us-east-1)"),
+        "eu-west-1",
+    )
 }
 
 /// A role ARN; returns it with the account that owns the role.
@@ -82,17 +96,13 @@ pub struct RoleArn {
 }
 
 pub fn session_name(input: &'static str, value: &str) -> Result<String, InputError> {
-    if SESSION_NAME.is_match(value) {
-        Ok(value.to_string())
-    } else {
-        Err(InputError::new(
-            input,
-            format!(
-                "'{value}' must be 2 to 64 characters of letters, digits and +=,.@_- (no spaces)"
-            ),
-            "deploy-from-github",
-        ))
-    }
+    matching(
+        &SESSION_NAME,
+        input,
+        value,
+        format!("'{value}' must be 2 to 64 characters of letters, digits and +=,.@_- (no spaces)"),
+        "deploy-from-github",
+    )
 }
 
 /// A session name built from run metadata: characters outside the rule become `-`, cut to 64.
@@ -170,27 +180,23 @@ pub fn repository(input: &'static str, value: &str) -> Result<String, InputError
 }
 
 pub fn account_id(input: &'static str, value: &str) -> Result<String, InputError> {
-    if ACCOUNT.is_match(value) {
-        Ok(value.to_string())
-    } else {
-        Err(InputError::new(
-            input,
-            format!("'{value}' must be a 12-digit AWS account id"),
-            "123456789012",
-        ))
-    }
+    matching(
+        &ACCOUNT,
+        input,
+        value,
+        format!("'{value}' must be a 12-digit AWS account id"),
+        "123456789012",
+    )
 }
 
 pub fn audience(input: &'static str, value: &str) -> Result<String, InputError> {
-    if AUDIENCE.is_match(value) {
-        Ok(value.to_string())
-    } else {
-        Err(InputError::new(
-            input,
-            format!("'{value}' must be 1 to 255 printable characters without spaces"),
-            "sts.amazonaws.com",
-        ))
-    }
+    matching(
+        &AUDIENCE,
+        input,
+        value,
+        format!("'{value}' must be 1 to 255 printable characters without spaces"),
+        "sts.amazonaws.com",
+    )
 }
 
 /// A registry base address: scheme and host, optional port, nothing else.
@@ -239,15 +245,13 @@ pub fn one_of(
 }
 
 pub fn kms_key(input: &'static str, value: &str) -> Result<String, InputError> {
-    if KMS_KEY.is_match(value) {
-        Ok(value.to_string())
-    } else {
-        Err(InputError::new(
-            input,
-            format!("'{value}' is not a KMS key ARN, key id or alias"),
-            "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
-        ))
-    }
+    matching(
+        &KMS_KEY,
+        input,
+        value,
+        format!("'{value}' is not a KMS key ARN, key id or alias"),
+        "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+    )
 }
 
 static TARGET: LazyLock<Regex> = LazyLock::new(|| regex(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"));
@@ -256,28 +260,24 @@ static IMAGE_NAME: LazyLock<Regex> =
 
 /// A build stage name.
 pub fn target(input: &'static str, value: &str) -> Result<String, InputError> {
-    if TARGET.is_match(value) {
-        Ok(value.to_string())
-    } else {
-        Err(InputError::new(
-            input,
-            format!("'{value}' is not a build stage name (letters, digits, '.', '_', '-')"),
-            "runtime",
-        ))
-    }
+    matching(
+        &TARGET,
+        input,
+        value,
+        format!("'{value}' is not a build stage name (letters, digits, '.', '_', '-')"),
+        "runtime",
+    )
 }
 
 /// An image in the daemon: `name[:tag]`, `name@sha256:...` or an image id.
 pub fn image_name(input: &'static str, value: &str) -> Result<String, InputError> {
-    if IMAGE_NAME.is_match(value) {
-        Ok(value.to_string())
-    } else {
-        Err(InputError::new(
-            input,
-            format!("'{value}' is not an image name, reference or id"),
-            "web-app:build-42",
-        ))
-    }
+    matching(
+        &IMAGE_NAME,
+        input,
+        value,
+        format!("'{value}' is not an image name, reference or id"),
+        "web-app:build-42",
+    )
 }
 
 /// What a workspace path must point at.
@@ -374,6 +374,8 @@ mod tests {
         for bad in ["US-EAST-1", "us-east", "useast1", "eu west 1", "us-east-1a"] {
             assert!(region("aws-region", bad).is_err(), "{bad}");
         }
+        let err = region("aws-region", "Europe").unwrap_err();
+        assert!(err.rule.starts_with("'Europe' is not"), "{}", err.rule);
     }
 
     #[test]
