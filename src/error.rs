@@ -45,11 +45,21 @@ impl InputError {
 
 impl fmt::Display for InputError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "Input '{}': {}. Example of a good value: {}: {}",
-            self.input, self.rule, self.input, self.example
-        )
+        write!(f, "Input '{}': {}. ", self.input, self.rule)?;
+        if self.example.is_empty() {
+            // The good value is none: the input conflicts with another one.
+            write!(
+                f,
+                "Leave it empty (remove '{}' from the step's with:).",
+                self.input
+            )
+        } else {
+            write!(
+                f,
+                "Example of a good value: {}: {}",
+                self.input, self.example
+            )
+        }
     }
 }
 

@@ -9,18 +9,18 @@
 
 use std::time::Duration;
 
-use crate::engine::docker::DockerEngine;
+use crate::engine::docker::{DockerEngine, LocalImage};
 use crate::error::Failure;
 use crate::github::commands::{Level, Workflow};
 use crate::registry::client::{Manifest, RegistryClient, RegistryError};
 
 pub struct PushRequest<'a> {
-    /// The image id (`sha256:` of its config).
-    pub image_id: &'a str,
+    pub image: &'a LocalImage,
     pub repository: &'a str,
     pub registry_host: &'a str,
     pub tags: &'a [String],
-    pub immutable: bool,
+    /// Whether ECR will refuse to move a tag (immutability, with its exclusions).
+    pub is_immutable: &'a dyn Fn(&str) -> bool,
     pub username: &'a str,
     pub password: &'a str,
 }
@@ -62,6 +62,12 @@ pub async fn push(
     workflow: &Workflow,
 ) -> anyhow::Result<PushReport> {
     let mut report = PushReport::default();
+    let local = format!("{}/{}", request.registry_host, request.repository);
+    let is_this_image = |m: &Manifest| {
+        request
+            .image
+            .is(&local, &m.digest, m.config_digest().as_deref())
+    };
     let mut source: Option<Manifest> = None;
     let mut missing = Vec::new();
     for tag in request.tags {
@@ -70,11 +76,11 @@ pub async fn push(
             .await
             .map_err(registry_failure)?;
         match current {
-            Some(m) if m.config_digest().as_deref() == Some(request.image_id) => {
+            Some(m) if is_this_image(&m) => {
                 report.unchanged.push(tag.clone());
                 source.get_or_insert(m);
             }
-            Some(m) if request.immutable => {
+            Some(m) if (request.is_immutable)(tag) => {
                 return Err(immutable_conflict(request, tag, &m).into());
             }
             _ => missing.push(tag.clone()),
@@ -85,9 +91,8 @@ pub async fn push(
         Some(m) => m,
         None => {
             let first = &missing[0];
-            let local = format!("{}/{}", request.registry_host, request.repository);
             engine
-                .tag(request.image_id, &local, first)
+                .tag(&request.image.id, &local, first)
                 .await
                 .map_err(Failure::from)?;
             let pushed = engine
@@ -117,13 +122,13 @@ pub async fn push(
                         ),
                     )
                 })?;
-            if stored.config_digest().as_deref() != Some(request.image_id) {
+            if !is_this_image(&stored) {
                 return Err(Failure::new(
                     "Pushed the wrong image",
                     format!(
                         "{local}:{first} in the registry is not image {} (another job may have \
                          re-tagged it on this daemon at the same time). Re-run the job.",
-                        request.image_id
+                        request.image.id
                     ),
                 )
                 .into());
@@ -158,7 +163,7 @@ fn immutable_conflict(request: &PushRequest<'_>, tag: &str, existing: &Manifest)
              another image: {}{existing_image} in the registry, while this run has image {}. \
              Nothing was pushed. Give each build its own tag, for example `sha-{{{{short-sha}}}}` \
              or `{{{{run-number}}}}` in the tags input, or use a mutable repository.",
-            request.repository, existing.digest, request.image_id
+            request.repository, existing.digest, request.image.id
         ),
     )
 }

@@ -9,7 +9,7 @@ use crate::aws::errors::AwsError;
 use crate::aws::sts;
 use crate::build;
 use crate::credentials::{self, AwsSession};
-use crate::engine::docker::DockerEngine;
+use crate::engine::docker::{DockerEngine, LocalImage};
 use crate::error::{Failure, InputErrors};
 use crate::github::commands::{Level, Workflow};
 use crate::github::context::RunContext;
@@ -37,18 +37,23 @@ pub async fn run(workflow: &Workflow) -> anyhow::Result<()> {
     }
     let http = http_client()?;
 
-    // 2. The daemon answers, and an image named by `image` is there: before any AWS call.
+    // 2. The image, before any AWS call: a failed build leaves nothing behind in ECR, and a
+    //    long build does not eat into the role session's lifetime.
     let engine = DockerEngine::connect().await.map_err(Failure::from)?;
-    let local_image = match &plan.image.source {
-        ImageSource::Local(name) => Some(
-            engine
-                .inspect(name)
-                .await
-                .map_err(Failure::from)?
-                .ok_or_else(|| image_not_found(name))?,
-        ),
-        ImageSource::Build(_) => None,
+    let tags = &plan.image.tags;
+    let (image_id, build_name) = match &plan.image.source {
+        ImageSource::Local(name) => {
+            let image = inspect(&engine, name).await?;
+            (image.id, None)
+        }
+        ImageSource::Build(b) => {
+            // A name of this run's own until the registry's address is known.
+            let name = format!("ship-to-ecr-build/{:016x}", rand::random::<u64>());
+            let id = build::build(&engine, b, &plan.image, &name, &ctx, workflow).await?;
+            (id, Some(format!("{name}:{}", tags[0])))
+        }
     };
+    let image = inspect(&engine, &image_id).await?;
 
     // 3. Credentials.
     let session = credentials::obtain(
@@ -95,41 +100,30 @@ pub async fn run(workflow: &Workflow) -> anyhow::Result<()> {
         login.username
     ));
 
-    // 6. The image: built here, or the one named by `image`.
-    let image_id = match (&plan.image.source, &local_image) {
-        (ImageSource::Build(b), _) => {
-            build::build(&engine, b, &plan.image, &repository_uri, &ctx, workflow).await?
-        }
-        (ImageSource::Local(_), Some(image)) => image.id.clone(),
-        (ImageSource::Local(name), None) => return Err(image_not_found(name).into()),
-    };
-    let image = engine
-        .inspect(&image_id)
-        .await
-        .map_err(Failure::from)?
-        .ok_or_else(|| image_not_found(&image_id))?;
-    let tags = &plan.image.tags;
+    // 6. The image takes its registry name, as `docker build -t` would have named it.
     let image_name = format!("{repository_uri}:{}", tags[0]);
-    workflow.set_output("image", &image_name)?;
-    workflow.set_output("tags", &tags.join("\n"))?;
+    engine
+        .tag(&image.id, &repository_uri, &tags[0])
+        .await
+        .map_err(Failure::from)?;
+    if let Some(temporary) = &build_name {
+        engine.untag(temporary).await.map_err(Failure::from)?;
+    }
 
     // 7. Push, doing only what is missing.
     let report = if plan.image.push {
-        let immutable = repo
-            .state
-            .as_ref()
-            .is_some_and(|r| r.tag_mutability.starts_with("IMMUTABLE"));
+        let is_immutable = |tag: &str| repo.state.as_ref().is_some_and(|r| r.is_tag_immutable(tag));
         let _group = workflow.group(&format!("Push {image_name}"));
         let push_started = Instant::now();
         let report = push::push(
             &engine,
             &registry,
             &push::PushRequest {
-                image_id: &image.id,
+                image: &image,
                 repository: &plan.repository.name,
                 registry_host: &registry_host,
                 tags,
-                immutable,
+                is_immutable: &is_immutable,
                 username: &login.username,
                 password: &login.password,
             },
@@ -151,11 +145,6 @@ pub async fn run(workflow: &Workflow) -> anyhow::Result<()> {
                 report.digest
             )
         });
-        workflow.set_output("digest", &report.digest)?;
-        workflow.set_output(
-            "image-by-digest",
-            &format!("{repository_uri}@{}", report.digest),
-        )?;
         Some(report)
     } else {
         workflow.info(&format!(
@@ -165,6 +154,18 @@ pub async fn run(workflow: &Workflow) -> anyhow::Result<()> {
         ));
         None
     };
+
+    // 8. Outputs of the image once it is where they say; credentials for later steps, only
+    //    when asked; the summary.
+    workflow.set_output("image", &image_name)?;
+    workflow.set_output("tags", &tags.join("\n"))?;
+    if let Some(report) = &report {
+        workflow.set_output("digest", &report.digest)?;
+        workflow.set_output(
+            "image-by-digest",
+            &format!("{repository_uri}@{}", report.digest),
+        )?;
+    }
     workflow.set_output(
         "pushed",
         if report.as_ref().is_some_and(PushReport::pushed) {
@@ -173,8 +174,6 @@ pub async fn run(workflow: &Workflow) -> anyhow::Result<()> {
             "false"
         },
     )?;
-
-    // 8. Credentials for later steps, only when asked; the summary.
     if plan.export_credentials {
         export_credentials(workflow, &session, &plan.region)?;
     }
@@ -195,6 +194,14 @@ pub async fn run(workflow: &Workflow) -> anyhow::Result<()> {
         elapsed: started.elapsed(),
     }))?;
     Ok(())
+}
+
+async fn inspect(engine: &DockerEngine, name: &str) -> anyhow::Result<LocalImage> {
+    Ok(engine
+        .inspect(name)
+        .await
+        .map_err(Failure::from)?
+        .ok_or_else(|| image_not_found(name))?)
 }
 
 fn image_not_found(name: &str) -> Failure {
@@ -239,8 +246,9 @@ fn no_token_service(e: TokenServiceError) -> Failure {
              {which} not set. \
              Give the job (or the workflow) this permission:\n\n\
              permissions:\n  id-token: write   # to request the OIDC token\n  contents: read    # to check out the code\n\n\
-             Pull requests from forks never get an OIDC token, whatever the permissions; run \
-             those without pushing, or from a workflow that runs in the base repository."
+             Pull requests from forks never get an OIDC token, whatever the permissions: skip \
+             this step for them, e.g. with \
+             `if: github.event.pull_request.head.repo.full_name == github.repository`."
             ),
         ),
         TokenServiceError::BadUrl(_) => Failure::new("No OIDC token for this job", e.to_string()),

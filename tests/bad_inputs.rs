@@ -163,6 +163,25 @@ fn combinations_that_contradict_each_other_are_refused() {
         .input("labels", "team=platform")
         .run();
     assert_eq!(labels_with_image.errors()[0].0, "Invalid input 'labels'");
+    assert!(
+        labels_with_image.errors()[0].1.contains("Leave it empty"),
+        "{labels_with_image}"
+    );
+    let build_inputs_with_image = s
+        .action()
+        .input("image", "web-app:1")
+        .input("context", "app")
+        .input("dockerfile", "app/Dockerfile")
+        .run();
+    let titles: Vec<String> = build_inputs_with_image
+        .errors()
+        .into_iter()
+        .map(|(t, _)| t)
+        .collect();
+    assert_eq!(
+        titles,
+        ["Invalid input 'context'", "Invalid input 'dockerfile'"]
+    );
     let no_dockerfile = s.action().remove_file("Dockerfile").run();
     let (title, message) = &no_dockerfile.errors()[0];
     assert_eq!(title, "Invalid input 'dockerfile'");

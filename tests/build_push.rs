@@ -157,6 +157,14 @@ fn a_pull_request_is_tagged_with_its_number() {
         s.reader().tags(REPO),
         ["4f3c2b1-feature-login", "pr-42", "run-12"]
     );
+    let (_, manifest) = s.reader().manifest(REPO, "pr-42").unwrap();
+    assert_eq!(manifest["layers"].as_array().unwrap().len(), 3);
+    let labels = &s.reader().config(REPO, "pr-42")["config"]["Labels"];
+    assert_eq!(labels["org.opencontainers.image.revision"], SHA);
+    assert_eq!(
+        labels["org.opencontainers.image.version"],
+        "4f3c2b1-feature-login"
+    );
 
     let default_tags = app(s.action(), "pr")
         .event(
@@ -268,6 +276,8 @@ fn an_unchanged_rerun_pushes_nothing_and_reports_the_same_digest() {
     second.expect_code(0);
     assert_eq!(second.output("pushed").as_deref(), Some("false"));
     assert_eq!(second.output("digest"), first.output("digest"));
+    let (in_registry, _) = s.reader().manifest(REPO, "main").unwrap();
+    assert_eq!(second.output("digest"), Some(in_registry));
     assert!(second.stdout.contains("Nothing to push"), "{second}");
     assert!(second.summary.contains("none sent"), "{second}");
 
@@ -350,6 +360,9 @@ fn a_build_error_shows_the_failing_step_and_its_output() {
     );
     assert!(message.contains("returned a non-zero code: 3"), "{message}");
     assert!(s.reader().tags(REPO).is_empty());
+    // The image is built before any AWS call: a failed build leaves nothing in ECR.
+    assert!(s.proxy.calls().is_empty(), "{:?}", s.proxy.calls());
+    assert!(s.repositories().is_empty());
     result.assert_no_secret_leaked(&s.secrets(), true);
 }
 
@@ -371,9 +384,13 @@ fn an_unreachable_daemon_is_reported_before_any_aws_call() {
 #[test]
 fn docker_host_is_honoured() {
     let s = StandIns::start();
+    // The daemon's socket under a name only DOCKER_HOST knows.
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("elsewhere.sock");
+    std::os::unix::fs::symlink("/var/run/docker.sock", &socket).unwrap();
     let result = s
         .action()
-        .env("DOCKER_HOST", "unix:///var/run/docker.sock")
+        .env("DOCKER_HOST", &format!("unix://{}", socket.display()))
         .input("tags", "via-docker-host")
         .run();
     result.expect_code(0);

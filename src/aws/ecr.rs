@@ -23,7 +23,45 @@ pub struct RepositoryState {
     pub created: bool,
     pub scan_on_push: bool,
     pub tag_mutability: String,
+    /// Wildcard filters of `IMMUTABLE_WITH_EXCLUSION` / `MUTABLE_WITH_EXCLUSION`.
+    pub mutability_exclusions: Vec<String>,
     pub encryption: String,
+}
+
+impl RepositoryState {
+    /// Whether ECR refuses to move `tag` once it exists, exclusions included.
+    pub fn is_tag_immutable(&self, tag: &str) -> bool {
+        let excluded = self
+            .mutability_exclusions
+            .iter()
+            .any(|filter| wildcard_match(filter, tag));
+        match self.tag_mutability.as_str() {
+            "IMMUTABLE" => true,
+            "IMMUTABLE_WITH_EXCLUSION" => !excluded,
+            "MUTABLE_WITH_EXCLUSION" => excluded,
+            _ => false,
+        }
+    }
+}
+
+/// ECR's exclusion filters: `*` matches any run of characters, everything else itself.
+fn wildcard_match(pattern: &str, text: &str) -> bool {
+    let parts: Vec<&str> = pattern.split('*').collect();
+    let (first, rest) = parts.split_first().expect("split gives at least one part");
+    let Some(mut remaining) = text.strip_prefix(first) else {
+        return false;
+    };
+    if rest.is_empty() {
+        return remaining.is_empty();
+    }
+    let (last, middle) = rest.split_last().expect("rest is not empty");
+    for part in middle {
+        match remaining.find(part) {
+            Some(at) => remaining = &remaining[at + part.len()..],
+            None => return false,
+        }
+    }
+    remaining.len() >= last.len() && remaining.ends_with(last)
 }
 
 /// What happened to the lifecycle policy.
@@ -72,6 +110,11 @@ fn state(repo: &Repository, created: bool) -> RepositoryState {
             .image_tag_mutability()
             .map(|m| m.as_str().to_string())
             .unwrap_or_else(|| "MUTABLE".into()),
+        mutability_exclusions: repo
+            .image_tag_mutability_exclusion_filters()
+            .iter()
+            .map(|f| f.filter().to_string())
+            .collect(),
         encryption: repo
             .encryption_configuration()
             .map(|e| e.encryption_type().as_str().to_string())
@@ -258,4 +301,35 @@ pub async fn registry_credentials(client: &Client) -> Result<RegistryCredentials
         encoded,
         proxy_endpoint: data.proxy_endpoint().unwrap_or_default().to_string(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn repo(mutability: &str, exclusions: &[&str]) -> RepositoryState {
+        RepositoryState {
+            name: "app".into(),
+            uri: "x/app".into(),
+            registry_id: "1".into(),
+            created: false,
+            scan_on_push: false,
+            tag_mutability: mutability.into(),
+            mutability_exclusions: exclusions.iter().map(|e| e.to_string()).collect(),
+            encryption: "AES256".into(),
+        }
+    }
+
+    #[test]
+    fn immutability_with_exclusions() {
+        assert!(repo("IMMUTABLE", &[]).is_tag_immutable("latest"));
+        assert!(!repo("MUTABLE", &[]).is_tag_immutable("v1"));
+        let r = repo("IMMUTABLE_WITH_EXCLUSION", &["latest", "dev-*"]);
+        assert!(!r.is_tag_immutable("latest"));
+        assert!(!r.is_tag_immutable("dev-42"));
+        assert!(r.is_tag_immutable("v1.0"));
+        let r = repo("MUTABLE_WITH_EXCLUSION", &["release-*-final"]);
+        assert!(r.is_tag_immutable("release-2-final"));
+        assert!(!r.is_tag_immutable("release-2"));
+    }
 }

@@ -76,10 +76,26 @@ pub struct BuildFailure {
 /// An image in the daemon.
 #[derive(Debug, Clone)]
 pub struct LocalImage {
-    /// `sha256:...` of the image config: equal to the config digest of its pushed manifest.
+    /// With the classic image store, the digest of the image config (which a pushed manifest
+    /// references); with the containerd store, the digest of the manifest or index itself.
     pub id: String,
+    /// `registry/repo@sha256:...` of the manifests this daemon pushed or pulled.
+    pub repo_digests: Vec<String>,
     pub size: i64,
     pub layers: usize,
+}
+
+impl LocalImage {
+    /// Whether `manifest_digest` (whose config is `config_digest`) in `repository` (as
+    /// `host/repo`) is this image, under either image store.
+    pub fn is(&self, repository: &str, manifest_digest: &str, config_digest: Option<&str>) -> bool {
+        config_digest == Some(self.id.as_str())
+            || manifest_digest == self.id
+            || self
+                .repo_digests
+                .iter()
+                .any(|d| d == &format!("{repository}@{manifest_digest}"))
+    }
 }
 
 /// What the daemon reported while pushing.
@@ -127,6 +143,7 @@ impl DockerEngine {
         match self.docker.inspect_image(name).await {
             Ok(image) => Ok(Some(LocalImage {
                 id: image.id.unwrap_or_default(),
+                repo_digests: image.repo_digests.unwrap_or_default(),
                 size: image.size.unwrap_or_default(),
                 layers: image
                     .root_fs

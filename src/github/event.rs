@@ -29,7 +29,7 @@ pub struct Event {
     pub pull_request: Option<u64>,
     pub server_url: Option<String>,
     pub repository: Option<String>,
-    /// When the commit was made (`head_commit.timestamp`, or a pull request's last update):
+    /// When the commit was made (`SOURCE_DATE_EPOCH`, else a push's `head_commit.timestamp`):
     /// stable across re-runs, unlike the clock.
     pub commit_time: Option<DateTime<Utc>>,
 }
@@ -70,11 +70,18 @@ impl Event {
             pull_request,
             server_url: var("GITHUB_SERVER_URL"),
             repository: var("GITHUB_REPOSITORY"),
-            commit_time: ["/head_commit/timestamp", "/pull_request/updated_at"]
-                .iter()
-                .find_map(|p| payload.pointer(p).and_then(Value::as_str))
-                .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
-                .map(|t| t.with_timezone(&Utc)),
+            // SOURCE_DATE_EPOCH (the reproducible-builds convention) wins; a push event's
+            // payload has the commit's own time. Nothing else in a payload is stable.
+            commit_time: var("SOURCE_DATE_EPOCH")
+                .and_then(|s| s.trim().parse::<i64>().ok())
+                .and_then(|s| DateTime::from_timestamp(s, 0))
+                .or_else(|| {
+                    payload
+                        .pointer("/head_commit/timestamp")
+                        .and_then(Value::as_str)
+                        .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+                        .map(|t| t.with_timezone(&Utc))
+                }),
         }
     }
 
@@ -161,6 +168,11 @@ mod tests {
         assert_eq!(
             e.commit_time.unwrap().to_rfc3339(),
             "2026-11-20T08:30:00+00:00"
+        );
+        let e = event(&[("SOURCE_DATE_EPOCH", "1700000000")], Value::Null);
+        assert_eq!(
+            e.commit_time.unwrap().to_rfc3339(),
+            "2023-11-14T22:13:20+00:00"
         );
     }
 

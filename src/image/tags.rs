@@ -11,7 +11,7 @@ use crate::github::event::{Event, RefKind};
 static TAG: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$").expect("valid pattern"));
 static PLACEHOLDER: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"\{\{\s*([a-z-]+)\s*\}\}").expect("valid pattern"));
+    LazyLock::new(|| Regex::new(r"\{\{\s*([^}]*?)\s*\}\}").expect("valid pattern"));
 
 const PLACEHOLDERS: &[&str] = &[
     "sha",
@@ -61,16 +61,21 @@ impl TagValues {
     }
 }
 
-/// Characters a tag cannot hold (`/` in `feature/x`, among others) become `-`.
+/// Characters a tag cannot hold (`/` in `feature/x`, among others) become `-`; a leading `.`
+/// or `-` becomes `_`; the result is cut to the 128 characters a tag may have.
 pub fn sanitise(name: &str) -> String {
     name.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || "._-".contains(c) {
+        .enumerate()
+        .map(|(i, c)| {
+            if i == 0 && (c == '.' || c == '-') {
+                '_'
+            } else if c.is_ascii_alphanumeric() || "._-".contains(c) {
                 c
             } else {
                 '-'
             }
         })
+        .take(128)
         .collect()
 }
 
@@ -212,11 +217,22 @@ mod tests {
     }
 
     #[test]
+    fn long_and_odd_branch_names_still_make_tags() {
+        let long = format!("dependabot/npm_and_yarn/{}", "x".repeat(200));
+        let tags = default_tags(&push(&format!("refs/heads/{long}"), "main"));
+        assert_eq!(tags[1].len(), 128);
+        assert!(tags.iter().all(|t| TAG.is_match(t)), "{tags:?}");
+        assert_eq!(sanitise("-rc/1"), "_rc-1");
+    }
+
+    #[test]
     fn invalid_results_and_unknown_placeholders_are_errors() {
         let err = expand("ok\n-{{sha}}", &values()).unwrap_err();
         assert!(err.rule.contains("line 2"), "{}", err.rule);
-        let err = expand("{{commit}}", &values()).unwrap_err();
-        assert!(err.rule.contains("{{commit}}"), "{}", err.rule);
+        for unknown in ["{{commit}}", "{{ref_name}}", "{{SHA}}"] {
+            let err = expand(unknown, &values()).unwrap_err();
+            assert!(err.rule.contains("not a placeholder"), "{}", err.rule);
+        }
         assert!(expand(&"a".repeat(129), &values()).is_err());
     }
 }

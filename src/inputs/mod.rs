@@ -322,14 +322,17 @@ fn image_plan(raw: &RawInputs, ctx: &RunContext, errors: &mut Errors) -> Option<
     });
     let source = match present(&raw.image) {
         Some(name) => {
-            // `context` and `dockerfile` have defaults the runner always passes, so only the
-            // inputs that are empty by default can conflict with `image`.
-            for (input, value) in [
-                ("build-args", &raw.build_args),
-                ("target", &raw.target),
-                ("labels", &raw.labels),
+            // The runner passes every input's default, so `context` counts as set only when it
+            // is not the default ".".
+            let context_set = present(&raw.context).is_some_and(|c| c != ".");
+            for (input, set) in [
+                ("context", context_set),
+                ("dockerfile", present(&raw.dockerfile).is_some()),
+                ("build-args", present(&raw.build_args).is_some()),
+                ("target", present(&raw.target).is_some()),
+                ("labels", present(&raw.labels).is_some()),
             ] {
-                if present(value).is_some() {
+                if set {
                     errors.check::<()>(Err(InputError::new(
                         input,
                         "only applies when building; with 'image' the image is pushed exactly as it was built",
