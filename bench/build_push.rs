@@ -4,9 +4,10 @@
 //!   data), built and pushed to a new repository;
 //! - unchanged: the same build and push again.
 //!
-//! The peer is `docker build` + `docker push` with a temporary `DOCKER_CONFIG` logged in to the
-//! same registry (the login is not timed); ship-to-ecr is timed as a whole run, credentials,
-//! repository and all. Every fresh run gets new random data, so no run reuses another's cache.
+//! The peers are `docker build` + `docker push` with a temporary `DOCKER_CONFIG` logged in to
+//! the same registry (the login is not timed), once plain and once with the same five OCI labels
+//! ship-to-ecr adds (`--label`); ship-to-ecr is timed as a whole run, credentials, repository and
+//! all. Every fresh run gets new random data, so no run reuses another's cache.
 //! Run with `scripts/bench` (or `cargo bench --bench build_push`).
 
 #[path = "../tests/support/mod.rs"]
@@ -35,33 +36,41 @@ fn main() {
     let docker_config = tempfile::tempdir().unwrap();
     cli_login(docker_config.path(), &host);
 
-    let mut cli = Times::default();
-    let mut action = Times::default();
+    let labels = [
+        "org.opencontainers.image.created=2026-11-20T09:30:00Z",
+        "org.opencontainers.image.revision=4f3c2b1a0e9d8c7b6a5f4e3d2c1b0a9f8e7d6c5b",
+        "org.opencontainers.image.source=https://github.com/octo-org/web-app",
+        "org.opencontainers.image.url=https://github.com/octo-org/web-app",
+        "org.opencontainers.image.version=v1",
+    ];
+    let runners: [(&str, Runner); 3] = [
+        ("docker CLI", Runner::Cli(&[])),
+        ("docker CLI, same labels", Runner::Cli(&labels)),
+        ("ship-to-ecr", Runner::Action),
+    ];
+    let mut times: Vec<Times> = runners.iter().map(|_| Times::default()).collect();
     for round in 0..ROUNDS {
-        // The peer first in even rounds, ship-to-ecr first in odd ones.
-        let order: [bool; 2] = if round % 2 == 0 {
-            [true, false]
-        } else {
-            [false, true]
-        };
-        for is_cli in order {
+        // A different runner goes first in each round.
+        for offset in 0..runners.len() {
+            let index = (round + offset) % runners.len();
+            let (who, runner) = &runners[index];
             let context = tempfile::tempdir().unwrap();
             write_context(context.path(), base);
-            let repo = format!("bench/{}-{round}", if is_cli { "cli" } else { "action" });
-            let times = if is_cli { &mut cli } else { &mut action };
-            for (i, slot) in [&mut times.fresh, &mut times.unchanged]
+            let repo = format!("bench/{index}-{round}");
+            let slots = &mut times[index];
+            for (i, slot) in [&mut slots.fresh, &mut slots.unchanged]
                 .into_iter()
                 .enumerate()
             {
-                let elapsed = if is_cli {
-                    time_cli(docker_config.path(), context.path(), &host, &repo)
-                } else {
-                    time_action(&s, context.path(), &repo)
+                let elapsed = match runner {
+                    Runner::Cli(labels) => {
+                        time_cli(docker_config.path(), context.path(), &host, &repo, labels)
+                    }
+                    Runner::Action => time_action(&s, context.path(), &repo),
                 };
                 let what = if i == 0 { "fresh" } else { "unchanged" };
-                let who = if is_cli { "docker CLI" } else { "ship-to-ecr" };
                 println!(
-                    "round {}: {who:11} {what:9} {:6.2} s",
+                    "round {}: {who:23} {what:9} {:6.2} s",
                     round + 1,
                     elapsed.as_secs_f64()
                 );
@@ -72,20 +81,27 @@ fn main() {
     }
 
     println!("\n{PARTS} x {PART_MB} MB random layers + busybox base, {ROUNDS} rounds, medians:");
-    println!("| case | docker build + push | ship-to-ecr | ratio (ship-to-ecr / docker) |");
-    println!("| --- | --- | --- | --- |");
-    for (case, a, b) in [
-        ("fresh image", &cli.fresh, &action.fresh),
-        ("unchanged re-run", &cli.unchanged, &action.unchanged),
-    ] {
-        let (a, b) = (median(a), median(b));
+    println!(
+        "| case | docker build + push | the same with the 5 labels | ship-to-ecr | ratio to plain | ratio to labelled |"
+    );
+    println!("| --- | --- | --- | --- | --- | --- |");
+    let fresh: fn(&Times) -> Duration = |t| median(&t.fresh);
+    let unchanged: fn(&Times) -> Duration = |t| median(&t.unchanged);
+    for (case, pick) in [("fresh image", fresh), ("unchanged re-run", unchanged)] {
+        let [plain, labelled, ours] =
+            [pick(&times[0]), pick(&times[1]), pick(&times[2])].map(|d| d.as_secs_f64());
         println!(
-            "| {case} | {:.2} s | {:.2} s | {:.2} |",
-            a.as_secs_f64(),
-            b.as_secs_f64(),
-            b.as_secs_f64() / a.as_secs_f64()
+            "| {case} | {plain:.2} s | {labelled:.2} s | {ours:.2} s | {:.2} | {:.2} |",
+            ours / plain,
+            ours / labelled
         );
     }
+}
+
+enum Runner<'a> {
+    /// `docker build` (with these `--label`s) + `docker push`.
+    Cli(&'a [&'a str]),
+    Action,
 }
 
 #[derive(Default)]
@@ -130,13 +146,15 @@ fn cli_login(config: &Path, host: &str) {
     assert!(login.wait().unwrap().success(), "docker login to {host}");
 }
 
-fn time_cli(config: &Path, context: &Path, host: &str, repo: &str) -> Duration {
+fn time_cli(config: &Path, context: &Path, host: &str, repo: &str, labels: &[&str]) -> Duration {
     let name = format!("{host}/{repo}:v1");
+    let mut build = vec!["build", "-q", "-t", &name];
+    for label in labels {
+        build.extend(["--label", label]);
+    }
+    build.push(context.to_str().unwrap());
     let started = Instant::now();
-    for args in [
-        vec!["build", "-q", "-t", &name, context.to_str().unwrap()],
-        vec!["push", "-q", &name],
-    ] {
+    for args in [build, vec!["push", "-q", &name]] {
         let out = Command::new("docker")
             .env("DOCKER_CONFIG", config)
             .args(&args)
