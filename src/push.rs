@@ -55,37 +55,71 @@ fn registry_failure(e: RegistryError) -> Failure {
     Failure::new("Registry request failed", e.to_string())
 }
 
-pub async fn push(
-    engine: &DockerEngine,
+/// What the registry holds for the tags, before anything is written.
+pub struct Lookup {
+    /// A manifest of this image already in the registry, under some tag.
+    pub source: Option<Manifest>,
+    pub unchanged: Vec<String>,
+    pub missing: Vec<String>,
+}
+
+/// Looks every tag up (reads only). A tag that holds another image where ECR will not move it
+/// is an error: nothing has been written yet.
+pub async fn look_up(
     registry: &RegistryClient,
     request: &PushRequest<'_>,
     workflow: &Workflow,
-) -> anyhow::Result<PushReport> {
-    let mut report = PushReport::default();
+) -> anyhow::Result<Lookup> {
     let local = format!("{}/{}", request.registry_host, request.repository);
-    let is_this_image = |m: &Manifest| {
-        request
-            .image
-            .is(&local, &m.digest, m.config_digest().as_deref())
+    let mut lookup = Lookup {
+        source: None,
+        unchanged: Vec::new(),
+        missing: Vec::new(),
     };
-    let mut source: Option<Manifest> = None;
-    let mut missing = Vec::new();
     for tag in request.tags {
         let current = registry
             .get_manifest(request.repository, tag, retry_notice(workflow))
             .await
             .map_err(registry_failure)?;
         match current {
-            Some(m) if is_this_image(&m) => {
-                report.unchanged.push(tag.clone());
-                source.get_or_insert(m);
+            Some(m)
+                if request
+                    .image
+                    .is(&local, &m.digest, m.config_digest().as_deref()) =>
+            {
+                lookup.unchanged.push(tag.clone());
+                lookup.source.get_or_insert(m);
             }
             Some(m) if (request.is_immutable)(tag) => {
                 return Err(immutable_conflict(request, tag, &m).into());
             }
-            _ => missing.push(tag.clone()),
+            _ => lookup.missing.push(tag.clone()),
         }
     }
+    Ok(lookup)
+}
+
+pub async fn push(
+    engine: &DockerEngine,
+    registry: &RegistryClient,
+    request: &PushRequest<'_>,
+    workflow: &Workflow,
+) -> anyhow::Result<PushReport> {
+    let local = format!("{}/{}", request.registry_host, request.repository);
+    let is_this_image = |m: &Manifest| {
+        request
+            .image
+            .is(&local, &m.digest, m.config_digest().as_deref())
+    };
+    let Lookup {
+        source,
+        unchanged,
+        missing,
+    } = look_up(registry, request, workflow).await?;
+    let mut report = PushReport {
+        unchanged,
+        ..PushReport::default()
+    };
 
     let manifest = match source {
         Some(m) => m,

@@ -111,25 +111,20 @@ pub async fn run(workflow: &Workflow) -> anyhow::Result<()> {
     }
 
     // 7. Push, doing only what is missing.
+    let is_immutable = |tag: &str| repo.state.as_ref().is_some_and(|r| r.is_tag_immutable(tag));
+    let request = push::PushRequest {
+        image: &image,
+        repository: &plan.repository.name,
+        registry_host: &registry_host,
+        tags,
+        is_immutable: &is_immutable,
+        username: &login.username,
+        password: &login.password,
+    };
     let report = if plan.image.push {
-        let is_immutable = |tag: &str| repo.state.as_ref().is_some_and(|r| r.is_tag_immutable(tag));
         let _group = workflow.group(&format!("Push {image_name}"));
         let push_started = Instant::now();
-        let report = push::push(
-            &engine,
-            &registry,
-            &push::PushRequest {
-                image: &image,
-                repository: &plan.repository.name,
-                registry_host: &registry_host,
-                tags,
-                is_immutable: &is_immutable,
-                username: &login.username,
-                password: &login.password,
-            },
-            workflow,
-        )
-        .await?;
+        let report = push::push(&engine, &registry, &request, workflow).await?;
         workflow.info(&if report.pushed() {
             format!(
                 "Pushed {} as {} ({} layers uploaded, {} already present) in {:.1} s.",
@@ -147,11 +142,7 @@ pub async fn run(workflow: &Workflow) -> anyhow::Result<()> {
         });
         Some(report)
     } else {
-        workflow.info(&format!(
-            "push is false: would push {} as {}.",
-            image.id,
-            tags.join(", ")
-        ));
+        report_dry_run(&registry, &request, repo.state.is_some(), workflow).await;
         None
     };
 
@@ -194,6 +185,49 @@ pub async fn run(workflow: &Workflow) -> anyhow::Result<()> {
         elapsed: started.elapsed(),
     }))?;
     Ok(())
+}
+
+/// With `push: false`, what a push would do, from reads only. A conflict is a warning here:
+/// this run writes nothing, but the push after it would fail.
+async fn report_dry_run(
+    registry: &RegistryClient,
+    request: &push::PushRequest<'_>,
+    repository_exists: bool,
+    workflow: &Workflow,
+) {
+    let image = &request.image.id;
+    if !repository_exists {
+        workflow.info(&format!(
+            "push is false: a push would create the repository and write {image} as {}.",
+            request.tags.join(", ")
+        ));
+        return;
+    }
+    match push::look_up(registry, request, workflow).await {
+        Ok(lookup) if lookup.missing.is_empty() => workflow.info(&format!(
+            "push is false: every tag already points to {image}; a push would send nothing."
+        )),
+        Ok(lookup) => workflow.info(&format!(
+            "push is false: a push would write {image} as {}{}.",
+            lookup.missing.join(", "),
+            if lookup.unchanged.is_empty() {
+                String::new()
+            } else {
+                format!(" (unchanged: {})", lookup.unchanged.join(", "))
+            }
+        )),
+        Err(e) => {
+            let (title, message) = match e.downcast_ref::<Failure>() {
+                Some(f) => (f.title.clone(), f.message.clone()),
+                None => ("Registry lookup failed".to_string(), e.to_string()),
+            };
+            workflow.annotate(
+                Level::Warning,
+                &format!("A push would fail: {title}"),
+                &message,
+            );
+        }
+    }
 }
 
 async fn inspect(engine: &DockerEngine, name: &str) -> anyhow::Result<LocalImage> {

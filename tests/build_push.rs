@@ -410,3 +410,44 @@ fn a_context_that_cannot_be_packed_is_named_as_the_cause() {
     );
     assert!(s.reader().tags(REPO).is_empty());
 }
+
+#[test]
+fn push_false_reports_what_a_push_would_do() {
+    let s = StandIns::start();
+    let immutable = |run: ActionRun| {
+        run.input("tag-mutability", "IMMUTABLE")
+            .input("tags", "release")
+    };
+    let dry_first = immutable(app(s.action(), "one"))
+        .input("push", "false")
+        .run();
+    dry_first.expect_code(0);
+    assert!(
+        dry_first
+            .stdout
+            .contains("a push would create the repository and write"),
+        "{dry_first}"
+    );
+    immutable(app(s.action(), "one")).run().expect_code(0);
+
+    let same = immutable(app(s.action(), "one"))
+        .input("push", "false")
+        .run();
+    same.expect_code(0);
+    assert!(same.stdout.contains("a push would send nothing"), "{same}");
+
+    let other = immutable(app(s.action(), "two"))
+        .input("push", "false")
+        .run();
+    other.expect_code(0);
+    assert!(
+        other
+            .stdout
+            .contains("::warning title=A push would fail%3A Tag already exists::"),
+        "{other}"
+    );
+    assert_eq!(s.reader().tags(REPO), ["release"]);
+    for run in [&dry_first, &same, &other] {
+        run.assert_no_secret_leaked(&s.secrets(), true);
+    }
+}
