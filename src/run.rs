@@ -55,136 +55,149 @@ pub async fn run(workflow: &Workflow) -> anyhow::Result<()> {
     };
     let image = inspect(&engine, &image_id).await?;
 
-    // 3. Credentials.
-    let session = credentials::obtain(
-        &plan.identity,
-        &plan.region,
-        token_service.as_ref(),
-        &http,
-        workflow,
-    )
-    .await?;
-    let (account, caller_arn) = sts::caller_identity(&aws_sdk_sts::Client::new(&session.config))
-        .await
-        .map_err(|e| caller_identity_failure(&e, &session))?;
-    workflow.info(&format!("Account {account}, acting as {caller_arn}."));
-    workflow.set_output("aws-account-id", &account)?;
+    // Steps 3 to 8; whatever their outcome, the build's temporary name goes afterwards, so a
+    // failed run leaves no name of ours in the daemon.
+    let outcome: anyhow::Result<()> = async {
+        // 3. Credentials.
+        let session = credentials::obtain(
+            &plan.identity,
+            &plan.region,
+            token_service.as_ref(),
+            &http,
+            workflow,
+        )
+        .await?;
+        let (account, caller_arn) =
+            sts::caller_identity(&aws_sdk_sts::Client::new(&session.config))
+                .await
+                .map_err(|e| caller_identity_failure(&e, &session))?;
+        workflow.info(&format!("Account {account}, acting as {caller_arn}."));
+        workflow.set_output("aws-account-id", &account)?;
 
-    // 4. The repository, and the registry it lives in.
-    let ecr_client = aws_sdk_ecr::Client::new(&session.config);
-    let repo = repository::prepare(&ecr_client, &plan, &account, workflow, &session).await?;
-    let login = ecr::registry_credentials(&ecr_client)
-        .await
-        .map_err(|e| repository::ecr_failure(e, &session, &plan.repository))?;
-    workflow.mask(&login.encoded);
-    workflow.mask(&login.password);
-    let (registry_host, registry_base) =
-        repository::registry_address(&plan, repo.state.as_ref(), &login.proxy_endpoint)?;
-    let repository_uri = format!("{registry_host}/{}", plan.repository.name);
-    workflow.set_output("registry", &registry_host)?;
-    workflow.set_output("repository-uri", &repository_uri)?;
+        // 4. The repository, and the registry it lives in.
+        let ecr_client = aws_sdk_ecr::Client::new(&session.config);
+        let repo = repository::prepare(&ecr_client, &plan, &account, workflow, &session).await?;
+        let login = ecr::registry_credentials(&ecr_client)
+            .await
+            .map_err(|e| repository::ecr_failure(e, &session, &plan.repository))?;
+        workflow.mask(&login.encoded);
+        workflow.mask(&login.password);
+        let (registry_host, registry_base) =
+            repository::registry_address(&plan, repo.state.as_ref(), &login.proxy_endpoint)?;
+        let repository_uri = format!("{registry_host}/{}", plan.repository.name);
+        workflow.set_output("registry", &registry_host)?;
+        workflow.set_output("repository-uri", &repository_uri)?;
 
-    // 5. Registry credentials, checked against the registry.
-    let registry = RegistryClient::new(
-        http.clone(),
-        registry_base,
-        &login.username,
-        &login.password,
-    );
-    registry
-        .check_login(push::retry_notice(workflow))
-        .await
-        .map_err(|e| login_failure(e, &plan))?;
-    workflow.info(&format!(
-        "Logged in to {registry_host} as {}.",
-        login.username
-    ));
+        // 5. Registry credentials, checked against the registry.
+        let registry = RegistryClient::new(
+            http.clone(),
+            registry_base,
+            &login.username,
+            &login.password,
+        );
+        registry
+            .check_login(push::retry_notice(workflow))
+            .await
+            .map_err(|e| login_failure(e, &plan))?;
+        workflow.info(&format!(
+            "Logged in to {registry_host} as {}.",
+            login.username
+        ));
 
-    // 6. The image takes its registry name, as `docker build -t` would have named it.
-    let image_name = format!("{repository_uri}:{}", tags[0]);
-    engine
-        .tag(&image.id, &repository_uri, &tags[0])
-        .await
-        .map_err(Failure::from)?;
-    if let Some(temporary) = &build_name {
-        engine.untag(temporary).await.map_err(Failure::from)?;
-    }
+        // 6. The image takes its registry name, as `docker build -t` would have named it.
+        let image_name = format!("{repository_uri}:{}", tags[0]);
+        engine
+            .tag(&image.id, &repository_uri, &tags[0])
+            .await
+            .map_err(Failure::from)?;
 
-    // 7. Push, doing only what is missing.
-    let is_immutable = |tag: &str| repo.state.as_ref().is_some_and(|r| r.is_tag_immutable(tag));
-    let request = push::PushRequest {
-        image: &image,
-        repository: &plan.repository.name,
-        registry_host: &registry_host,
-        tags,
-        is_immutable: &is_immutable,
-        username: &login.username,
-        password: &login.password,
-    };
-    let report = if plan.image.push {
-        let _group = workflow.group(&format!("Push {image_name}"));
-        let push_started = Instant::now();
-        let report = push::push(&engine, &registry, &request, workflow).await?;
-        workflow.info(&if report.pushed() {
-            format!(
-                "Pushed {} as {} ({} layers uploaded, {} already present) in {:.1} s.",
-                report.digest,
-                report.written.join(", "),
-                report.layers_uploaded,
-                report.layers_present,
-                push_started.elapsed().as_secs_f64()
-            )
-        } else {
-            format!(
-                "Nothing to push: every tag already points to {}.",
-                report.digest
-            )
-        });
-        Some(report)
-    } else {
-        report_dry_run(&registry, &request, repo.state.is_some(), workflow).await;
-        None
-    };
-
-    // 8. Outputs of the image once it is where they say; credentials for later steps, only
-    //    when asked; the summary.
-    workflow.set_output("image", &image_name)?;
-    workflow.set_output("tags", &tags.join("\n"))?;
-    if let Some(report) = &report {
-        workflow.set_output("digest", &report.digest)?;
-        workflow.set_output(
-            "image-by-digest",
-            &format!("{repository_uri}@{}", report.digest),
-        )?;
-    }
-    workflow.set_output(
-        "pushed",
-        if report.as_ref().is_some_and(PushReport::pushed) {
-            "true"
-        } else {
-            "false"
-        },
-    )?;
-    if plan.export_credentials {
-        export_credentials(workflow, &session, &plan.region)?;
-    }
-    workflow.summary(&report::markdown(&Summary {
-        principal: &session.principal,
-        account: &account,
-        repository_name: &plan.repository.name,
-        repository: repo.state.as_ref(),
-        lifecycle: repo.lifecycle,
-        registry: &registry_host,
-        image: Some(ImageSummary {
-            name: &image_name,
+        // 7. Push, doing only what is missing.
+        let is_immutable = |tag: &str| repo.state.as_ref().is_some_and(|r| r.is_tag_immutable(tag));
+        let request = push::PushRequest {
+            image: &image,
+            repository: &plan.repository.name,
+            registry_host: &registry_host,
             tags,
-            size: image.size,
-            layers: image.layers,
-            push: report.as_ref(),
-        }),
-        elapsed: started.elapsed(),
-    }))?;
-    Ok(())
+            is_immutable: &is_immutable,
+            username: &login.username,
+            password: &login.password,
+        };
+        let report = if plan.image.push {
+            let _group = workflow.group(&format!("Push {image_name}"));
+            let push_started = Instant::now();
+            let report = push::push(&engine, &registry, &request, workflow).await?;
+            workflow.info(&if report.pushed() {
+                format!(
+                    "Pushed {} as {} ({} layers uploaded, {} already present) in {:.1} s.",
+                    report.digest,
+                    report.written.join(", "),
+                    report.layers_uploaded,
+                    report.layers_present,
+                    push_started.elapsed().as_secs_f64()
+                )
+            } else {
+                format!(
+                    "Nothing to push: every tag already points to {}.",
+                    report.digest
+                )
+            });
+            Some(report)
+        } else {
+            report_dry_run(&registry, &request, repo.state.is_some(), workflow).await;
+            None
+        };
+
+        // 8. Outputs of the image once it is where they say; credentials for later steps, only
+        //    when asked; the summary.
+        workflow.set_output("image", &image_name)?;
+        workflow.set_output("tags", &tags.join("\n"))?;
+        if let Some(report) = &report {
+            workflow.set_output("digest", &report.digest)?;
+            workflow.set_output(
+                "image-by-digest",
+                &format!("{repository_uri}@{}", report.digest),
+            )?;
+        }
+        workflow.set_output(
+            "pushed",
+            if report.as_ref().is_some_and(PushReport::pushed) {
+                "true"
+            } else {
+                "false"
+            },
+        )?;
+        if plan.export_credentials {
+            export_credentials(workflow, &session, &plan.region)?;
+        }
+        workflow.summary(&report::markdown(&Summary {
+            principal: &session.principal,
+            account: &account,
+            repository_name: &plan.repository.name,
+            repository: repo.state.as_ref(),
+            lifecycle: repo.lifecycle,
+            registry: &registry_host,
+            image: Some(ImageSummary {
+                name: &image_name,
+                tags,
+                size: image.size,
+                layers: image.layers,
+                push: report.as_ref(),
+            }),
+            elapsed: started.elapsed(),
+        }))?;
+        Ok(())
+    }
+    .await;
+    if let Some(temporary) = &build_name {
+        if let Err(e) = engine.untag(temporary).await {
+            workflow.annotate(
+                Level::Warning,
+                "Temporary image name left",
+                &format!("Could not remove {temporary} from the daemon: {e}"),
+            );
+        }
+    }
+    outcome
 }
 
 /// With `push: false`, what a push would do, from reads only. A conflict is a warning here:

@@ -451,3 +451,33 @@ fn push_false_reports_what_a_push_would_do() {
         run.assert_no_secret_leaked(&s.secrets(), true);
     }
 }
+
+#[test]
+fn a_run_that_fails_after_building_leaves_no_name_of_ours() {
+    let s = StandIns::start();
+    s.proxy.inject(support::Fault::sts(
+        "AssumeRoleWithWebIdentity",
+        1,
+        403,
+        "AccessDenied",
+        "Not authorized to perform sts:AssumeRoleWithWebIdentity",
+    ));
+    // A label of this test's own finds its image among those of tests running alongside.
+    let marker = format!("test.id={}", s.registry_host());
+    let result = s.action().input("labels", &marker).run();
+    result.expect_code(1);
+    let (ok, names) = docker(&[
+        "image",
+        "ls",
+        "--filter",
+        &format!("label={marker}"),
+        "--format",
+        "{{.Repository}}:{{.Tag}}",
+    ]);
+    assert!(ok, "{names}");
+    assert!(
+        result.stdout.contains("Built ship-to-ecr-build/"),
+        "the image was built before AWS was asked: {result}"
+    );
+    assert!(!names.contains("ship-to-ecr-build/"), "{names}");
+}
