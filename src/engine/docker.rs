@@ -101,7 +101,6 @@ impl LocalImage {
 /// What the daemon reported while pushing.
 #[derive(Debug, Clone, Default)]
 pub struct DaemonPush {
-    pub digest: Option<String>,
     pub layers_uploaded: usize,
     pub layers_present: usize,
 }
@@ -285,13 +284,12 @@ impl DockerEngine {
         while let Some(item) = stream.next().await {
             let info = item.map_err(|e| DockerError::Daemon(with_causes(&e)))?;
             let Some(status) = info.status else { continue };
-            // One final status per layer, then "<tag>: digest: sha256:... size: N".
+            // One final status per layer. The pushed digest is not taken from the status text:
+            // the caller reads the tag back from the registry and checks it is this image.
             if status == "Pushed" {
                 report.layers_uploaded += 1;
             } else if status == "Layer already exists" || status.starts_with("Mounted from") {
                 report.layers_present += 1;
-            } else if let Some(rest) = status.split_once("digest: ").map(|(_, r)| r) {
-                report.digest = rest.split_whitespace().next().map(str::to_string);
             }
         }
         Ok(report)

@@ -21,12 +21,12 @@ impl ContextError {
     }
 }
 
-/// A context packed in memory (small contexts, tests).
-pub struct BuildContext {
-    pub tar: Vec<u8>,
+/// A context packed in memory, for the tests.
+#[cfg(test)]
+struct BuildContext {
+    tar: Vec<u8>,
     /// The Dockerfile's path inside the tar.
-    pub dockerfile: String,
-    pub files: usize,
+    dockerfile: String,
 }
 
 /// A context being packed on a blocking thread while the daemon reads it: memory stays at a
@@ -127,13 +127,13 @@ pub enum ContextError {
     Io { path: PathBuf, source: io::Error },
 }
 
-pub fn pack(context: &Path, dockerfile: &Path) -> Result<BuildContext, ContextError> {
+#[cfg(test)]
+fn pack(context: &Path, dockerfile: &Path) -> Result<BuildContext, ContextError> {
     let mut tar = Vec::new();
-    let files = pack_into(context, dockerfile, &mut tar)?;
+    pack_into(context, dockerfile, &mut tar)?;
     Ok(BuildContext {
         tar,
         dockerfile: dockerfile_in_tar(context, dockerfile)?,
-        files,
     })
 }
 
