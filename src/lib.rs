@@ -2,7 +2,7 @@
 //!
 //! Layers, lowest first (a module only uses those above it in this list):
 //! `error`, `retry` -> `github`, `inputs`, `image` -> `aws`, `registry`, `engine` ->
-//! `trust_diagnosis`, `credentials`, `repository`, `build`, `push`, `report` -> `run`.
+//! `trust_diagnosis`, `credentials`, `repository`, `build`, `patch`, `push`, `report` -> `run`.
 //! See ARCHITECTURE.md.
 
 pub mod aws;
@@ -13,6 +13,7 @@ pub mod error;
 pub mod github;
 pub mod image;
 pub mod inputs;
+pub mod patch;
 pub mod push;
 pub mod registry;
 pub mod report;

@@ -13,6 +13,7 @@ use crate::engine::docker::{DockerEngine, LocalImage};
 use crate::error::Failure;
 use crate::github::commands::{Level, Workflow};
 use crate::registry::client::{Manifest, RegistryClient, RegistryError};
+use crate::registry::copy::{self, Blob, CopyReport, Endpoint};
 
 pub struct PushRequest<'a> {
     pub image: &'a LocalImage,
@@ -23,6 +24,15 @@ pub struct PushRequest<'a> {
     pub is_immutable: &'a dyn Fn(&str) -> bool,
     pub username: &'a str,
     pub password: &'a str,
+    /// A patched image's base: its layers are copied from there as they are, before the daemon
+    /// pushes, so they reach ECR with the base's own digests (the daemon would compress them
+    /// anew and change them).
+    pub base: Option<BaseBlobs<'a>>,
+}
+
+pub struct BaseBlobs<'a> {
+    pub source: Endpoint<'a>,
+    pub blobs: &'a [Blob],
 }
 
 #[derive(Debug, Clone, Default)]
@@ -33,6 +43,8 @@ pub struct PushReport {
     pub unchanged: Vec<String>,
     pub layers_uploaded: usize,
     pub layers_present: usize,
+    /// The base's layers, copied registry to registry (patch mode).
+    pub base_blobs: Option<CopyReport>,
 }
 
 impl PushReport {
@@ -42,6 +54,17 @@ impl PushReport {
 }
 
 pub fn retry_notice(workflow: &Workflow) -> impl FnMut(&RegistryError, Duration) + '_ {
+    move |e, wait| {
+        workflow.annotate(
+            Level::Warning,
+            "Retrying",
+            &format!("{e}; trying again in {wait:.1?}"),
+        )
+    }
+}
+
+/// The same notice, callable from several blob copies at once.
+pub fn retry_notice_shared(workflow: &Workflow) -> impl Fn(&RegistryError, Duration) + Sync + '_ {
     move |e, wait| {
         workflow.annotate(
             Level::Warning,
@@ -125,6 +148,30 @@ pub async fn push(
         Some(m) => m,
         None => {
             let first = &missing[0];
+            if let Some(base) = &request.base {
+                let notice = retry_notice_shared(workflow);
+                let copied = copy::copy_blobs(
+                    base.source,
+                    Endpoint {
+                        registry,
+                        repository: request.repository,
+                    },
+                    base.blobs,
+                    &notice,
+                )
+                .await
+                .map_err(|e| {
+                    Failure::new(
+                        "Cannot copy the base image's layers",
+                        format!("{e}. Nothing was tagged."),
+                    )
+                })?;
+                workflow.info(&format!(
+                    "Base layers: {} already in ECR, {} mounted, {} copied ({} bytes).",
+                    copied.present, copied.mounted, copied.uploaded, copied.bytes_uploaded
+                ));
+                report.base_blobs = Some(copied);
+            }
             engine
                 .tag(&request.image.id, &local, first)
                 .await

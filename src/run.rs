@@ -15,8 +15,10 @@ use crate::github::commands::{Level, Workflow};
 use crate::github::context::RunContext;
 use crate::github::oidc::{TokenService, TokenServiceError};
 use crate::inputs::{ImageSource, Plan, RawInputs};
+use crate::patch;
 use crate::push::{self, PushReport};
 use crate::registry::client::{RegistryClient, RegistryError};
+use crate::registry::copy::Endpoint;
 use crate::report::{self, ImageSummary, Summary};
 use crate::repository;
 
@@ -27,6 +29,15 @@ pub async fn run(workflow: &Workflow) -> anyhow::Result<()> {
     let ctx = RunContext::from_env();
     let raw = RawInputs::from_env()
         .map_err(|e| Failure::new("Cannot read inputs", format!("INPUT_* variables: {e}")))?;
+    // Masked before anything else, even before a bad input is reported.
+    if let Some(password) = raw
+        .base_image_password
+        .as_deref()
+        .filter(|p| !p.trim().is_empty())
+    {
+        workflow.mask(password);
+        workflow.mask(password.trim());
+    }
     let plan = Plan::from_raw(&raw, &ctx)?;
     let token_service = match &plan.identity.web_identity {
         Some(_) => Some(TokenService::from_env().map_err(no_token_service)?),
@@ -36,21 +47,40 @@ pub async fn run(workflow: &Workflow) -> anyhow::Result<()> {
         workflow.mask(service.request_token());
     }
     let http = http_client()?;
+    let registry_http = registry_http_client()?;
 
     // 2. The image, before any AWS call: a failed build leaves nothing behind in ECR, and a
     //    long build does not eat into the role session's lifetime.
     let engine = DockerEngine::connect().await.map_err(Failure::from)?;
     let tags = &plan.image.tags;
-    let (image_id, build_name) = match &plan.image.source {
+    // A name of this run's own until the registry's address is known.
+    let local_name = format!("ship-to-ecr-build/{:016x}", rand::random::<u64>());
+    let (image_id, build_name, base) = match &plan.image.source {
         ImageSource::Local(name) => {
             let image = inspect(&engine, name).await?;
-            (image.id, None)
+            (image.id, None, None)
         }
         ImageSource::Build(b) => {
-            // A name of this run's own until the registry's address is known.
-            let name = format!("ship-to-ecr-build/{:016x}", rand::random::<u64>());
-            let id = build::build(&engine, b, &plan.image, &name, &ctx, workflow).await?;
-            (id, Some(format!("{name}:{}", tags[0])))
+            let id = build::build(&engine, b, &plan.image, &local_name, &ctx, workflow).await?;
+            (id, Some(format!("{local_name}:{}", tags[0])), None)
+        }
+        ImageSource::Patch(p) => {
+            let patched = patch::patch(
+                &engine,
+                p,
+                &plan.image,
+                &local_name,
+                &ctx,
+                &registry_http,
+                workflow,
+            )
+            .await?;
+            workflow.set_output("base-digest", patched.base.digest())?;
+            (
+                patched.id,
+                Some(format!("{local_name}:{}", tags[0])),
+                Some(patched.base),
+            )
         }
     };
     let image = inspect(&engine, &image_id).await?;
@@ -90,7 +120,7 @@ pub async fn run(workflow: &Workflow) -> anyhow::Result<()> {
 
         // 5. Registry credentials, checked against the registry.
         let registry = RegistryClient::new(
-            http.clone(),
+            registry_http.clone(),
             registry_base,
             &login.username,
             &login.password,
@@ -121,6 +151,13 @@ pub async fn run(workflow: &Workflow) -> anyhow::Result<()> {
             is_immutable: &is_immutable,
             username: &login.username,
             password: &login.password,
+            base: base.as_ref().map(|b| push::BaseBlobs {
+                source: Endpoint {
+                    registry: &b.registry,
+                    repository: &b.reference.repository,
+                },
+                blobs: &b.image.layers,
+            }),
         };
         let report = if plan.image.push {
             let _group = workflow.group(&format!("Push {image_name}"));
@@ -281,6 +318,16 @@ fn http_client() -> anyhow::Result<reqwest::Client> {
         .user_agent(concat!("ship-to-ecr/", env!("CARGO_PKG_VERSION")))
         .connect_timeout(Duration::from_secs(10))
         .timeout(Duration::from_secs(30))
+        .build()?)
+}
+
+/// For registries: a layer may take minutes to stream, so no bound on a whole request, only on
+/// silence.
+fn registry_http_client() -> anyhow::Result<reqwest::Client> {
+    Ok(reqwest::Client::builder()
+        .user_agent(concat!("ship-to-ecr/", env!("CARGO_PKG_VERSION")))
+        .connect_timeout(Duration::from_secs(10))
+        .read_timeout(Duration::from_secs(60))
         .build()?)
 }
 

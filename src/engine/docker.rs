@@ -6,8 +6,8 @@ use std::collections::HashMap;
 
 use bollard::auth::DockerCredentials;
 use bollard::query_parameters::{
-    BuildImageOptionsBuilder, PushImageOptionsBuilder, RemoveImageOptionsBuilder,
-    TagImageOptionsBuilder,
+    BuildImageOptionsBuilder, CreateImageOptionsBuilder, ImportImageOptionsBuilder,
+    PushImageOptionsBuilder, RemoveImageOptionsBuilder, TagImageOptionsBuilder,
 };
 use bollard::Docker;
 use bytes::Bytes;
@@ -229,6 +229,78 @@ impl DockerEngine {
             }
         }
         image_id.ok_or_else(|| DockerError::Daemon("the build reported no image id".into()))
+    }
+
+    /// The daemon's platform as an image index names it: (`linux`, `amd64`).
+    pub async fn platform(&self) -> Result<(String, String), DockerError> {
+        let version = self
+            .docker
+            .version()
+            .await
+            .map_err(|e| DockerError::Daemon(with_causes(&e)))?;
+        Ok((
+            version.os.unwrap_or_else(|| "linux".into()),
+            version.arch.unwrap_or_else(|| "amd64".into()),
+        ))
+    }
+
+    /// Pulls `name@digest`, with credentials for the image's registry when given, handing
+    /// each status line to `on_line`.
+    pub async fn pull(
+        &self,
+        name: &str,
+        digest: &str,
+        credentials: Option<DockerCredentials>,
+        mut on_line: impl FnMut(&str),
+    ) -> Result<(), DockerError> {
+        // The digest goes in `tag`: an empty tag would pull every tag of the repository.
+        let options = CreateImageOptionsBuilder::default()
+            .from_image(name)
+            .tag(digest)
+            .build();
+        let mut stream = self.docker.create_image(Some(options), None, credentials);
+        let mut last = String::new();
+        while let Some(item) = stream.next().await {
+            let info = item.map_err(|e| match e {
+                bollard::errors::Error::DockerStreamError { error } => DockerError::Daemon(error),
+                e => DockerError::Daemon(with_causes(&e)),
+            })?;
+            if let Some(status) = info
+                .status
+                .filter(|s| s != "Downloading" && s != "Extracting")
+            {
+                let line = match info.id {
+                    Some(id) => format!("{id}: {status}"),
+                    None => status,
+                };
+                // Progress lines repeat; show each state once.
+                if line != last {
+                    on_line(&line);
+                }
+                last = line;
+            }
+        }
+        Ok(())
+    }
+
+    /// Loads an image archive (the format of `docker save`); layers the daemon already has
+    /// need not be in it.
+    pub async fn load(
+        &self,
+        archive: impl Stream<Item = std::io::Result<Bytes>> + Send + 'static,
+    ) -> Result<(), DockerError> {
+        let mut stream = self.docker.import_image_stream(
+            ImportImageOptionsBuilder::default().quiet(true).build(),
+            archive,
+            None,
+        );
+        while let Some(item) = stream.next().await {
+            item.map_err(|e| match e {
+                bollard::errors::Error::DockerStreamError { error } => DockerError::Daemon(error),
+                e => DockerError::Daemon(with_causes(&e)),
+            })?;
+        }
+        Ok(())
     }
 
     /// Gives the image another name (`repo:tag`) in the daemon.

@@ -4,6 +4,7 @@
 //! annotation per bad input.
 
 pub mod lifecycle;
+pub mod patch;
 pub mod rules;
 
 use std::path::PathBuf;
@@ -13,6 +14,8 @@ use serde::Deserialize;
 
 use crate::error::{InputError, InputErrors};
 use crate::github::context::RunContext;
+use crate::image::layer::LayerEntry;
+use crate::image::reference::ImageReference;
 use crate::image::tags::{self, TagValues};
 pub use lifecycle::LifecyclePolicy;
 use rules::PathKind;
@@ -48,6 +51,15 @@ pub struct RawInputs {
     pub labels: Option<String>,
     pub tags: Option<String>,
     pub push: Option<String>,
+    pub base_image: Option<String>,
+    pub base_image_username: Option<String>,
+    pub base_image_password: Option<String>,
+    pub files: Option<String>,
+    pub env: Option<String>,
+    pub workdir: Option<String>,
+    pub user: Option<String>,
+    pub entrypoint: Option<String>,
+    pub cmd: Option<String>,
 }
 
 impl RawInputs {
@@ -106,6 +118,22 @@ pub enum ImageSource {
     Build(BuildPlan),
     /// An image already in the daemon (built by an earlier step), by name or id.
     Local(String),
+    /// A base image from a registry, with files and config changes added.
+    Patch(PatchPlan),
+}
+
+#[derive(Debug, Clone)]
+pub struct PatchPlan {
+    pub base: ImageReference,
+    /// Username and password for the base image's registry.
+    pub base_credentials: Option<(String, String)>,
+    /// The new layer's entries, sorted; empty when no files are added.
+    pub files: Vec<LayerEntry>,
+    pub env: Vec<(String, String)>,
+    pub workdir: Option<String>,
+    pub user: Option<String>,
+    pub entrypoint: Option<Vec<String>>,
+    pub cmd: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone)]
@@ -320,18 +348,53 @@ fn image_plan(raw: &RawInputs, ctx: &RunContext, errors: &mut Errors) -> Option<
     let labels = errors.optional(&raw.labels, Vec::new(), |v| {
         rules::key_values("labels", v, "org.opencontainers.image.title=web-app")
     });
-    let source = match present(&raw.image) {
-        Some(name) => {
-            // The runner passes every input's default, so `context` counts as set only when it
-            // is not the default ".".
-            let context_set = present(&raw.context).is_some_and(|c| c != ".");
-            for (input, set) in [
-                ("context", context_set),
-                ("dockerfile", present(&raw.dockerfile).is_some()),
-                ("build-args", present(&raw.build_args).is_some()),
-                ("target", present(&raw.target).is_some()),
-                ("labels", present(&raw.labels).is_some()),
-            ] {
+    let patch_inputs = [
+        ("files", present(&raw.files).is_some()),
+        ("env", present(&raw.env).is_some()),
+        ("workdir", present(&raw.workdir).is_some()),
+        ("user", present(&raw.user).is_some()),
+        ("entrypoint", present(&raw.entrypoint).is_some()),
+        ("cmd", present(&raw.cmd).is_some()),
+        (
+            "base-image-username",
+            present(&raw.base_image_username).is_some(),
+        ),
+        (
+            "base-image-password",
+            present(&raw.base_image_password).is_some(),
+        ),
+    ];
+    if present(&raw.base_image).is_none() {
+        for (input, set) in patch_inputs {
+            if set {
+                errors.check::<()>(Err(InputError::new(
+                    input,
+                    "only applies in patch mode, with base-image set",
+                    "",
+                )));
+            }
+        }
+    }
+    // The runner passes every input's default, so `context` counts as set only when it is not
+    // the default ".".
+    let build_inputs = [
+        ("context", present(&raw.context).is_some_and(|c| c != ".")),
+        ("dockerfile", present(&raw.dockerfile).is_some()),
+        ("build-args", present(&raw.build_args).is_some()),
+        ("target", present(&raw.target).is_some()),
+    ];
+    let source = match (present(&raw.image), present(&raw.base_image)) {
+        (Some(_), Some(_)) => errors.check(Err(InputError::new(
+            "base-image",
+            "cannot be combined with 'image': 'image' pushes an image as it is, 'base-image' \
+             patches a registry image; use one of the two",
+            "",
+        ))),
+        (Some(name), None) => {
+            for (input, set) in build_inputs
+                .into_iter()
+                .chain([("labels", present(&raw.labels).is_some())])
+            {
                 if set {
                     errors.check::<()>(Err(InputError::new(
                         input,
@@ -344,7 +407,20 @@ fn image_plan(raw: &RawInputs, ctx: &RunContext, errors: &mut Errors) -> Option<
                 .check(rules::image_name("image", name))
                 .map(ImageSource::Local)
         }
-        None => {
+        (None, Some(base)) => {
+            for (input, set) in build_inputs {
+                if set {
+                    errors.check::<()>(Err(InputError::new(
+                        input,
+                        "only applies when building from a Dockerfile; with 'base-image' the \
+                         image is patched with 'files', 'env' and the other patch inputs",
+                        "",
+                    )));
+                }
+            }
+            patch_plan(raw, base, ctx, errors).map(ImageSource::Patch)
+        }
+        (None, None) => {
             let context = errors.check(rules::workspace_path(
                 "context",
                 present(&raw.context).unwrap_or("."),
@@ -414,6 +490,62 @@ fn image_plan(raw: &RawInputs, ctx: &RunContext, errors: &mut Errors) -> Option<
         labels: labels?,
         tags: tags?,
         push: push?,
+    })
+}
+
+fn patch_plan(
+    raw: &RawInputs,
+    base: &str,
+    ctx: &RunContext,
+    errors: &mut Errors,
+) -> Option<PatchPlan> {
+    let reference = errors.check(ImageReference::parse(base).map_err(|why| {
+        InputError::new(
+            "base-image",
+            format!("'{base}' is not an image reference: {why}"),
+            "docker.io/scicatproject/backend-next:v4.8.0",
+        )
+    }));
+    let credentials = match (
+        present(&raw.base_image_username),
+        present(&raw.base_image_password),
+    ) {
+        (Some(user), Some(password)) => Some(Some((user.to_string(), password.to_string()))),
+        (None, None) => Some(None),
+        (Some(_), None) => errors.check(Err(InputError::new(
+            "base-image-password",
+            "is empty while base-image-username is set; give both or neither",
+            "${{ secrets.DOCKERHUB_TOKEN }}",
+        ))),
+        (None, Some(_)) => errors.check(Err(InputError::new(
+            "base-image-username",
+            "is empty while base-image-password is set; give both or neither",
+            "${{ vars.DOCKERHUB_USERNAME }}",
+        ))),
+    };
+    let files = errors.optional(&raw.files, Vec::new(), |v| patch::files(v, &ctx.workspace));
+    let env = errors.optional(&raw.env, Vec::new(), |v| {
+        rules::key_values("env", v, "NODE_ENV=production")
+    });
+    let workdir = errors.optional(&raw.workdir, None, |v| {
+        patch::workdir("workdir", v).map(Some)
+    });
+    let user = errors.optional(&raw.user, None, |v| patch::user("user", v).map(Some));
+    let entrypoint = errors.optional(&raw.entrypoint, None, |v| {
+        patch::exec_form("entrypoint", v, r#"["node", "dist/main.js"]"#).map(Some)
+    });
+    let cmd = errors.optional(&raw.cmd, None, |v| {
+        patch::exec_form("cmd", v, r#"["--port", "3000"]"#).map(Some)
+    });
+    Some(PatchPlan {
+        base: reference?,
+        base_credentials: credentials?,
+        files: files?,
+        env: env?,
+        workdir: workdir?,
+        user: user?,
+        entrypoint: entrypoint?,
+        cmd: cmd?,
     })
 }
 

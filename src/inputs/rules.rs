@@ -285,6 +285,8 @@ pub fn image_name(input: &'static str, value: &str) -> Result<String, InputError
 pub enum PathKind {
     File,
     Folder,
+    /// A file or a folder.
+    Any,
 }
 
 /// A path relative to the workspace that stays inside it (no absolute path, no `..`, no
@@ -320,12 +322,13 @@ pub fn workspace_path(
     let right_kind = match kind {
         PathKind::File => real.is_file(),
         PathKind::Folder => real.is_dir(),
+        PathKind::Any => real.is_file() || real.is_dir(),
     };
     if !right_kind {
-        let want = if kind == PathKind::File {
-            "a file"
-        } else {
-            "a folder"
+        let want = match kind {
+            PathKind::File => "a file",
+            PathKind::Folder => "a folder",
+            PathKind::Any => "a file or a folder",
         };
         return Err(bad(format!("'{value}' is not {want}")));
     }

@@ -1,11 +1,18 @@
-//! A small OCI distribution client with Basic auth (ECR's registry login): check the login,
-//! read a manifest by tag or digest, write a manifest under a tag. Each request carries the
-//! credentials; nothing is stored. Retried on 429, 5xx, resets and timeouts.
+//! A small OCI distribution client: ping, manifests (read, write), blobs (exists, read as a
+//! stream, monolithic upload, cross-repository mount). Credentials travel with each request and
+//! nothing is stored: Basic on every request for ECR; for other registries whatever their
+//! challenge asks (anonymous or credential Bearer tokens, Basic). Retried on 429, 5xx, resets
+//! and timeouts.
 
-use reqwest::header::{ACCEPT, CONTENT_TYPE};
-use reqwest::{Method, StatusCode, Url};
+use std::sync::Mutex;
+
+use reqwest::header::{
+    HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, LOCATION, WWW_AUTHENTICATE,
+};
+use reqwest::{Method, Response, StatusCode, Url};
 use sha2::{Digest, Sha256};
 
+use super::auth::{self, Challenge};
 use crate::error::{is_unreachable, with_causes};
 use crate::retry::{self, Attempt, Backoff};
 
@@ -17,8 +24,12 @@ pub const MANIFEST_TYPES: &str = "application/vnd.docker.distribution.manifest.v
 
 #[derive(Debug, thiserror::Error)]
 pub enum RegistryError {
-    #[error("the registry at {url} refused the ECR credentials (HTTP {status})")]
-    Refused { url: String, status: StatusCode },
+    #[error("the registry at {url} refused {who} (HTTP {status})")]
+    Refused {
+        url: String,
+        status: StatusCode,
+        who: String,
+    },
     #[error("the registry at {url} answered HTTP {status} to {what}{detail}")]
     Unexpected {
         url: String,
@@ -27,7 +38,29 @@ pub enum RegistryError {
         detail: String,
     },
     #[error("cannot reach the registry at {url}: {reason}")]
-    Unreachable { url: String, reason: String },
+    Unreachable {
+        url: String,
+        reason: String,
+        /// A refused connection or unknown host: trying again will not help.
+        permanent: bool,
+    },
+    #[error("{0}")]
+    Token(#[from] auth::TokenError),
+    #[error("the blob {digest} is corrupt: {why}")]
+    Mismatch { digest: String, why: String },
+}
+
+impl RegistryError {
+    /// Whether trying again may help (throttling, 5xx, resets, timeouts).
+    pub fn is_transient(&self) -> bool {
+        match self {
+            RegistryError::Unexpected { status, .. } => {
+                status.is_server_error() || *status == StatusCode::TOO_MANY_REQUESTS
+            }
+            RegistryError::Unreachable { permanent, .. } => !permanent,
+            _ => false,
+        }
+    }
 }
 
 /// A manifest's bytes as stored, with its type and digest.
@@ -53,25 +86,73 @@ pub fn sha256_digest(bytes: &[u8]) -> String {
     format!("sha256:{:x}", Sha256::digest(bytes))
 }
 
+/// How requests are authenticated.
+enum Auth {
+    /// Basic credentials on every request (ECR's registry login).
+    Basic(String),
+    /// Whatever the registry's challenge asks for, with these credentials if any.
+    Challenged(Option<(String, String)>),
+}
+
 pub struct RegistryClient {
     http: reqwest::Client,
     base: Url,
-    username: String,
-    password: String,
+    auth: Auth,
+    /// Whose credentials these are, for messages ("the ECR credentials").
+    who: String,
+    /// The `Authorization` value a challenge led to (a Bearer token, or Basic).
+    answer: Mutex<Option<HeaderValue>>,
 }
 
 impl RegistryClient {
+    /// A client that sends Basic credentials with every request (ECR).
     pub fn new(http: reqwest::Client, base: Url, username: &str, password: &str) -> Self {
         Self {
             http,
             base,
-            username: username.to_string(),
-            password: password.to_string(),
+            auth: Auth::Basic(auth::basic_header(username, password)),
+            who: "the ECR credentials".into(),
+            answer: Mutex::new(None),
         }
+    }
+
+    /// A client that answers the registry's challenges, anonymously or with `credentials`.
+    pub fn challenged(
+        http: reqwest::Client,
+        base: Url,
+        credentials: Option<(String, String)>,
+        who: &str,
+    ) -> Self {
+        Self {
+            http,
+            base,
+            auth: Auth::Challenged(credentials),
+            who: who.to_string(),
+            answer: Mutex::new(None),
+        }
+    }
+
+    pub fn base(&self) -> &Url {
+        &self.base
     }
 
     fn shown(&self) -> String {
         self.base.as_str().trim_end_matches('/').to_string()
+    }
+
+    /// Whether the registry answers `GET /v2/` (a challenge counts as an answer).
+    pub async fn ping(&self) -> Result<(), RegistryError> {
+        let url = self.base.join("v2/").expect("joins");
+        let response = self
+            .http
+            .get(url)
+            .send()
+            .await
+            .map_err(|e| self.unreachable(&e))?;
+        if response.status() == StatusCode::UNAUTHORIZED {
+            return Ok(());
+        }
+        self.check(response, "GET /v2/").await.map(|_| ())
     }
 
     /// `GET /v2/` with the credentials.
@@ -104,7 +185,7 @@ impl RegistryClient {
             )
             .await;
         match answer {
-            Ok((_, media_type, bytes)) => Ok(Some(Manifest {
+            Ok((media_type, bytes)) => Ok(Some(Manifest {
                 digest: sha256_digest(&bytes),
                 media_type,
                 bytes,
@@ -138,6 +219,251 @@ impl RegistryClient {
         .map(|_| ())
     }
 
+    /// A small blob (an image config) read whole, its digest checked.
+    pub async fn get_small_blob(
+        &self,
+        repository: &str,
+        digest: &str,
+        on_retry: impl FnMut(&RegistryError, std::time::Duration),
+    ) -> Result<Vec<u8>, RegistryError> {
+        let path = format!("v2/{repository}/blobs/{digest}");
+        let what = format!("GET blob {repository}@{digest}");
+        let (_, bytes) = self
+            .send(Method::GET, &path, &what, &[], None, on_retry)
+            .await?;
+        if sha256_digest(&bytes) != digest {
+            return Err(RegistryError::Unexpected {
+                url: self.shown(),
+                status: StatusCode::OK,
+                what,
+                detail: format!(": the content's digest is {}", sha256_digest(&bytes)),
+            });
+        }
+        Ok(bytes)
+    }
+
+    /// Whether the repository holds the blob (one `HEAD`, no retries: the caller retries).
+    pub async fn has_blob(&self, repository: &str, digest: &str) -> Result<bool, RegistryError> {
+        let path = format!("v2/{repository}/blobs/{digest}");
+        let what = format!("HEAD blob {repository}@{digest}");
+        match self.attempt(Method::HEAD, &path, &what, &[], None).await {
+            Ok(_) => Ok(true),
+            Err(RegistryError::Unexpected { status, .. }) if status == StatusCode::NOT_FOUND => {
+                Ok(false)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The blob's response, to be read as a stream.
+    pub async fn blob_stream(
+        &self,
+        repository: &str,
+        digest: &str,
+    ) -> Result<Response, RegistryError> {
+        let path = format!("v2/{repository}/blobs/{digest}");
+        let what = format!("GET blob {repository}@{digest}");
+        self.attempt(Method::GET, &path, &what, &[], None).await
+    }
+
+    /// Asks the registry to mount `digest` from `from` (same registry); `true` when mounted.
+    pub async fn mount_blob(
+        &self,
+        repository: &str,
+        digest: &str,
+        from: &str,
+    ) -> Result<bool, RegistryError> {
+        let path = format!("v2/{repository}/blobs/uploads/?mount={digest}&from={from}");
+        let what = format!("mount {digest} from {from} into {repository}");
+        let response = self
+            .attempt(Method::POST, &path, &what, &[], Some(Vec::new()))
+            .await?;
+        Ok(response.status() == StatusCode::CREATED)
+    }
+
+    /// Uploads a blob in one request (`POST`, then `PUT ?digest=` with the whole body), as ECR
+    /// requires. The body is streamed; the registry checks the digest.
+    pub async fn upload_blob(
+        &self,
+        repository: &str,
+        digest: &str,
+        size: u64,
+        body: reqwest::Body,
+    ) -> Result<(), RegistryError> {
+        let path = format!("v2/{repository}/blobs/uploads/");
+        let what = format!("start upload of {digest} to {repository}");
+        let started = self
+            .attempt(Method::POST, &path, &what, &[], Some(Vec::new()))
+            .await?;
+        let location = started
+            .headers()
+            .get(LOCATION)
+            .and_then(|l| l.to_str().ok())
+            .ok_or_else(|| RegistryError::Unexpected {
+                url: self.shown(),
+                status: started.status(),
+                what: what.clone(),
+                detail: ": no Location header".into(),
+            })?;
+        // `Location` may be relative, and may carry its own query (the upload's state).
+        let mut url = self
+            .base
+            .join(location)
+            .map_err(|e| RegistryError::Unexpected {
+                url: self.shown(),
+                status: started.status(),
+                what: what.clone(),
+                detail: format!(": bad Location '{location}': {e}"),
+            })?;
+        url.query_pairs_mut().append_pair("digest", digest);
+        let what = format!("upload of {digest} to {repository}");
+        let mut request = self
+            .http
+            .put(url.clone())
+            .header(CONTENT_TYPE, "application/octet-stream")
+            .header(CONTENT_LENGTH, size)
+            .body(body);
+        if url.host_str() == self.base.host_str() {
+            if let Some(value) = self.authorization() {
+                request = request.header(AUTHORIZATION, value);
+            }
+        }
+        let response = request.send().await.map_err(|e| self.unreachable(&e))?;
+        self.check(response, &what).await.map(|_| ())
+    }
+
+    /// The current `Authorization` value, if any.
+    fn authorization(&self) -> Option<HeaderValue> {
+        match &self.auth {
+            Auth::Basic(value) => HeaderValue::from_str(value).ok(),
+            Auth::Challenged(_) => self.answer.lock().expect("not poisoned").clone(),
+        }
+    }
+
+    fn unreachable(&self, e: &reqwest::Error) -> RegistryError {
+        RegistryError::Unreachable {
+            url: self.shown(),
+            reason: with_causes(e),
+            permanent: is_unreachable(e),
+        }
+    }
+
+    /// One request; a challenge is answered once (token fetched, request sent again).
+    async fn attempt(
+        &self,
+        method: Method,
+        path: &str,
+        what: &str,
+        headers: &[(reqwest::header::HeaderName, &str)],
+        body: Option<Vec<u8>>,
+    ) -> Result<Response, RegistryError> {
+        let url = self
+            .base
+            .join(path)
+            .expect("a base URL joins a relative path");
+        let mut answered = false;
+        loop {
+            let mut request = self.http.request(method.clone(), url.clone());
+            if let Some(value) = self.authorization() {
+                request = request.header(AUTHORIZATION, value);
+            }
+            for (name, value) in headers {
+                request = request.header(name, *value);
+            }
+            if let Some(body) = &body {
+                request = request.body(body.clone());
+            }
+            let response = request.send().await.map_err(|e| self.unreachable(&e))?;
+            if response.status() == StatusCode::UNAUTHORIZED && !answered {
+                if let (Auth::Challenged(credentials), Some(challenge)) = (
+                    &self.auth,
+                    response
+                        .headers()
+                        .get(WWW_AUTHENTICATE)
+                        .and_then(|h| h.to_str().ok())
+                        .and_then(Challenge::parse),
+                ) {
+                    answered = true;
+                    if self
+                        .answer_challenge(challenge, credentials, &method, path)
+                        .await?
+                    {
+                        continue;
+                    }
+                }
+            }
+            return self.check(response, what).await;
+        }
+    }
+
+    /// Sets the `Authorization` the challenge asks for; `false` when there is nothing to send.
+    async fn answer_challenge(
+        &self,
+        challenge: Challenge,
+        credentials: &Option<(String, String)>,
+        method: &Method,
+        path: &str,
+    ) -> Result<bool, RegistryError> {
+        let value = match challenge {
+            Challenge::Basic => match credentials {
+                Some((user, password)) => auth::basic_header(user, password),
+                None => return Ok(false),
+            },
+            Challenge::Bearer {
+                realm,
+                service,
+                scope,
+            } => {
+                let scope = scope.unwrap_or_else(|| scope_for(method, path));
+                let token = auth::bearer_token(
+                    &self.http,
+                    &realm,
+                    service.as_deref(),
+                    &scope,
+                    credentials.as_ref().map(|(u, p)| (u.as_str(), p.as_str())),
+                )
+                .await?;
+                format!("Bearer {token}")
+            }
+        };
+        let value = HeaderValue::from_str(&value).map_err(|_| RegistryError::Unexpected {
+            url: self.shown(),
+            status: StatusCode::UNAUTHORIZED,
+            what: "authenticate".into(),
+            detail: ": the token is not a valid header value".into(),
+        })?;
+        *self.answer.lock().expect("not poisoned") = Some(value);
+        Ok(true)
+    }
+
+    /// A success, or the error the status means.
+    async fn check(&self, response: Response, what: &str) -> Result<Response, RegistryError> {
+        let status = response.status();
+        if status.is_success() {
+            return Ok(response);
+        }
+        if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
+            return Err(RegistryError::Refused {
+                url: self.shown(),
+                status,
+                who: self.who.clone(),
+            });
+        }
+        let text = response.text().await.unwrap_or_default();
+        let detail = if text.trim().is_empty() {
+            String::new()
+        } else {
+            format!(": {}", text.trim().chars().take(500).collect::<String>())
+        };
+        Err(RegistryError::Unexpected {
+            url: self.shown(),
+            status,
+            what: what.to_string(),
+            detail,
+        })
+    }
+
+    /// A request with retries; returns the content type and the body.
     async fn send(
         &self,
         method: Method,
@@ -146,79 +472,57 @@ impl RegistryClient {
         headers: &[(reqwest::header::HeaderName, &str)],
         body: Option<Vec<u8>>,
         on_retry: impl FnMut(&RegistryError, std::time::Duration),
-    ) -> Result<(StatusCode, String, Vec<u8>), RegistryError> {
-        let url = self
-            .base
-            .join(path)
-            .expect("a base URL joins a relative path");
+    ) -> Result<(String, Vec<u8>), RegistryError> {
         retry::retry(
             Backoff::STANDARD,
             || async {
-                let mut request = self
-                    .http
-                    .request(method.clone(), url.clone())
-                    .basic_auth(&self.username, Some(&self.password));
-                for (name, value) in headers {
-                    request = request.header(name, *value);
-                }
-                if let Some(body) = &body {
-                    request = request.body(body.clone());
-                }
-                let response = request.send().await.map_err(|e| {
-                    let error = RegistryError::Unreachable {
-                        url: self.shown(),
-                        reason: with_causes(&e),
-                    };
-                    if is_unreachable(&e) {
-                        Attempt::Fail(error)
-                    } else {
-                        Attempt::Retry(error)
-                    }
-                })?;
-                let status = response.status();
+                let response = self
+                    .attempt(method.clone(), path, what, headers, body.clone())
+                    .await
+                    .map_err(classify)?;
                 let media_type = response
                     .headers()
                     .get(CONTENT_TYPE)
                     .and_then(|v| v.to_str().ok())
                     .unwrap_or_default()
                     .to_string();
-                if status.is_success() {
-                    let bytes = response.bytes().await.map_err(|e| {
-                        Attempt::Retry(RegistryError::Unreachable {
-                            url: self.shown(),
-                            reason: with_causes(&e),
-                        })
-                    })?;
-                    return Ok((status, media_type, bytes.to_vec()));
-                }
-                if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
-                    return Err(Attempt::Fail(RegistryError::Refused {
-                        url: self.shown(),
-                        status,
-                    }));
-                }
-                let text = response.text().await.unwrap_or_default();
-                let detail = if text.trim().is_empty() {
-                    String::new()
-                } else {
-                    format!(": {}", text.trim().chars().take(500).collect::<String>())
-                };
-                let error = RegistryError::Unexpected {
-                    url: self.shown(),
-                    status,
-                    what: what.to_string(),
-                    detail,
-                };
-                if status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS {
-                    Err(Attempt::Retry(error))
-                } else {
-                    Err(Attempt::Fail(error))
-                }
+                let bytes = response
+                    .bytes()
+                    .await
+                    .map_err(|e| Attempt::Retry(self.unreachable(&e)))?;
+                Ok((media_type, bytes.to_vec()))
             },
             on_retry,
         )
         .await
     }
+}
+
+/// Whether an error is worth another try.
+pub fn classify(e: RegistryError) -> Attempt<RegistryError> {
+    if e.is_transient() {
+        Attempt::Retry(e)
+    } else {
+        Attempt::Fail(e)
+    }
+}
+
+/// The token scope a request needs when the challenge names none.
+fn scope_for(method: &Method, path: &str) -> String {
+    let repository = path
+        .strip_prefix("v2/")
+        .and_then(|p| {
+            ["/manifests/", "/blobs/", "/tags/"]
+                .iter()
+                .find_map(|marker| p.find(marker).map(|i| &p[..i]))
+        })
+        .unwrap_or("");
+    let actions = if *method == Method::GET || *method == Method::HEAD {
+        "pull"
+    } else {
+        "pull,push"
+    };
+    format!("repository:{repository}:{actions}")
 }
 
 #[cfg(test)]

@@ -1,4 +1,7 @@
-//! The registry's HTTP API (OCI distribution): login check and manifests. The daemonless
-//! engine grows here.
+//! Container registries over HTTP: the distribution API, its authentication, and copying blobs
+//! from one registry to another.
 
+pub mod auth;
 pub mod client;
+pub mod copy;
+pub mod resolve;

@@ -1,0 +1,174 @@
+//! Registry authentication challenges (`WWW-Authenticate`) and the Bearer token flow Docker Hub,
+//! GHCR and most public registries use: fetch a token for a scope from the realm, anonymously or
+//! with Basic credentials, then send it as `Authorization: Bearer`.
+
+use base64::Engine;
+use serde::Deserialize;
+
+/// A parsed `WWW-Authenticate` header.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Challenge {
+    Basic,
+    Bearer {
+        realm: String,
+        service: Option<String>,
+        scope: Option<String>,
+    },
+}
+
+impl Challenge {
+    /// Parses `Basic realm="..."` or `Bearer realm="...",service="...",scope="..."`.
+    pub fn parse(header: &str) -> Option<Self> {
+        let header = header.trim();
+        let (scheme, rest) = header.split_once(' ').unwrap_or((header, ""));
+        if scheme.eq_ignore_ascii_case("basic") {
+            return Some(Challenge::Basic);
+        }
+        if !scheme.eq_ignore_ascii_case("bearer") {
+            return None;
+        }
+        let params = parameters(rest);
+        let get = |name: &str| {
+            params
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(name))
+                .map(|(_, v)| v.clone())
+        };
+        Some(Challenge::Bearer {
+            realm: get("realm")?,
+            service: get("service"),
+            scope: get("scope"),
+        })
+    }
+}
+
+/// `key="value", key=value` pairs; quoted values may hold commas.
+fn parameters(text: &str) -> Vec<(String, String)> {
+    let mut pairs = Vec::new();
+    let mut rest = text.trim();
+    while let Some((key, after)) = rest.split_once('=') {
+        let key = key.trim().trim_start_matches(',').trim().to_string();
+        let after = after.trim_start();
+        let (value, remaining) = if let Some(quoted) = after.strip_prefix('"') {
+            let end = quoted.find('"').unwrap_or(quoted.len());
+            (
+                quoted[..end].to_string(),
+                quoted.get(end + 1..).unwrap_or(""),
+            )
+        } else {
+            let end = after.find(',').unwrap_or(after.len());
+            (after[..end].trim().to_string(), &after[end..])
+        };
+        pairs.push((key, value));
+        rest = remaining.trim_start().trim_start_matches(',');
+    }
+    pairs
+}
+
+pub fn basic_header(username: &str, password: &str) -> String {
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{username}:{password}"))
+    )
+}
+
+#[derive(Deserialize)]
+struct TokenAnswer {
+    token: Option<String>,
+    access_token: Option<String>,
+}
+
+/// Why no token could be had.
+#[derive(Debug, thiserror::Error)]
+pub enum TokenError {
+    #[error("the token service at {realm} refused the credentials (HTTP {status})")]
+    Refused { realm: String, status: u16 },
+    #[error("the token service at {realm} failed: {reason}")]
+    Failed { realm: String, reason: String },
+}
+
+/// Fetches a Bearer token for `scope` (the challenge's own scope wins when it names one).
+pub async fn bearer_token(
+    http: &reqwest::Client,
+    realm: &str,
+    service: Option<&str>,
+    scope: &str,
+    credentials: Option<(&str, &str)>,
+) -> Result<String, TokenError> {
+    let failed = |reason: String| TokenError::Failed {
+        realm: realm.to_string(),
+        reason,
+    };
+    let mut url = reqwest::Url::parse(realm).map_err(|e| failed(format!("bad realm: {e}")))?;
+    url.query_pairs_mut().append_pair("scope", scope);
+    if let Some(service) = service {
+        url.query_pairs_mut().append_pair("service", service);
+    }
+    let mut request = http.get(url);
+    if let Some((user, password)) = credentials {
+        request = request.basic_auth(user, Some(password));
+    }
+    let response = request
+        .send()
+        .await
+        .map_err(|e| failed(crate::error::with_causes(&e)))?;
+    let status = response.status();
+    if status == reqwest::StatusCode::UNAUTHORIZED || status == reqwest::StatusCode::FORBIDDEN {
+        return Err(TokenError::Refused {
+            realm: realm.to_string(),
+            status: status.as_u16(),
+        });
+    }
+    if !status.is_success() {
+        return Err(failed(format!("HTTP {status}")));
+    }
+    let answer: TokenAnswer = response
+        .json()
+        .await
+        .map_err(|e| failed(format!("unreadable answer: {e}")))?;
+    answer
+        .token
+        .or(answer.access_token)
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| failed("the answer holds no token".into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_docker_hub_and_basic_challenges() {
+        assert_eq!(
+            Challenge::parse(
+                r#"Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:library/nginx:pull""#
+            ),
+            Some(Challenge::Bearer {
+                realm: "https://auth.docker.io/token".into(),
+                service: Some("registry.docker.io".into()),
+                scope: Some("repository:library/nginx:pull".into()),
+            })
+        );
+        assert_eq!(
+            Challenge::parse(
+                r#"bearer realm="https://ghcr.io/token", scope="repository:o/r:pull,push""#
+            ),
+            Some(Challenge::Bearer {
+                realm: "https://ghcr.io/token".into(),
+                service: None,
+                scope: Some("repository:o/r:pull,push".into()),
+            })
+        );
+        assert_eq!(
+            Challenge::parse(r#"Basic realm="Registry Realm""#),
+            Some(Challenge::Basic)
+        );
+        assert_eq!(Challenge::parse("Negotiate"), None);
+        assert_eq!(Challenge::parse("Bearer service=x"), None);
+    }
+
+    #[test]
+    fn basic_header_is_base64_of_user_and_password() {
+        assert_eq!(basic_header("AWS", "pw"), "Basic QVdTOnB3");
+    }
+}
