@@ -6,6 +6,7 @@
 #![allow(dead_code, unused_imports)]
 
 pub mod aws_proxy;
+pub mod base_images;
 pub mod http;
 pub mod images;
 pub mod oidc;
