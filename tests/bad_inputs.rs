@@ -213,3 +213,97 @@ fn several_bad_inputs_are_reported_together() {
     );
     assert!(s.proxy.calls().is_empty());
 }
+
+/// Patch-mode inputs, each checked with a good `base-image` whose registry does not exist: a
+/// bad value must stop the run before anything reaches for it.
+const PATCH_CASES: &[(&str, &str, &str)] = &[
+    ("base-image", "Scicat/Backend:v4", "not an image reference"),
+    ("base-image", "nginx@sha256:abc", "64 lower-case hex digits"),
+    ("base-image", "nginx:", "tag"),
+    ("files", "hello.txt /app/hello.txt", "line 1"),
+    ("files", "hello.txt /app/hello.txt", "must be SRC => DEST"),
+    ("files", "missing.json => /app/x.json", "does not exist"),
+    ("files", "../x => /app/x", "inside the workspace"),
+    ("files", "hello.txt => app/hello.txt", "absolute path"),
+    ("files", "hello.txt => /app/../hello.txt", "normalised"),
+    ("files", "hello.txt => /app/x mode=888", "octal"),
+    (
+        "files",
+        "hello.txt => /app/x owner=node:node",
+        "numeric UID:GID",
+    ),
+    (
+        "files",
+        "hello.txt => /app/x\nDockerfile => /app/x",
+        "line 2",
+    ),
+    ("env", "NODE_ENV", "must be KEY=VALUE"),
+    ("workdir", "app", "absolute path"),
+    ("user", "node user", "user name or UID"),
+    ("entrypoint", "node main.js", "JSON array of strings"),
+    ("cmd", "[1, 2]", "JSON array of strings"),
+];
+
+#[test]
+fn every_bad_patch_input_fails_before_any_call() {
+    let s = StandIns::start();
+    for (input, value, words) in PATCH_CASES {
+        let result = s
+            .action()
+            .input("base-image", "127.0.0.1:9/team/base:1")
+            .input("base-image-username", "puller")
+            .input("base-image-password", "base-password-93c1")
+            .input(input, value)
+            .run();
+        assert_eq!(result.code, 1, "{input}={value:?}:\n{result}");
+        let errors = result.errors();
+        assert_eq!(errors.len(), 1, "{input}={value:?}:\n{result}");
+        let (title, message) = &errors[0];
+        assert_eq!(title, &format!("Invalid input '{input}'"), "{result}");
+        assert!(message.contains(words), "{input}={value:?}: {message}");
+        assert!(
+            message.contains(&format!("Example of a good value: {input}: ")),
+            "{message}"
+        );
+        let mut secrets = s.secrets();
+        secrets.push("base-password-93c1".into());
+        result.assert_no_secret_leaked(&secrets, true);
+        result.assert_masked(&["base-password-93c1".to_string()]);
+    }
+    assert_eq!(s.oidc.requests(), 0);
+    assert!(s.proxy.calls().is_empty());
+    assert!(s.repositories().is_empty());
+}
+
+#[test]
+fn patch_inputs_that_contradict_each_other_are_refused() {
+    let s = StandIns::start();
+    let title = |result: &support::ActionResult| result.errors()[0].0.clone();
+    let with_image = s
+        .action()
+        .input("image", "web-app:1")
+        .input("base-image", "nginx:1.27")
+        .run();
+    assert_eq!(title(&with_image), "Invalid input 'base-image'");
+    assert!(with_image.errors()[0].1.contains("use one of the two"));
+    let files_alone = s.action().input("files", "hello.txt => /hello.txt").run();
+    assert_eq!(title(&files_alone), "Invalid input 'files'");
+    assert!(files_alone.errors()[0].1.contains("with base-image set"));
+    let with_dockerfile = s
+        .action()
+        .input("base-image", "nginx:1.27")
+        .input("dockerfile", "Dockerfile")
+        .run();
+    assert_eq!(title(&with_dockerfile), "Invalid input 'dockerfile'");
+    let half_credentials = s
+        .action()
+        .input("base-image", "nginx:1.27")
+        .input("base-image-username", "puller")
+        .run();
+    assert_eq!(
+        title(&half_credentials),
+        "Invalid input 'base-image-password'"
+    );
+    assert!(s.proxy.calls().is_empty());
+    assert_eq!(s.oidc.requests(), 0);
+}
