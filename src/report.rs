@@ -23,6 +23,8 @@ pub struct ImageSummary<'a> {
     pub tags: &'a [String],
     pub size: i64,
     pub layers: usize,
+    /// Patch mode: the base, pinned by digest.
+    pub base: Option<String>,
     /// `None`: push was false.
     pub push: Option<&'a PushReport>,
 }
@@ -69,6 +71,9 @@ pub fn markdown(s: &Summary<'_>) -> String {
                 .collect::<Vec<_>>()
                 .join(", "),
         ));
+        if let Some(base) = &image.base {
+            rows.push(("Base", format!("`{base}`")));
+        }
         rows.push((
             "Size",
             format!("{} ({} layers)", human_size(image.size), image.layers),
@@ -86,6 +91,18 @@ pub fn markdown(s: &Summary<'_>) -> String {
                     "none sent: the registry already had the image".to_string()
                 };
                 rows.push(("Layers", layers));
+                if let Some(base) = &push.base_blobs {
+                    rows.push((
+                        "Base layers",
+                        format!(
+                            "{} copied from the base's registry ({}), {} mounted, {} already in ECR",
+                            base.uploaded,
+                            human_size(base.bytes_uploaded as i64),
+                            base.mounted,
+                            base.present
+                        ),
+                    ));
+                }
                 let tags = if push.written.is_empty() {
                     "no: every tag already pointed to this image".to_string()
                 } else {

@@ -218,6 +218,9 @@ pub async fn run(workflow: &Workflow) -> anyhow::Result<()> {
                 tags,
                 size: image.size,
                 layers: image.layers,
+                base: base
+                    .as_ref()
+                    .map(|b| b.reference.pinned(b.digest())),
                 push: report.as_ref(),
             }),
             elapsed: started.elapsed(),
