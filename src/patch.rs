@@ -11,7 +11,7 @@
 //!    depends on the clock or on a container, so a re-run is the same image and pushes nothing.
 
 use std::io::{BufWriter, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use bollard::auth::DockerCredentials;
 use reqwest::Url;
@@ -24,9 +24,11 @@ use crate::github::context::RunContext;
 use crate::image::config::{self, ConfigChanges};
 use crate::image::labels::build_labels;
 use crate::image::layer::{self, LayerDigest};
+use crate::image::manifest::{self, Descriptor};
 use crate::image::reference::ImageReference;
 use crate::inputs::{ImagePlan, PatchPlan};
-use crate::registry::client::{RegistryClient, RegistryError};
+use crate::registry::client::{sha256_digest, Manifest, RegistryClient, RegistryError};
+use crate::registry::copy::Blob;
 use crate::registry::resolve::{self, RemoteImage, ResolveError};
 
 /// The base a patched image was made from, and how to reach its registry again.
@@ -47,6 +49,12 @@ pub struct Patched {
     /// The image id (the new config's digest).
     pub id: String,
     pub base: Base,
+    /// What the push writes: the new config, the compressed new layer, the manifest.
+    pub config: Vec<u8>,
+    pub layer: Option<(PathBuf, Blob)>,
+    pub manifest: Manifest,
+    /// Holds the compressed layer until the push.
+    _scratch: tempfile::TempDir,
 }
 
 /// Timestamps in the added layer: fixed, so the same files give the same layer whatever the
@@ -65,19 +73,23 @@ pub async fn patch(
     let started = std::time::Instant::now();
     let temp = scratch_dir()?;
     let layer_path = temp.path().join("layer.tar");
+    let compressed_path = temp.path().join("layer.tar.gz");
+    // (uncompressed: the diff id; compressed: the blob ECR gets)
     let layer = if plan.files.is_empty() {
         None
     } else {
         let entries = plan.files.clone();
-        let path = layer_path.clone();
-        let written = tokio::task::spawn_blocking(move || -> std::io::Result<LayerDigest> {
-            let mut out = BufWriter::new(std::fs::File::create(&path)?);
-            let digest = layer::write(&entries, LAYER_MTIME, &mut out)?;
-            out.flush()?;
-            Ok(digest)
-        })
-        .await?
-        .map_err(|e| Failure::new("Cannot pack the files", format!("files: {e}")))?;
+        let (path, gz) = (layer_path.clone(), compressed_path.clone());
+        let written =
+            tokio::task::spawn_blocking(move || -> std::io::Result<(LayerDigest, LayerDigest)> {
+                let mut out = BufWriter::new(std::fs::File::create(&path)?);
+                let digest = layer::write(&entries, LAYER_MTIME, &mut out)?;
+                out.flush()?;
+                drop(out);
+                Ok((digest, layer::compress(&path, &gz)?))
+            })
+            .await?
+            .map_err(|e| Failure::new("Cannot pack the files", format!("files: {e}")))?;
         Some(written)
     };
 
@@ -134,12 +146,26 @@ pub async fn patch(
         entrypoint: plan.entrypoint.clone(),
         cmd: plan.cmd.clone(),
         created: Some(created),
-        layer: layer.as_ref().map(|l| l.diff_id.clone()),
+        layer: layer.as_ref().map(|(l, _)| l.diff_id.clone()),
         created_by: describe(plan),
     };
     let new_config = config::patch(&base.image.config, &changes)
         .map_err(|e| Failure::new("Cannot patch the base image", e))?;
-    let id = crate::registry::client::sha256_digest(&new_config);
+    let id = sha256_digest(&new_config);
+    let compressed = layer.as_ref().map(|(_, gz)| Descriptor {
+        digest: gz.diff_id.clone(),
+        size: gz.size,
+    });
+    let (manifest_bytes, media_type) = manifest::patched(
+        &base.image.manifest.bytes,
+        &base.image.manifest.media_type,
+        &Descriptor {
+            digest: id.clone(),
+            size: new_config.len() as u64,
+        },
+        compressed.as_ref(),
+    )
+    .map_err(|e| Failure::new("Cannot patch the base image", e))?;
 
     let name = format!("{local_name}:{}", image.tags[0]);
     let archive = temp.path().join("image.tar");
@@ -170,10 +196,29 @@ pub async fn patch(
         base.reference.pinned(base.digest()),
         if has_layer { "one layer" } else { "no layer" },
         plan.files.len(),
-        layer.as_ref().map_or(0, |l| l.size),
+        layer.as_ref().map_or(0, |(l, _)| l.size),
         started.elapsed().as_secs_f64()
     ));
-    Ok(Patched { id, base })
+    Ok(Patched {
+        id,
+        base,
+        config: new_config,
+        layer: compressed.map(|d| {
+            (
+                compressed_path,
+                Blob {
+                    digest: d.digest,
+                    size: d.size,
+                },
+            )
+        }),
+        manifest: Manifest {
+            digest: sha256_digest(&manifest_bytes),
+            media_type,
+            bytes: manifest_bytes,
+        },
+        _scratch: temp,
+    })
 }
 
 /// Where the layer and the archive are written: the runner's temp folder, removed afterwards.

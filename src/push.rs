@@ -7,12 +7,13 @@
 //! 3. Every other missing tag is written by putting the same manifest bytes under it: no blob
 //!    is sent again, and each tag is written only after everything it points to exists.
 
+use std::path::Path;
 use std::time::Duration;
 
 use crate::engine::docker::{DockerEngine, LocalImage};
 use crate::error::Failure;
 use crate::github::commands::{Level, Workflow};
-use crate::registry::client::{Manifest, RegistryClient, RegistryError};
+use crate::registry::client::{classify, Manifest, RegistryClient, RegistryError};
 use crate::registry::copy::{self, Blob, CopyReport, Endpoint};
 
 pub struct PushRequest<'a> {
@@ -24,15 +25,22 @@ pub struct PushRequest<'a> {
     pub is_immutable: &'a dyn Fn(&str) -> bool,
     pub username: &'a str,
     pub password: &'a str,
-    /// A patched image's base: its layers are copied from there as they are, before the daemon
-    /// pushes, so they reach ECR with the base's own digests (the daemon would compress them
-    /// anew and change them).
-    pub base: Option<BaseBlobs<'a>>,
+    /// A patched image, written blob by blob instead of by the daemon (see [`DirectUpload`]).
+    pub direct: Option<DirectUpload<'a>>,
 }
 
-pub struct BaseBlobs<'a> {
-    pub source: Endpoint<'a>,
-    pub blobs: &'a [Blob],
+/// A patched image as the registry will hold it. The daemon cannot push it faithfully: it
+/// compresses layers anew for each registry, and for a layer it knows several digests of it
+/// checks only one in the destination before re-compressing, so the base's layers would not
+/// keep their digests. Instead the base's blobs are copied from the base's registry as they
+/// are, the new layer and config are uploaded as made, and the manifest is written last.
+pub struct DirectUpload<'a> {
+    pub base: Endpoint<'a>,
+    pub base_blobs: &'a [Blob],
+    /// The compressed new layer, on disk.
+    pub layer: Option<(&'a Path, &'a Blob)>,
+    pub config: &'a [u8],
+    pub manifest: &'a Manifest,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -148,29 +156,27 @@ pub async fn push(
         Some(m) => m,
         None => {
             let first = &missing[0];
-            if let Some(base) = &request.base {
-                let notice = retry_notice_shared(workflow);
-                let copied = copy::copy_blobs(
-                    base.source,
-                    Endpoint {
-                        registry,
-                        repository: request.repository,
-                    },
-                    base.blobs,
-                    &notice,
-                )
-                .await
-                .map_err(|e| {
-                    Failure::new(
-                        "Cannot copy the base image's layers",
-                        format!("{e}. Nothing was tagged."),
+            if let Some(direct) = &request.direct {
+                upload_directly(registry, request, direct, &mut report, workflow).await?;
+                registry
+                    .put_manifest(
+                        request.repository,
+                        first,
+                        direct.manifest,
+                        retry_notice(workflow),
                     )
-                })?;
-                workflow.info(&format!(
-                    "Base layers: {} already in ECR, {} mounted, {} copied ({} bytes).",
-                    copied.present, copied.mounted, copied.uploaded, copied.bytes_uploaded
-                ));
-                report.base_blobs = Some(copied);
+                    .await
+                    .map_err(registry_failure)?;
+                report.written.push(first.clone());
+                return finish(
+                    registry,
+                    request,
+                    direct.manifest.clone(),
+                    missing,
+                    report,
+                    workflow,
+                )
+                .await;
             }
             engine
                 .tag(&request.image.id, &local, first)
@@ -217,6 +223,18 @@ pub async fn push(
             stored
         }
     };
+    finish(registry, request, manifest, missing, report, workflow).await
+}
+
+/// Writes every tag still missing by putting the same manifest under it; no blob moves again.
+async fn finish(
+    registry: &RegistryClient,
+    request: &PushRequest<'_>,
+    manifest: Manifest,
+    missing: Vec<String>,
+    mut report: PushReport,
+    workflow: &Workflow,
+) -> anyhow::Result<PushReport> {
     let rest: Vec<String> = missing
         .into_iter()
         .filter(|t| !report.written.contains(t))
@@ -230,6 +248,112 @@ pub async fn push(
     }
     report.digest = manifest.digest;
     Ok(report)
+}
+
+/// Every blob of a patched image into the repository: the base's copied from its registry, the
+/// new layer and the config uploaded, each only when missing. Tags come after, from the caller.
+async fn upload_directly(
+    registry: &RegistryClient,
+    request: &PushRequest<'_>,
+    direct: &DirectUpload<'_>,
+    report: &mut PushReport,
+    workflow: &Workflow,
+) -> anyhow::Result<()> {
+    let notice = retry_notice_shared(workflow);
+    let destination = Endpoint {
+        registry,
+        repository: request.repository,
+    };
+    let copied = copy::copy_blobs(direct.base, destination, direct.base_blobs, &notice)
+        .await
+        .map_err(|e| {
+            Failure::new(
+                "Cannot copy the base image's layers",
+                format!("{e}. Nothing was tagged."),
+            )
+        })?;
+    workflow.info(&format!(
+        "Base layers: {} already in ECR, {} mounted, {} copied ({} bytes).",
+        copied.present, copied.mounted, copied.uploaded, copied.bytes_uploaded
+    ));
+    report.layers_uploaded += copied.uploaded;
+    report.layers_present += copied.present + copied.mounted;
+    report.base_blobs = Some(copied);
+
+    let upload_failure = |what: &str, e: RegistryError| {
+        Failure::new(
+            "Upload failed",
+            format!("Cannot upload the {what}: {e}. Nothing was tagged."),
+        )
+    };
+    if let Some((path, blob)) = direct.layer {
+        let sent = upload_once(registry, request.repository, blob, &notice, || async {
+            let file =
+                tokio::fs::File::open(path)
+                    .await
+                    .map_err(|e| RegistryError::Unexpected {
+                        url: String::new(),
+                        status: reqwest::StatusCode::OK,
+                        what: format!("read {}", path.display()),
+                        detail: format!(": {e}"),
+                    })?;
+            Ok(reqwest::Body::wrap_stream(
+                tokio_util::io::ReaderStream::new(file),
+            ))
+        })
+        .await
+        .map_err(|e| upload_failure("new layer", e))?;
+        if sent {
+            report.layers_uploaded += 1;
+        } else {
+            report.layers_present += 1;
+        }
+    }
+    let config = Blob {
+        digest: request.image.id.clone(),
+        size: direct.config.len() as u64,
+    };
+    upload_once(registry, request.repository, &config, &notice, || async {
+        Ok(reqwest::Body::from(direct.config.to_vec()))
+    })
+    .await
+    .map_err(|e| upload_failure("image config", e))?;
+    Ok(())
+}
+
+/// Uploads a blob unless the repository has it, retrying what may pass on another try; `true`
+/// when it was sent.
+async fn upload_once<F, Fut>(
+    registry: &RegistryClient,
+    repository: &str,
+    blob: &Blob,
+    notice: &(dyn Fn(&RegistryError, Duration) + Sync),
+    body: F,
+) -> Result<bool, RegistryError>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<reqwest::Body, RegistryError>>,
+{
+    crate::retry::retry(
+        crate::retry::Backoff::STANDARD,
+        || async {
+            if registry
+                .has_blob(repository, &blob.digest)
+                .await
+                .map_err(classify)?
+            {
+                return Ok(false);
+            }
+            let body = body().await.map_err(crate::retry::Attempt::Fail)?;
+            registry
+                .upload_blob(repository, &blob.digest, blob.size, body)
+                .await
+                .map_err(classify)?;
+            Ok(true)
+        },
+        notice,
+    )
+    .await
 }
 
 fn immutable_conflict(request: &PushRequest<'_>, tag: &str, existing: &Manifest) -> Failure {

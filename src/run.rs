@@ -55,7 +55,7 @@ pub async fn run(workflow: &Workflow) -> anyhow::Result<()> {
     let tags = &plan.image.tags;
     // A name of this run's own until the registry's address is known.
     let local_name = format!("ship-to-ecr-build/{:016x}", rand::random::<u64>());
-    let (image_id, build_name, base) = match &plan.image.source {
+    let (image_id, build_name, patched) = match &plan.image.source {
         ImageSource::Local(name) => {
             let image = inspect(&engine, name).await?;
             (image.id, None, None)
@@ -77,9 +77,9 @@ pub async fn run(workflow: &Workflow) -> anyhow::Result<()> {
             .await?;
             workflow.set_output("base-digest", patched.base.digest())?;
             (
-                patched.id,
+                patched.id.clone(),
                 Some(format!("{local_name}:{}", tags[0])),
-                Some(patched.base),
+                Some(patched),
             )
         }
     };
@@ -151,12 +151,15 @@ pub async fn run(workflow: &Workflow) -> anyhow::Result<()> {
             is_immutable: &is_immutable,
             username: &login.username,
             password: &login.password,
-            base: base.as_ref().map(|b| push::BaseBlobs {
-                source: Endpoint {
-                    registry: &b.registry,
-                    repository: &b.reference.repository,
+            direct: patched.as_ref().map(|p| push::DirectUpload {
+                base: Endpoint {
+                    registry: &p.base.registry,
+                    repository: &p.base.reference.repository,
                 },
-                blobs: &b.image.layers,
+                base_blobs: &p.base.image.layers,
+                layer: p.layer.as_ref().map(|(path, blob)| (path.as_path(), blob)),
+                config: &p.config,
+                manifest: &p.manifest,
             }),
         };
         let report = if plan.image.push {
@@ -218,9 +221,9 @@ pub async fn run(workflow: &Workflow) -> anyhow::Result<()> {
                 tags,
                 size: image.size,
                 layers: image.layers,
-                base: base
+                base: patched
                     .as_ref()
-                    .map(|b| b.reference.pinned(b.digest())),
+                    .map(|p| p.base.reference.pinned(p.base.digest())),
                 push: report.as_ref(),
             }),
             elapsed: started.elapsed(),

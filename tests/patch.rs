@@ -4,7 +4,10 @@
 mod support;
 
 use serde_json::{json, Value};
-use support::base_images::{gunzip, tar_entries, BaseImage, SourceRegistry};
+use support::base_images::{self, gunzip, tar_entries, BaseImage, SourceRegistry, TarEntry};
+
+/// A tar entry borrowed, for comparing with literals.
+type Shown<'a> = (&'a str, char, u32, u64, u64, &'a [u8]);
 use support::images::docker;
 use support::{ActionRun, StandIns};
 
@@ -30,11 +33,7 @@ fn with_files(run: ActionRun, base: &BaseImage) -> ActionRun {
         )
 }
 
-fn patched_entries(
-    s: &StandIns,
-    tag: &str,
-    base: &BaseImage,
-) -> (Value, Vec<(String, char, u32, u64, u64, Vec<u8>)>) {
+fn patched_entries(s: &StandIns, tag: &str, base: &BaseImage) -> (Value, Vec<TarEntry>) {
     let reader = s.reader();
     let (_, manifest) = reader.manifest(REPO, tag).expect("pushed");
     let layers = manifest["layers"].as_array().unwrap();
@@ -77,7 +76,7 @@ fn a_patch_keeps_the_base_byte_for_byte_and_adds_exactly_the_files() {
 
     // The new layer holds exactly the files, with the asked modes and owners.
     let (_, entries) = patched_entries(&s, "sha-4f3c2b1", &base);
-    let shown: Vec<(&str, char, u32, u64, u64, &[u8])> = entries
+    let shown: Vec<Shown> = entries
         .iter()
         .map(|(p, k, m, u, g, c)| (p.as_str(), *k, *m, *u, *g, c.as_slice()))
         .collect();
@@ -160,9 +159,33 @@ fn a_patch_keeps_the_base_byte_for_byte_and_adds_exactly_the_files() {
     );
     assert_eq!(config["history"].as_array().unwrap().len(), 3);
 
-    // The image runs as asked: the daemon pulls it back from ECR and prints the file.
-    let (ok, printed) = docker(&["run", "--rm", &outputs["image"]]);
-    assert!(ok, "{printed}");
+    assert_eq!(
+        manifest["mediaType"],
+        base_images::OCI_MANIFEST,
+        "the base's format"
+    );
+    assert_eq!(layers[2]["mediaType"], base_images::OCI_LAYER);
+
+    // The image runs as asked once pulled back from ECR by digest, with a login of this test's
+    // own (a private DOCKER_CONFIG, nothing global).
+    let (ok, out) = docker(&["rmi", "--force", &outputs["image"]]);
+    assert!(ok, "{out}");
+    let config_dir = tempfile::tempdir().unwrap();
+    let docker_with_login = |args: &[&str]| {
+        let out = std::process::Command::new("docker")
+            .env("DOCKER_CONFIG", config_dir.path())
+            .args(args)
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).to_string()
+            + &String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "docker {args:?}: {text}");
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    let password = support::registry_password();
+    docker_with_login(&["login", "-u", "AWS", "-p", &password, &s.registry_host()]);
+    docker_with_login(&["pull", &outputs["image-by-digest"]]);
+    let printed = docker_with_login(&["run", "--rm", &outputs["image-by-digest"]]);
     assert_eq!(printed.trim(), r#"[{"id":"DOOR"}]"#);
     result.assert_no_secret_leaked(&s.secrets(), true);
 }

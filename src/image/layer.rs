@@ -194,6 +194,19 @@ pub fn write(entries: &[LayerEntry], mtime: u64, out: impl Write) -> io::Result<
     Ok(hashing.finish())
 }
 
+/// Compresses the layer tar at `tar` into `out` with gzip (level 6, no name or time in the
+/// header), the same bytes for the same tar; returns the compressed blob's digest and size.
+pub fn compress(tar: &Path, out: &Path) -> io::Result<LayerDigest> {
+    let mut input = io::BufReader::new(std::fs::File::open(tar)?);
+    let file = io::BufWriter::new(std::fs::File::create(out)?);
+    let mut encoder =
+        flate2::GzBuilder::new().write(Hashing::new(file), flate2::Compression::default());
+    io::copy(&mut input, &mut encoder)?;
+    let mut hashing = encoder.finish()?;
+    hashing.flush()?;
+    Ok(hashing.finish())
+}
+
 /// A writer that hashes and counts what passes through it.
 struct Hashing<W> {
     inner: W,
@@ -343,5 +356,20 @@ mod tests {
         assert_eq!(entry.header().mode().unwrap(), 0o644);
         assert_eq!(entry.header().mtime().unwrap(), 0);
         assert_eq!(entry.header().username().unwrap(), Some(""));
+
+        // Compressed, it is the same blob each time too.
+        let tar = dir.path().join("layer.tar");
+        std::fs::write(&tar, &first).unwrap();
+        let gz = |name: &str| compress(&tar, &dir.path().join(name)).unwrap();
+        assert_eq!(gz("a.gz"), gz("b.gz"));
+        let mut unpacked = Vec::new();
+        io::Read::read_to_end(
+            &mut flate2::read::GzDecoder::new(
+                std::fs::File::open(dir.path().join("a.gz")).unwrap(),
+            ),
+            &mut unpacked,
+        )
+        .unwrap();
+        assert_eq!(unpacked, first);
     }
 }

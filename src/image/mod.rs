@@ -5,5 +5,6 @@ pub mod context;
 pub mod dockerignore;
 pub mod labels;
 pub mod layer;
+pub mod manifest;
 pub mod reference;
 pub mod tags;

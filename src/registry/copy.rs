@@ -211,12 +211,15 @@ mod tests {
     use axum::response::{IntoResponse, Response};
     use std::sync::Mutex;
 
+    /// (request URI, body received, status answered) of each upload.
+    type Uploads = Arc<Mutex<Vec<(String, Vec<u8>, u16)>>>;
+
     #[derive(Clone, Default)]
     struct Fake {
         base: Arc<Mutex<String>>,
         content: Arc<Mutex<Vec<u8>>>,
         token_queries: Arc<Mutex<Vec<String>>>,
-        uploads: Arc<Mutex<Vec<(String, Vec<u8>, u16)>>>,
+        uploads: Uploads,
     }
 
     async fn serve(app: axum::Router) -> String {

@@ -242,7 +242,10 @@ fn gzip_best(tar: &[u8]) -> Vec<u8> {
     encoder.finish().unwrap()
 }
 
-fn tar_of(entries: &[(&str, Option<&[u8]>, Option<&str>)]) -> Vec<u8> {
+/// (path, content for a file, target for a link); neither means a folder.
+type Spec<'a> = (&'a str, Option<&'a [u8]>, Option<&'a str>);
+
+fn tar_of(entries: &[Spec<'_>]) -> Vec<u8> {
     let mut builder = tar::Builder::new(Vec::new());
     for (path, content, link) in entries {
         let mut header = tar::Header::new_gnu();
@@ -314,8 +317,10 @@ pub fn gunzip(bytes: &[u8]) -> Vec<u8> {
     out
 }
 
-/// A tar's entries as (path, type, mode, uid, gid, content or link target).
-pub fn tar_entries(tar: &[u8]) -> Vec<(String, char, u32, u64, u64, Vec<u8>)> {
+/// A tar entry as (path, type, mode, uid, gid, content or link target).
+pub type TarEntry = (String, char, u32, u64, u64, Vec<u8>);
+
+pub fn tar_entries(tar: &[u8]) -> Vec<TarEntry> {
     let mut archive = tar::Archive::new(tar);
     archive
         .entries()

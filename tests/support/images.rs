@@ -62,10 +62,20 @@ pub fn docker(args: &[&str]) -> (bool, String) {
     )
 }
 
-/// Removes every image name in the daemon under `prefix` (a test's registry host).
+/// Removes every image name in the daemon under `prefix` (a test's registry host), tags and
+/// digest references (images pulled by digest have no tag).
 pub fn remove_images_under(prefix: &str) {
-    let (_, list) = docker(&["image", "ls", "--format", "{{.Repository}}:{{.Tag}}"]);
-    let names: Vec<&str> = list.lines().filter(|l| l.starts_with(prefix)).collect();
+    let (_, list) = docker(&[
+        "image",
+        "ls",
+        "--digests",
+        "--format",
+        "{{.Repository}}:{{.Tag}} {{.Repository}}@{{.Digest}}",
+    ]);
+    let names: Vec<&str> = list
+        .split_whitespace()
+        .filter(|n| n.starts_with(prefix) && !n.ends_with(":<none>") && !n.ends_with("@<none>"))
+        .collect();
     if !names.is_empty() {
         let mut args = vec!["rmi", "--force"];
         args.extend(names);
