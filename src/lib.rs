@@ -2,11 +2,12 @@
 //!
 //! Layers, lowest first (a module only uses those above it in this list):
 //! `error`, `retry` -> `github`, `inputs`, `image` -> `aws`, `registry`, `engine` ->
-//! `trust_diagnosis`, `credentials`, `repository`, `build`, `patch`, `push`, `report` -> `run`.
+//! `trust_diagnosis`, `credentials`, `repository`, `build`, `patch`, `push`, `report` -> `run`, `cli`.
 //! See ARCHITECTURE.md.
 
 pub mod aws;
 pub mod build;
+pub mod cli;
 pub mod credentials;
 pub mod engine;
 pub mod error;

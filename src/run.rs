@@ -22,12 +22,13 @@ use crate::registry::copy::Endpoint;
 use crate::report::{self, ImageSummary, Summary};
 use crate::repository;
 
-pub async fn run(workflow: &Workflow) -> anyhow::Result<()> {
+/// Runs with `vars`: the environment, with any command-line flags as `INPUT_*` over it.
+pub async fn run(workflow: &Workflow, vars: Vec<(String, String)>) -> anyhow::Result<()> {
     let started = Instant::now();
 
     // 1. Everything that can be checked without the network.
     let ctx = RunContext::from_env();
-    let raw = RawInputs::from_env()
+    let raw = RawInputs::from_vars(vars)
         .map_err(|e| Failure::new("Cannot read inputs", format!("INPUT_* variables: {e}")))?;
     // Masked before anything else, even before a bad input is reported.
     if let Some(password) = raw

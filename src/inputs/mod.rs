@@ -21,62 +21,92 @@ pub use lifecycle::LifecyclePolicy;
 use rules::PathKind;
 pub use rules::RoleArn;
 
-/// The inputs exactly as the runner passes them (`INPUT_ROLE-TO-ASSUME` -> `role_to_assume`).
-/// This struct is the list of inputs the code reads; `action.yml` declares the same names.
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub struct RawInputs {
-    pub aws_region: Option<String>,
-    pub role_to_assume: Option<String>,
-    pub audience: Option<String>,
-    pub role_session_name: Option<String>,
-    pub role_duration_seconds: Option<String>,
-    pub chain_role_to_assume: Option<String>,
-    pub repository: Option<String>,
-    pub registry_id: Option<String>,
-    pub registry_url: Option<String>,
-    pub create_repository: Option<String>,
-    pub scan_on_push: Option<String>,
-    pub tag_mutability: Option<String>,
-    pub encryption: Option<String>,
-    pub kms_key: Option<String>,
-    pub lifecycle_policy: Option<String>,
-    pub keep_images: Option<String>,
-    pub export_credentials: Option<String>,
-    pub context: Option<String>,
-    pub dockerfile: Option<String>,
-    pub build_args: Option<String>,
-    pub target: Option<String>,
-    pub image: Option<String>,
-    pub labels: Option<String>,
-    pub tags: Option<String>,
-    pub push: Option<String>,
-    pub base_image: Option<String>,
-    pub base_image_username: Option<String>,
-    pub base_image_password: Option<String>,
-    pub files: Option<String>,
-    pub env: Option<String>,
-    pub workdir: Option<String>,
-    pub user: Option<String>,
-    pub entrypoint: Option<String>,
-    pub cmd: Option<String>,
+/// Declares every input once: the struct envy fills from `INPUT_*`, and the table of names and
+/// defaults that `action.yml`, the CLI's flags and the tests are checked against.
+macro_rules! inputs {
+    ($($field:ident: $name:literal = $default:literal,)*) => {
+        /// The inputs exactly as the runner passes them (`INPUT_ROLE-TO-ASSUME` ->
+        /// `role_to_assume`).
+        #[derive(Debug, Default, Deserialize, serde::Serialize)]
+        #[serde(rename_all = "kebab-case")]
+        pub struct RawInputs {
+            $(pub $field: Option<String>,)*
+        }
+
+        /// Every input the code reads, with the default `action.yml` declares for it (empty:
+        /// none, or one worked out at run time, such as the region from `AWS_REGION`).
+        pub const INPUTS: &[(&str, &str)] = &[$(($name, $default),)*];
+    };
 }
 
+inputs! {
+    aws_region: "aws-region" = "",
+    role_to_assume: "role-to-assume" = "",
+    audience: "audience" = "sts.amazonaws.com",
+    role_session_name: "role-session-name" = "",
+    role_duration_seconds: "role-duration-seconds" = "3600",
+    chain_role_to_assume: "chain-role-to-assume" = "",
+    repository: "repository" = "",
+    registry_id: "registry-id" = "",
+    registry_url: "registry-url" = "",
+    create_repository: "create-repository" = "true",
+    scan_on_push: "scan-on-push" = "true",
+    tag_mutability: "tag-mutability" = "MUTABLE",
+    encryption: "encryption" = "AES256",
+    kms_key: "kms-key" = "",
+    lifecycle_policy: "lifecycle-policy" = "",
+    keep_images: "keep-images" = "",
+    export_credentials: "export-credentials" = "false",
+    context: "context" = ".",
+    dockerfile: "dockerfile" = "",
+    build_args: "build-args" = "",
+    target: "target" = "",
+    image: "image" = "",
+    labels: "labels" = "",
+    tags: "tags" = "",
+    push: "push" = "true",
+    base_image: "base-image" = "",
+    base_image_username: "base-image-username" = "",
+    base_image_password: "base-image-password" = "",
+    files: "files" = "",
+    env: "env" = "",
+    workdir: "workdir" = "",
+    user: "user" = "",
+    entrypoint: "entrypoint" = "",
+    cmd: "cmd" = "",
+}
+
+/// Inputs that fall back to a plain environment variable when empty, as a user would expect:
+/// the AWS CLI's region variables, and `ROLE_TO_ASSUME` set from a repository variable.
+pub const ENV_FALLBACKS: &[(&str, &[&str])] = &[
+    ("aws-region", &["AWS_REGION", "AWS_DEFAULT_REGION"]),
+    ("role-to-assume", &["ROLE_TO_ASSUME"]),
+];
+
 impl RawInputs {
-    /// Reads `INPUT_*` from the given variables; `AWS_REGION` (then `AWS_DEFAULT_REGION`)
-    /// stands in for an empty `aws-region`, as it does for the AWS CLI.
+    /// Reads `INPUT_*` from the given variables; an empty input with an [`ENV_FALLBACKS`]
+    /// entry takes the first of its variables that is set.
     pub fn from_vars(vars: impl IntoIterator<Item = (String, String)>) -> Result<Self, String> {
         let vars: Vec<(String, String)> = vars.into_iter().collect();
         let mut raw: RawInputs = envy::prefixed("INPUT_")
             .from_iter(vars.iter().cloned())
             .map_err(|e| e.to_string())?;
-        if present(&raw.aws_region).is_none() {
-            let from = |name: &str| {
+        let from = |names: &[&str]| {
+            names.iter().find_map(|name| {
                 vars.iter()
                     .find(|(k, v)| k == name && !v.trim().is_empty())
                     .map(|(_, v)| v.clone())
+            })
+        };
+        for (input, names) in ENV_FALLBACKS {
+            let field = match *input {
+                "aws-region" => &mut raw.aws_region,
+                "role-to-assume" => &mut raw.role_to_assume,
+                _ => continue,
             };
-            raw.aws_region = from("AWS_REGION").or_else(|| from("AWS_DEFAULT_REGION"));
+            if present(field).is_none() {
+                *field = from(names);
+            }
         }
         Ok(raw)
     }
@@ -618,6 +648,63 @@ mod tests {
         );
         assert!(plan.repository.lifecycle_policy.is_none());
         assert!(!plan.export_credentials);
+    }
+
+    #[test]
+    fn every_input_in_the_table_is_a_field_and_every_field_is_in_the_table() {
+        for (name, _) in INPUTS {
+            let raw =
+                RawInputs::from_vars(vars(&[(&format!("INPUT_{}", name.to_uppercase()), "x")]))
+                    .unwrap();
+            let value = serde_json::to_value(&raw).unwrap();
+            assert_eq!(value[name], "x", "{name}");
+        }
+        let fields = serde_json::to_value(RawInputs::default()).unwrap();
+        assert_eq!(fields.as_object().unwrap().len(), INPUTS.len());
+    }
+
+    #[test]
+    fn the_table_defaults_are_the_code_defaults() {
+        let required = [
+            ("INPUT_AWS-REGION", "eu-west-1"),
+            ("INPUT_REPOSITORY", "app"),
+        ];
+        let empty =
+            Plan::from_raw(&RawInputs::from_vars(vars(&required)).unwrap(), &ctx()).unwrap();
+        let mut given: Vec<(String, String)> = INPUTS
+            .iter()
+            .filter(|(_, default)| !default.is_empty())
+            .map(|(name, default)| {
+                (
+                    format!("INPUT_{}", name.to_uppercase()),
+                    default.to_string(),
+                )
+            })
+            .collect();
+        given.extend(vars(&required));
+        let explicit = Plan::from_raw(&RawInputs::from_vars(given).unwrap(), &ctx()).unwrap();
+        assert_eq!(format!("{empty:?}"), format!("{explicit:?}"));
+    }
+
+    #[test]
+    fn role_falls_back_to_a_variable_and_an_explicit_input_wins() {
+        let role = "arn:aws:iam::123456789012:role/from-variable";
+        let raw = RawInputs::from_vars(vars(&[("ROLE_TO_ASSUME", role)])).unwrap();
+        assert_eq!(raw.role_to_assume.as_deref(), Some(role));
+        let raw = RawInputs::from_vars(vars(&[
+            ("ROLE_TO_ASSUME", role),
+            (
+                "INPUT_ROLE-TO-ASSUME",
+                "arn:aws:iam::123456789012:role/input",
+            ),
+        ]))
+        .unwrap();
+        assert_eq!(
+            raw.role_to_assume.as_deref(),
+            Some("arn:aws:iam::123456789012:role/input")
+        );
+        let raw = RawInputs::from_vars(vars(&[("AWS_DEFAULT_REGION", "us-east-2")])).unwrap();
+        assert_eq!(raw.aws_region.as_deref(), Some("us-east-2"));
     }
 
     #[test]

@@ -1,0 +1,169 @@
+//! The command line, for runs outside GitHub Actions: every input is a `--kebab-case` flag with
+//! `action.yml`'s description, and a flag is just another way to set `INPUT_<NAME>`, so both
+//! ways run exactly the same code. Inside Actions the runner passes no arguments.
+
+use clap::{Arg, ArgAction, Command};
+use yaml_rust2::{Yaml, YamlLoader};
+
+use crate::inputs::{ENV_FALLBACKS, INPUTS};
+
+/// `action.yml`, the one place inputs are described.
+const ACTION_YML: &str = include_str!("../action.yml");
+
+/// The inputs' descriptions from `action.yml`, by name.
+fn descriptions() -> Vec<(String, String)> {
+    let docs = YamlLoader::load_from_str(ACTION_YML).unwrap_or_default();
+    let Some(Yaml::Hash(inputs)) = docs.first().map(|d| d["inputs"].clone()) else {
+        return Vec::new();
+    };
+    inputs
+        .iter()
+        .filter_map(|(name, spec)| {
+            Some((
+                name.as_str()?.to_string(),
+                spec["description"].as_str().unwrap_or_default().to_string(),
+            ))
+        })
+        .collect()
+}
+
+fn command() -> Command {
+    let descriptions = descriptions();
+    let mut command = Command::new("ship-to-ecr")
+        .version(env!("CARGO_PKG_VERSION"))
+        .about("From git push to an image in Amazon ECR, keyless, in one step.")
+        .long_about(
+            "From git push to an image in Amazon ECR, keyless, in one step.\n\n\
+             Runs as a GitHub Action (inputs from INPUT_* variables) or from a shell with the \
+             flags below; each flag sets the same input as its INPUT_<NAME> variable and wins \
+             over it. Multi-line inputs (tags, labels, files, env, build-args) take one line per \
+             flag, repeated. Outside Actions, outputs are printed as name=value lines.",
+        )
+        .max_term_width(100);
+    for (name, default) in INPUTS {
+        let description = descriptions
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, d)| d.clone())
+            .unwrap_or_default();
+        let mut notes = vec![format!("env: INPUT_{}", name.to_uppercase())];
+        if let Some((_, fallbacks)) = ENV_FALLBACKS.iter().find(|(n, _)| n == name) {
+            notes.push(format!("then {}", fallbacks.join(", then ")));
+        }
+        if !default.is_empty() {
+            notes.push(format!("default: {default}"));
+        }
+        command = command.arg(
+            Arg::new(*name)
+                .long(*name)
+                .value_name("VALUE")
+                .action(ArgAction::Append)
+                .help(format!("{description} [{}]", notes.join("; "))),
+        );
+    }
+    command
+}
+
+/// What the command line asks for.
+pub enum Invocation {
+    /// Run with these variables (the environment, with the flags as `INPUT_*` over it).
+    Run(Vec<(String, String)>),
+    /// `--help`, `--version` or a bad flag: print this and exit with this code.
+    Exit { text: String, code: u8 },
+}
+
+/// Reads the arguments (without the program name) over the environment's variables.
+pub fn parse(args: Vec<String>, env: Vec<(String, String)>) -> Invocation {
+    let matches = match command()
+        .try_get_matches_from(std::iter::once("ship-to-ecr".to_string()).chain(args))
+    {
+        Ok(matches) => matches,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            return Invocation::Exit {
+                text: e.render().to_string(),
+                code,
+            };
+        }
+    };
+    let mut vars = env;
+    for (name, _) in INPUTS {
+        if let Some(values) = matches.get_many::<String>(name) {
+            let value = values.cloned().collect::<Vec<_>>().join("\n");
+            let key = format!("INPUT_{}", name.to_uppercase());
+            vars.retain(|(k, _)| k != &key);
+            vars.push((key, value));
+        }
+    }
+    Invocation::Run(vars)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(list: &[&str]) -> Vec<String> {
+        list.iter().map(|a| a.to_string()).collect()
+    }
+
+    #[test]
+    fn every_input_is_a_flag_with_its_description() {
+        let Invocation::Exit { text, code } = parse(args(&["--help"]), Vec::new()) else {
+            panic!("--help exits");
+        };
+        assert_eq!(code, 0);
+        let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+        for (name, _) in INPUTS {
+            assert!(
+                text.contains(&format!("--{name} <VALUE>")),
+                "--{name} in:\n{text}"
+            );
+        }
+        assert!(
+            text.contains("then AWS_REGION, then AWS_DEFAULT_REGION"),
+            "{text}"
+        );
+        assert!(text.contains("then ROLE_TO_ASSUME"), "{text}");
+        assert!(text.contains("AWS region of the ECR repository"), "{text}");
+    }
+
+    #[test]
+    fn flags_become_inputs_and_win_over_the_environment() {
+        let env = vec![
+            ("INPUT_REPOSITORY".to_string(), "from-env".to_string()),
+            ("INPUT_PUSH".to_string(), "false".to_string()),
+        ];
+        let Invocation::Run(vars) = parse(
+            args(&[
+                "--repository",
+                "team/app",
+                "--tags",
+                "v1",
+                "--tags",
+                "latest",
+            ]),
+            env,
+        ) else {
+            panic!("runs");
+        };
+        let get = |k: &str| vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+        assert_eq!(get("INPUT_REPOSITORY"), Some("team/app"));
+        assert_eq!(get("INPUT_TAGS"), Some("v1\nlatest"));
+        assert_eq!(get("INPUT_PUSH"), Some("false"));
+    }
+
+    #[test]
+    fn version_and_bad_flags() {
+        let Invocation::Exit { text, code } = parse(args(&["--version"]), Vec::new()) else {
+            panic!("exits");
+        };
+        assert_eq!(
+            (text.trim(), code),
+            (concat!("ship-to-ecr ", env!("CARGO_PKG_VERSION")), 0)
+        );
+        let Invocation::Exit { code, .. } = parse(args(&["--regoin", "x"]), Vec::new()) else {
+            panic!("exits");
+        };
+        assert_eq!(code, 2);
+    }
+}
