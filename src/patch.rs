@@ -221,13 +221,21 @@ pub async fn patch(
     })
 }
 
-/// Where the layer and the archive are written: the runner's temp folder, removed afterwards.
+/// Where the layer and the archive are written: the runner's temp folder when this process can
+/// see it (a container action gets the host's path in RUNNER_TEMP, which it cannot), else the
+/// system's; removed afterwards.
 fn scratch_dir() -> anyhow::Result<tempfile::TempDir> {
-    let dir = match std::env::var_os("RUNNER_TEMP").filter(|v| !v.is_empty()) {
-        Some(root) => tempfile::Builder::new()
-            .prefix("ship-to-ecr-")
-            .tempdir_in(root),
-        None => tempfile::Builder::new().prefix("ship-to-ecr-").tempdir(),
+    let builder = || {
+        let mut b = tempfile::Builder::new();
+        b.prefix("ship-to-ecr-");
+        b
+    };
+    let runner_temp = std::env::var_os("RUNNER_TEMP")
+        .map(PathBuf::from)
+        .filter(|p| p.is_dir());
+    let dir = match runner_temp {
+        Some(root) => builder().tempdir_in(root),
+        None => builder().tempdir(),
     };
     dir.map_err(|e| Failure::new("Cannot create a temporary folder", e.to_string()).into())
 }

@@ -99,12 +99,13 @@ impl Workflow {
         Group { workflow: self }
     }
 
-    /// Sets a step output. Outside the runner (no `GITHUB_OUTPUT`), prints `name=value`.
+    /// Sets a step output. Outside the runner (no `GITHUB_OUTPUT`), prints it in the same
+    /// format: `name=value`, or `name<<DELIMITER` lines for a multi-line value.
     pub fn set_output(&self, name: &str, value: &str) -> io::Result<()> {
         match &self.files.output {
             Some(path) => append(path, &file_command(name, value)),
             None => {
-                self.emit(&format!("{name}={value}"));
+                self.emit(file_command(name, value).trim_end_matches('\n'));
                 Ok(())
             }
         }

@@ -151,6 +151,7 @@ pub fn b64(text: &str) -> String {
 pub struct ActionRun {
     binary: PathBuf,
     vars: BTreeMap<String, String>,
+    args: Vec<String>,
     pub workspace: TempDir,
     files: TempDir,
 }
@@ -171,6 +172,7 @@ impl ActionRun {
         let mut run = ActionRun {
             binary,
             vars: BTreeMap::new(),
+            args: Vec::new(),
             workspace,
             files,
         };
@@ -274,13 +276,82 @@ impl ActionRun {
         self
     }
 
+    /// A command-line argument (CLI mode).
+    pub fn arg(mut self, arg: &str) -> Self {
+        self.args.push(arg.to_string());
+        self
+    }
+
     pub fn run(self) -> ActionResult {
         let out = Command::new(&self.binary)
             .env_clear()
             .envs(&self.vars)
+            .args(&self.args)
             .current_dir(self.workspace.path())
             .output()
             .expect("the action binary runs");
+        self.result(out)
+    }
+
+    /// Runs the action image as the runner starts a container action: `docker run` with the
+    /// workspace at /github/workspace (the working directory), /github/home, /github/workflow
+    /// (the event), /github/file_commands (outputs, env, summary) and the Docker socket
+    /// mounted, `GITHUB_*` paths rewritten to those mounts, `INPUT_*` passed as they are, and
+    /// the host's network so the container reaches the stand-ins on loopback.
+    pub fn run_in_container(self, image: &str) -> ActionResult {
+        let files = self.files.path();
+        let mounts = [
+            (files.join("home"), "/github/home"),
+            (files.to_path_buf(), "/github/workflow"),
+            (files.to_path_buf(), "/github/file_commands"),
+            (self.workspace.path().to_path_buf(), "/github/workspace"),
+            (
+                PathBuf::from("/var/run/docker.sock"),
+                "/var/run/docker.sock",
+            ),
+        ];
+        let mut command = Command::new("docker");
+        command.args([
+            "run",
+            "--rm",
+            "--network",
+            "host",
+            "--workdir",
+            "/github/workspace",
+        ]);
+        for (host, container) in &mounts {
+            command
+                .arg("-v")
+                .arg(format!("{}:{container}", host.display()));
+        }
+        for (name, value) in &self.vars {
+            let value = match name.as_str() {
+                // The binary is the image's entry point; nothing else is on a PATH.
+                "PATH" => continue,
+                "HOME" => "/github/home".to_string(),
+                "GITHUB_WORKSPACE" => "/github/workspace".to_string(),
+                "GITHUB_EVENT_PATH" => "/github/workflow/event.json".to_string(),
+                "GITHUB_OUTPUT" | "GITHUB_ENV" | "GITHUB_STEP_SUMMARY" => format!(
+                    "/github/file_commands/{}",
+                    Path::new(value).file_name().unwrap().to_string_lossy()
+                ),
+                _ => value.clone(),
+            };
+            command.arg("-e").arg(format!("{name}={value}"));
+        }
+        // As on a hosted runner: RUNNER_TEMP names a host folder the container cannot see.
+        command.args([
+            "-e",
+            "RUNNER_TEMP=/home/runner/work/_temp",
+            "-e",
+            "RUNNER_OS=Linux",
+        ]);
+        command.arg(image).args(&self.args);
+        let out = command.output().expect("docker run");
+        self.result(out)
+    }
+
+    fn result(&self, out: std::process::Output) -> ActionResult {
         let read =
             |name: &str| std::fs::read_to_string(self.files.path().join(name)).unwrap_or_default();
         ActionResult {
