@@ -34,48 +34,53 @@ fn the_image_is_a_static_binary_and_ca_certificates_only() {
     assert!(ok, "{out}");
     let config: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(config["Entrypoint"], serde_json::json!(["/ship-to-ecr"]));
-    // The file layout, read from the image's only layer.
-    let (ok, out) = docker(&[
-        "create",
-        "--name",
-        "ship-to-ecr-layout-check",
-        action_image(),
-    ]);
-    assert!(ok, "{out}");
-    let listing = std::process::Command::new("sh")
-        .arg("-c")
-        .arg("docker export ship-to-ecr-layout-check | tar -t | sort")
+    // The file layout, read from the image's layers as `docker save` writes them.
+    let saved = std::process::Command::new("docker")
+        .args(["save", action_image()])
         .output()
         .unwrap();
-    docker(&["rm", "ship-to-ecr-layout-check"]);
-    let files = String::from_utf8_lossy(&listing.stdout).to_string();
-    let files: Vec<&str> = files
-        .lines()
-        .filter(|l| {
-            // `docker export` adds the runtime's own mount points.
-            ![
-                "dev/",
-                "proc/",
-                "sys/",
-                "etc/hostname",
-                "etc/hosts",
-                "etc/resolv.conf",
-                ".dockerenv",
-            ]
-            .iter()
-            .any(|runtime| l.starts_with(runtime))
+    assert!(saved.status.success());
+    let mut layers: Vec<Vec<u8>> = Vec::new();
+    let mut archive = tar::Archive::new(saved.stdout.as_slice());
+    for entry in archive.entries().unwrap() {
+        let mut entry = entry.unwrap();
+        if entry.path().unwrap().ends_with("layer.tar") {
+            let mut bytes = Vec::new();
+            std::io::Read::read_to_end(&mut entry, &mut bytes).unwrap();
+            layers.push(bytes);
+        }
+    }
+    assert_eq!(layers.len(), 1, "one layer");
+    let files: Vec<(String, u32)> = tar::Archive::new(layers[0].as_slice())
+        .entries()
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            (
+                e.path().unwrap().display().to_string(),
+                e.header().mode().unwrap() & 0o7777,
+            )
         })
         .collect();
-    assert_eq!(
-        files,
-        [
-            "etc/",
-            "etc/ssl/",
-            "etc/ssl/certs/",
-            "etc/ssl/certs/ca-certificates.crt",
-            "ship-to-ecr",
-            "tmp/"
-        ]
+    let mut files = files;
+    files.sort();
+    let expected: Vec<(String, u32)> = [
+        ("etc/", 0o755),
+        ("etc/ssl/", 0o755),
+        ("etc/ssl/certs/", 0o755),
+        ("etc/ssl/certs/ca-certificates.crt", 0o644),
+        ("ship-to-ecr", 0o755),
+        ("tmp/", 0o1777),
+    ]
+    .iter()
+    .map(|(p, m)| (p.to_string(), *m))
+    .collect();
+    assert_eq!(files, expected);
+    let (_, size) = docker(&["image", "inspect", "--format", "{{.Size}}", action_image()]);
+    let size: u64 = size.trim().parse().unwrap();
+    assert!(
+        size < 20_000_000,
+        "the image is {size} bytes; the target is under 20 MB"
     );
 }
 
@@ -94,8 +99,17 @@ fn the_cli_answers_in_the_image() {
 #[test]
 fn build_mode_as_the_runner_runs_it() {
     let s = StandIns::start();
-    let result = s.action().run_in_container(action_image());
+    // The region and the role as a user may give them: the AWS CLI's variable, and a
+    // repository variable exported as ROLE_TO_ASSUME.
+    let result = s
+        .action()
+        .remove_input("aws-region")
+        .remove_input("role-to-assume")
+        .env("AWS_REGION", support::REGION)
+        .env("ROLE_TO_ASSUME", &s.role_arn())
+        .run_in_container(action_image());
     result.expect_code(0);
+    assert_eq!(s.proxy.count("sts:AssumeRoleWithWebIdentity"), 1);
     let outputs = result.outputs();
     let (digest, _) = s
         .reader()
