@@ -2,7 +2,7 @@
 //!
 //! Layers, lowest first (a module only uses those above it in this list):
 //! `error`, `retry` -> `github`, `inputs`, `image` -> `aws`, `registry`, `engine` ->
-//! `trust_diagnosis`, `credentials`, `repository`, `build`, `patch`, `push`, `report` -> `run`, `cli`.
+//! `trust_diagnosis`, `credentials`, `repository`, `source`, `build`, `patch`, `mirror`, `push`, `report` -> `run`, `cli`.
 //! See ARCHITECTURE.md.
 
 pub mod aws;
@@ -14,6 +14,7 @@ pub mod error;
 pub mod github;
 pub mod image;
 pub mod inputs;
+pub mod mirror;
 pub mod patch;
 pub mod push;
 pub mod registry;
@@ -21,4 +22,5 @@ pub mod report;
 pub mod repository;
 pub mod retry;
 pub mod run;
+pub mod source;
 pub mod trust_diagnosis;

@@ -1,25 +1,32 @@
-//! The patch step through the Docker daemon: a base image from a registry, plus one layer of
-//! `files` and config changes, becomes an image in the daemon.
+//! The patch step: a base image from a registry, plus one layer of `files` and config changes.
 //!
-//! 1. The layer is packed first (no network): a deterministic tar of the `files` lines.
-//! 2. The base is resolved in its registry (index -> this daemon's platform), so its exact
-//!    digest, config and layer blobs are known, and the daemon pulls it by that digest.
-//! 3. The new config is the base's, with the changes, the OCI labels and the new layer's diff id;
-//!    `created` is the commit's time (else the base's), so the same inputs give the same image.
-//! 4. The daemon loads an archive holding only the new config and the new layer (a `docker
-//!    load` needs no file for layers it has). Unlike `docker commit`, nothing in the result
-//!    depends on the clock or on a container, so a re-run is the same image and pushes nothing.
+//! 1. The layer is packed first (no network): a deterministic tar of the `files` lines, and the
+//!    same tar gzipped the same way every time (the blob the registry gets).
+//! 2. The base is resolved in its registry, so its exact digest, config and layer blobs are
+//!    known.
+//! 3. Each patched image's config is the base's with the changes, the OCI labels and the new
+//!    layer's diff id; `created` is the commit's time (else the base's), so the same inputs give
+//!    the same image. Its manifest keeps the base's format and lists the base's layer blobs as
+//!    they are, then the new layer.
+//! 4. The result is a [`PreparedImage`]: the push copies the base's blobs from its registry,
+//!    uploads the new ones and writes the manifests (see `push::DirectUpload` for why not the
+//!    daemon's push).
+//!
+//! Two engines: [`in_registry`] never needs a daemon and patches every platform of an index;
+//! [`with_daemon`] patches the daemon's platform and also loads the image into the daemon (a
+//! `docker load` of just the new config and layer: the daemon needs no file for layers it has),
+//! so later steps can run it.
 
+use std::collections::BTreeMap;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use bollard::auth::DockerCredentials;
-use reqwest::Url;
-use serde_json::json;
+use serde_json::{json, Value};
 
 use crate::engine::docker::DockerEngine;
 use crate::error::Failure;
-use crate::github::commands::{Level, Workflow};
+use crate::github::commands::Workflow;
 use crate::github::context::RunContext;
 use crate::image::config::{self, ConfigChanges};
 use crate::image::labels::build_labels;
@@ -27,41 +34,36 @@ use crate::image::layer::{self, LayerDigest};
 use crate::image::manifest::{self, Descriptor};
 use crate::image::reference::ImageReference;
 use crate::inputs::{ImagePlan, PatchPlan};
-use crate::registry::client::{sha256_digest, Manifest, RegistryClient, RegistryError};
+use crate::registry::client::{sha256_digest, Manifest, RegistryClient};
 use crate::registry::copy::Blob;
-use crate::registry::resolve::{self, RemoteImage, ResolveError};
-
-/// The base a patched image was made from, and how to reach its registry again.
-pub struct Base {
-    pub reference: ImageReference,
-    pub registry: RegistryClient,
-    pub image: RemoteImage,
-}
-
-impl Base {
-    /// The digest of the exact image patched (one platform's manifest).
-    pub fn digest(&self) -> &str {
-        &self.image.manifest.digest
-    }
-}
-
-pub struct Patched {
-    /// The image id (the new config's digest).
-    pub id: String,
-    pub base: Base,
-    /// What the push writes: the new config, the compressed new layer, the manifest.
-    pub config: Vec<u8>,
-    pub layer: Option<(PathBuf, Blob)>,
-    pub manifest: Manifest,
-    /// Holds the compressed layer until the push.
-    _scratch: tempfile::TempDir,
-}
+use crate::registry::prepared::{PreparedImage, Upload, UploadBody};
+use crate::registry::resolve::{self, RemoteImage};
+use crate::source;
 
 /// Timestamps in the added layer: fixed, so the same files give the same layer whatever the
 /// checkout's times.
 const LAYER_MTIME: u64 = 0;
 
-pub async fn patch(
+pub struct Patched {
+    /// The image id in the daemon (the docker engine only).
+    pub daemon_id: Option<String>,
+    /// The base patched, pinned by the digest of what was patched (an index, or one image).
+    pub base_digest: String,
+    pub base_name: String,
+    pub prepared: PreparedImage,
+}
+
+/// The files layer, on disk.
+struct PackedLayer {
+    diff_id: String,
+    tar: PathBuf,
+    compressed: Blob,
+    gz: PathBuf,
+}
+
+/// Patches with the Docker daemon: the daemon's platform (or the one `platforms` names),
+/// pulled, patched, loaded into the daemon under `local_name:first tag`.
+pub async fn with_daemon(
     engine: &DockerEngine,
     plan: &PatchPlan,
     image: &ImagePlan,
@@ -71,42 +73,51 @@ pub async fn patch(
     workflow: &Workflow,
 ) -> anyhow::Result<Patched> {
     let started = std::time::Instant::now();
-    let temp = scratch_dir()?;
-    let layer_path = temp.path().join("layer.tar");
-    let compressed_path = temp.path().join("layer.tar.gz");
-    // (uncompressed: the diff id; compressed: the blob ECR gets)
-    let layer = if plan.files.is_empty() {
-        None
-    } else {
-        let entries = plan.files.clone();
-        let (path, gz) = (layer_path.clone(), compressed_path.clone());
-        let written =
-            tokio::task::spawn_blocking(move || -> std::io::Result<(LayerDigest, LayerDigest)> {
-                let mut out = BufWriter::new(std::fs::File::create(&path)?);
-                let digest = layer::write(&entries, LAYER_MTIME, &mut out)?;
-                out.flush()?;
-                drop(out);
-                Ok((digest, layer::compress(&path, &gz)?))
-            })
-            .await?
-            .map_err(|e| Failure::new("Cannot pack the files", format!("files: {e}")))?;
-        Some(written)
+    let (scratch, layer) = pack(plan).await?;
+    let reference = &plan.base;
+    let credentials = image.source_credentials.clone();
+    let registry = source::connect(reference, credentials.clone(), http, "base-image").await?;
+    let platform = match image.platforms.first() {
+        Some(p) => {
+            let mut parts = p.split('/');
+            (
+                parts.next().unwrap_or("linux").to_string(),
+                parts.next().unwrap_or("amd64").to_string(),
+            )
+        }
+        None => engine.platform().await.map_err(Failure::from)?,
     };
-
-    let base = resolve_base(engine, plan, http, workflow).await?;
+    let notice = source::retry_notice(workflow);
+    let base = resolve::resolve(
+        &registry,
+        &reference.repository,
+        reference.reference(),
+        (&platform.0, &platform.1),
+        &notice,
+    )
+    .await
+    .map_err(|e| source::failure(reference, credentials.is_some(), "base-image", e))?;
+    workflow.info(&format!(
+        "Base {reference} is {}{} ({} layers).",
+        base.manifest.digest,
+        base.index
+            .as_ref()
+            .map(|i| format!(" for {}/{} in index {}", platform.0, platform.1, i.digest))
+            .unwrap_or_default(),
+        base.layers.len()
+    ));
     {
-        let _group = workflow.group(&format!("Pull {}@{}", base.reference.name(), base.digest()));
-        let credentials =
-            plan.base_credentials
-                .as_ref()
-                .map(|(user, password)| DockerCredentials {
-                    username: Some(user.clone()),
-                    password: Some(password.clone()),
-                    serveraddress: Some(base.reference.registry.clone()),
-                    ..Default::default()
-                });
+        let _group = workflow.group(&format!("Pull {}", reference.pinned(&base.manifest.digest)));
+        let auth = credentials
+            .as_ref()
+            .map(|(user, password)| DockerCredentials {
+                username: Some(user.clone()),
+                password: Some(password.clone()),
+                serveraddress: Some(reference.registry.clone()),
+                ..Default::default()
+            });
         engine
-            .pull(&base.reference.name(), base.digest(), credentials, |line| {
+            .pull(&reference.name(), &base.manifest.digest, auth, |line| {
                 workflow.info(line)
             })
             .await
@@ -115,25 +126,189 @@ pub async fn patch(
                     "Cannot pull the base image",
                     format!(
                         "The Docker daemon could not pull {}: {e}",
-                        base.reference.pinned(base.digest())
+                        reference.pinned(&base.manifest.digest)
                     ),
                 )
             })?;
     }
+    let patched = patch_image(&base, reference, plan, image, ctx, layer.as_ref())?;
 
+    // Into the daemon: an archive of the new config and layer only.
+    let name = format!("{local_name}:{}", image.tags[0]);
+    let archive = scratch.path().join("image.tar");
+    {
+        let (archive, name, config) = (archive.clone(), name.clone(), patched.config.clone());
+        let base_layers = base.layers.len();
+        let layer_tar = layer.as_ref().map(|l| l.tar.clone());
+        tokio::task::spawn_blocking(move || {
+            write_archive(&archive, &name, &config, base_layers, layer_tar.as_deref())
+        })
+        .await?
+        .map_err(|e| Failure::new("Cannot write the image archive", e.to_string()))?;
+    }
+    let file = tokio::fs::File::open(&archive).await?;
+    engine
+        .load(tokio_util::io::ReaderStream::new(file))
+        .await
+        .map_err(|e| Failure::new("Cannot load the patched image", e.to_string()))?;
+    let daemon_id = sha256_digest(&patched.config);
+    workflow.info(&format!(
+        "Patched {} into {name} ({daemon_id}) in {:.1} s.",
+        reference.pinned(&base.manifest.digest),
+        started.elapsed().as_secs_f64()
+    ));
+    let base_digest = base.manifest.digest.clone();
+    let prepared = prepare(
+        registry,
+        reference,
+        vec![(base, patched)],
+        None,
+        layer.as_ref(),
+        scratch,
+    )?;
+    Ok(Patched {
+        daemon_id: Some(daemon_id),
+        base_name: reference.pinned(&base_digest),
+        base_digest,
+        prepared,
+    })
+}
+
+/// Patches in the registry, with no daemon: every platform of an index (or those `platforms`
+/// names), or the one image the base is.
+pub async fn in_registry(
+    plan: &PatchPlan,
+    image: &ImagePlan,
+    ctx: &RunContext,
+    http: &reqwest::Client,
+    workflow: &Workflow,
+) -> anyhow::Result<Patched> {
+    let started = std::time::Instant::now();
+    let (scratch, layer) = pack(plan).await?;
+    let reference = &plan.base;
+    let credentials = image.source_credentials.clone();
+    let fail = |e| source::failure(reference, credentials.is_some(), "base-image", e);
+    let registry = source::connect(reference, credentials.clone(), http, "base-image").await?;
+    let notice = source::retry_notice(workflow);
+    let repository = &reference.repository;
+    let top = resolve::manifest(&registry, repository, reference.reference(), &notice)
+        .await
+        .map_err(fail)?;
+    let top_value = resolve::json(&top).map_err(fail)?;
+    let mut bases = Vec::new();
+    let index = if resolve::is_index(&top.media_type, &top_value) {
+        let entries = resolve::index_entries(&top_value);
+        let kept: Vec<_> = entries
+            .iter()
+            .filter(|e| {
+                e.platform.as_ref().is_some_and(|p| {
+                    image.platforms.is_empty() || resolve::platform_wanted(p, &image.platforms)
+                })
+            })
+            .collect();
+        if kept.is_empty() {
+            let have: Vec<&str> = entries
+                .iter()
+                .filter_map(|e| e.platform.as_deref())
+                .collect();
+            return Err(Failure::new(
+                "No such platform",
+                format!(
+                    "{reference} has no image for {}; it has {}. Change platforms.",
+                    image.platforms.join(", "),
+                    have.join(", ")
+                ),
+            )
+            .into());
+        }
+        for entry in &kept {
+            let child = resolve::manifest(&registry, repository, &entry.digest, &notice)
+                .await
+                .map_err(fail)?;
+            bases.push(
+                resolve::image(&registry, repository, child, Some(top.clone()), &notice)
+                    .await
+                    .map_err(fail)?,
+            );
+        }
+        Some((
+            top.clone(),
+            kept.iter()
+                .map(|e| e.descriptor.clone())
+                .collect::<Vec<_>>(),
+        ))
+    } else {
+        let base = resolve::image(&registry, repository, top.clone(), None, &notice)
+            .await
+            .map_err(fail)?;
+        if !image.platforms.is_empty() {
+            let platform = platform_of(&base.config);
+            if !resolve::platform_wanted(&platform, &image.platforms) {
+                return Err(Failure::new(
+                    "No such platform",
+                    format!(
+                        "{reference} is a single {platform} image, not {}. Change platforms.",
+                        image.platforms.join(", ")
+                    ),
+                )
+                .into());
+            }
+        }
+        bases.push(base);
+        None
+    };
+    let mut patched = Vec::new();
+    for base in bases {
+        let image_patch = patch_image(&base, reference, plan, image, ctx, layer.as_ref())?;
+        patched.push((base, image_patch));
+    }
+    workflow.info(&format!(
+        "Patched {} ({}) in {:.1} s.",
+        reference.pinned(&top.digest),
+        patched
+            .iter()
+            .map(|(b, _)| platform_of(&b.config))
+            .collect::<Vec<_>>()
+            .join(", "),
+        started.elapsed().as_secs_f64()
+    ));
+    let prepared = prepare(registry, reference, patched, index, layer.as_ref(), scratch)?;
+    Ok(Patched {
+        daemon_id: None,
+        base_name: reference.pinned(&top.digest),
+        base_digest: top.digest,
+        prepared,
+    })
+}
+
+/// One patched image: its config and manifest.
+struct ImagePatch {
+    config: Vec<u8>,
+    manifest: Manifest,
+}
+
+fn patch_image(
+    base: &RemoteImage,
+    reference: &ImageReference,
+    plan: &PatchPlan,
+    image: &ImagePlan,
+    ctx: &RunContext,
+    layer: Option<&PackedLayer>,
+) -> Result<ImagePatch, Failure> {
     let created = ctx
         .event
         .commit_time
-        .or_else(|| config::created(&base.image.config))
+        .or_else(|| config::created(&base.config))
         .unwrap_or(ctx.started_at);
-    let mut labels = build_labels(&ctx.event, &image.tags[0], created, &[]);
+    let mut labels: BTreeMap<String, String> =
+        build_labels(&ctx.event, &image.tags[0], created, &[]);
     labels.insert(
         "org.opencontainers.image.base.name".into(),
-        base.reference.to_string(),
+        reference.to_string(),
     );
     labels.insert(
         "org.opencontainers.image.base.digest".into(),
-        base.digest().to_string(),
+        base.manifest.digest.clone(),
     );
     for (key, value) in &image.labels {
         labels.insert(key.clone(), value.clone());
@@ -146,79 +321,181 @@ pub async fn patch(
         entrypoint: plan.entrypoint.clone(),
         cmd: plan.cmd.clone(),
         created: Some(created),
-        layer: layer.as_ref().map(|(l, _)| l.diff_id.clone()),
+        layer: layer.map(|l| l.diff_id.clone()),
         created_by: describe(plan),
     };
-    let new_config = config::patch(&base.image.config, &changes)
-        .map_err(|e| Failure::new("Cannot patch the base image", e))?;
-    let id = sha256_digest(&new_config);
-    let compressed = layer.as_ref().map(|(_, gz)| Descriptor {
-        digest: gz.diff_id.clone(),
-        size: gz.size,
-    });
-    let (manifest_bytes, media_type) = manifest::patched(
-        &base.image.manifest.bytes,
-        &base.image.manifest.media_type,
+    let unusable = |e: String| Failure::new("Cannot patch the base image", e);
+    let config = config::patch(&base.config, &changes).map_err(unusable)?;
+    let (bytes, media_type) = manifest::patched(
+        &base.manifest.bytes,
+        &base.manifest.media_type,
         &Descriptor {
-            digest: id.clone(),
-            size: new_config.len() as u64,
+            digest: sha256_digest(&config),
+            size: config.len() as u64,
         },
-        compressed.as_ref(),
+        layer
+            .map(|l| Descriptor {
+                digest: l.compressed.digest.clone(),
+                size: l.compressed.size,
+            })
+            .as_ref(),
     )
-    .map_err(|e| Failure::new("Cannot patch the base image", e))?;
+    .map_err(unusable)?;
+    Ok(ImagePatch {
+        config,
+        manifest: Manifest {
+            digest: sha256_digest(&bytes),
+            media_type,
+            bytes,
+        },
+    })
+}
 
-    let name = format!("{local_name}:{}", image.tags[0]);
-    let archive = temp.path().join("image.tar");
-    let layer_count = base.image.layers.len();
-    let has_layer = layer.is_some();
-    {
-        let (archive, name, config) = (archive.clone(), name.clone(), new_config.clone());
-        let layer_path = layer_path.clone();
-        tokio::task::spawn_blocking(move || {
-            write_archive(
-                &archive,
-                &name,
-                &config,
-                layer_count,
-                has_layer.then_some(&layer_path),
-            )
+/// What the push writes: the base blobs to copy, the new blobs, and the manifests (for an
+/// index, the patched images' manifests first and a new index on top).
+fn prepare(
+    registry: RegistryClient,
+    reference: &ImageReference,
+    patched: Vec<(RemoteImage, ImagePatch)>,
+    index: Option<(Manifest, Vec<Value>)>,
+    layer: Option<&PackedLayer>,
+    scratch: tempfile::TempDir,
+) -> Result<PreparedImage, Failure> {
+    let mut source_blobs: Vec<Blob> = Vec::new();
+    let mut uploads: Vec<Upload> = Vec::new();
+    if let Some(layer) = layer {
+        uploads.push(Upload {
+            blob: layer.compressed.clone(),
+            body: UploadBody::File(layer.gz.clone()),
+        });
+    }
+    for (base, image) in &patched {
+        for blob in &base.layers {
+            if !source_blobs.contains(blob) {
+                source_blobs.push(blob.clone());
+            }
+        }
+        let digest = sha256_digest(&image.config);
+        if !uploads.iter().any(|u| u.blob.digest == digest) {
+            uploads.push(Upload {
+                blob: Blob {
+                    digest,
+                    size: image.config.len() as u64,
+                },
+                body: UploadBody::Bytes(image.config.clone()),
+            });
+        }
+    }
+    let first = &patched[0].0;
+    let size =
+        first.layers.iter().map(|b| b.size).sum::<u64>() + layer.map_or(0, |l| l.compressed.size);
+    let layers = first.layers.len() + usize::from(layer.is_some());
+    let (manifest, children) = match index {
+        None => (patched[0].1.manifest.clone(), Vec::new()),
+        Some((base_index, descriptors)) => {
+            let children: Vec<Manifest> = patched.iter().map(|(_, p)| p.manifest.clone()).collect();
+            (new_index(&base_index, &descriptors, &children)?, children)
+        }
+    };
+    Ok(PreparedImage {
+        source: registry,
+        source_repository: reference.repository.clone(),
+        source_blobs,
+        uploads,
+        children,
+        manifest,
+        size,
+        layers,
+        scratch: Some(scratch),
+    })
+}
+
+/// The base's index with only the patched images, each entry keeping its platform.
+fn new_index(base: &Manifest, kept: &[Value], children: &[Manifest]) -> Result<Manifest, Failure> {
+    let mut value: Value = serde_json::from_slice(&base.bytes)
+        .map_err(|e| Failure::new("Cannot patch the base image", e.to_string()))?;
+    let entries: Vec<Value> = kept
+        .iter()
+        .zip(children)
+        .map(|(descriptor, child)| {
+            let mut entry = json!({
+                "mediaType": child.media_type,
+                "digest": child.digest,
+                "size": child.bytes.len(),
+            });
+            if let Some(platform) = descriptor.get("platform") {
+                entry["platform"] = platform.clone();
+            }
+            entry
+        })
+        .collect();
+    if let Some(object) = value.as_object_mut() {
+        object.remove("annotations");
+        object.remove("subject");
+        object.insert("manifests".into(), Value::Array(entries));
+    }
+    let bytes =
+        serde_json::to_vec(&value).map_err(|e| Failure::new("Cannot patch", e.to_string()))?;
+    let media_type = value
+        .get("mediaType")
+        .and_then(Value::as_str)
+        .unwrap_or(&base.media_type)
+        .to_string();
+    Ok(Manifest {
+        digest: sha256_digest(&bytes),
+        media_type,
+        bytes,
+    })
+}
+
+/// `os/arch[/variant]` of an image config.
+fn platform_of(config: &[u8]) -> String {
+    let value: Value = serde_json::from_slice(config).unwrap_or_default();
+    let get = |k: &str| {
+        value
+            .get(k)
+            .and_then(Value::as_str)
+            .unwrap_or("unknown")
+            .to_string()
+    };
+    match value.get("variant").and_then(Value::as_str) {
+        Some(variant) => format!("{}/{}/{variant}", get("os"), get("architecture")),
+        None => format!("{}/{}", get("os"), get("architecture")),
+    }
+}
+
+/// Packs the files layer (when there are files) into a temporary folder.
+async fn pack(plan: &PatchPlan) -> anyhow::Result<(tempfile::TempDir, Option<PackedLayer>)> {
+    let scratch = scratch_dir()?;
+    if plan.files.is_empty() {
+        return Ok((scratch, None));
+    }
+    let entries = plan.files.clone();
+    let tar = scratch.path().join("layer.tar");
+    let gz = scratch.path().join("layer.tar.gz");
+    let (tar_path, gz_path) = (tar.clone(), gz.clone());
+    let (plain, compressed) =
+        tokio::task::spawn_blocking(move || -> std::io::Result<(LayerDigest, LayerDigest)> {
+            let mut out = BufWriter::new(std::fs::File::create(&tar_path)?);
+            let digest = layer::write(&entries, LAYER_MTIME, &mut out)?;
+            out.flush()?;
+            drop(out);
+            Ok((digest, layer::compress(&tar_path, &gz_path)?))
         })
         .await?
-        .map_err(|e| Failure::new("Cannot write the image archive", e.to_string()))?;
-    }
-    let file = tokio::fs::File::open(&archive).await?;
-    engine
-        .load(tokio_util::io::ReaderStream::new(file))
-        .await
-        .map_err(|e| Failure::new("Cannot load the patched image", e.to_string()))?;
-    workflow.info(&format!(
-        "Patched {} with {} ({} files, {} bytes) into {name} ({id}) in {:.1} s.",
-        base.reference.pinned(base.digest()),
-        if has_layer { "one layer" } else { "no layer" },
-        plan.files.len(),
-        layer.as_ref().map_or(0, |(l, _)| l.size),
-        started.elapsed().as_secs_f64()
-    ));
-    Ok(Patched {
-        id,
-        base,
-        config: new_config,
-        layer: compressed.map(|d| {
-            (
-                compressed_path,
-                Blob {
-                    digest: d.digest,
-                    size: d.size,
-                },
-            )
+        .map_err(|e| Failure::new("Cannot pack the files", format!("files: {e}")))?;
+    Ok((
+        scratch,
+        Some(PackedLayer {
+            diff_id: plain.diff_id,
+            tar,
+            compressed: Blob {
+                digest: compressed.diff_id,
+                size: compressed.size,
+            },
+            gz,
         }),
-        manifest: Manifest {
-            digest: sha256_digest(&manifest_bytes),
-            media_type,
-            bytes: manifest_bytes,
-        },
-        _scratch: temp,
-    })
+    ))
 }
 
 /// Where the layer and the archive are written: the runner's temp folder when this process can
@@ -266,106 +543,6 @@ fn describe(plan: &PatchPlan) -> String {
     format!("ship-to-ecr patch: {}", parts.join(", "))
 }
 
-/// Finds the base in its registry: its exact manifest for this daemon's platform, its config
-/// and layers.
-async fn resolve_base(
-    engine: &DockerEngine,
-    plan: &PatchPlan,
-    http: &reqwest::Client,
-    workflow: &Workflow,
-) -> anyhow::Result<Base> {
-    let reference = &plan.base;
-    let registry = connect(reference, plan.base_credentials.clone(), http)
-        .await
-        .map_err(|e| base_failure(reference, plan, e.into()))?;
-    let platform = engine.platform().await.map_err(Failure::from)?;
-    let on_retry = |e: &RegistryError, wait: std::time::Duration| {
-        workflow.annotate(
-            Level::Warning,
-            "Retrying",
-            &format!("{e}; trying again in {wait:.1?}"),
-        )
-    };
-    let image = resolve::resolve(
-        &registry,
-        &reference.repository,
-        reference.reference(),
-        (&platform.0, &platform.1),
-        &on_retry,
-    )
-    .await
-    .map_err(|e| base_failure(reference, plan, e))?;
-    workflow.info(&format!(
-        "Base {reference} is {}{} ({} layers).",
-        image.manifest.digest,
-        image
-            .index
-            .as_ref()
-            .map(|i| format!(" for {}/{} in index {}", platform.0, platform.1, i.digest))
-            .unwrap_or_default(),
-        image.layers.len()
-    ));
-    Ok(Base {
-        reference: reference.clone(),
-        registry,
-        image,
-    })
-}
-
-/// A client for the base's registry: HTTPS, or plain HTTP for a registry on this machine when
-/// it does not speak TLS (as the Docker daemon allows for 127.0.0.0/8).
-async fn connect(
-    reference: &ImageReference,
-    credentials: Option<(String, String)>,
-    http: &reqwest::Client,
-) -> Result<RegistryClient, RegistryError> {
-    let who = if credentials.is_some() {
-        "the base-image credentials"
-    } else {
-        "anonymous access"
-    };
-    let client = |scheme: &str| {
-        let base = Url::parse(&format!("{scheme}://{}/", reference.api_host()))
-            .expect("a parsed reference's host makes a URL");
-        RegistryClient::challenged(http.clone(), base, credentials.clone(), who)
-    };
-    let secure = client("https");
-    match secure.ping().await {
-        Err(RegistryError::Unreachable { .. }) if reference.is_loopback() => {
-            let plain = client("http");
-            plain.ping().await?;
-            Ok(plain)
-        }
-        Err(e) => Err(e),
-        Ok(()) => Ok(secure),
-    }
-}
-
-fn base_failure(reference: &ImageReference, plan: &PatchPlan, e: ResolveError) -> Failure {
-    let credentials_hint = if plan.base_credentials.is_some() {
-        "Check base-image-username and base-image-password (for Docker Hub, an access token \
-         with read access)."
-    } else {
-        "If the image is private, set base-image-username and base-image-password (with a \
-         token from secrets)."
-    };
-    match e {
-        ResolveError::Registry(RegistryError::Refused { .. })
-        | ResolveError::Registry(RegistryError::Token(_)) => Failure::new(
-            "Base image access denied",
-            format!("Cannot read {reference}: {e}. {credentials_hint}"),
-        ),
-        ResolveError::NotFound(_) => Failure::new(
-            "Base image not found",
-            format!(
-                "Cannot find {reference}: {e}. Check the name and tag in base-image (a private \
-                 repository may also answer 'not found'). {credentials_hint}"
-            ),
-        ),
-        e => Failure::new("Cannot read the base image", format!("{reference}: {e}")),
-    }
-}
-
 /// An image archive as `docker load` reads it, holding only the new config and layer: the
 /// base's layers are already in the daemon, so their entries name files that are not needed.
 fn write_archive(
@@ -373,7 +550,7 @@ fn write_archive(
     name: &str,
     config: &[u8],
     base_layers: usize,
-    layer: Option<&std::path::PathBuf>,
+    layer: Option<&Path>,
 ) -> std::io::Result<()> {
     let mut layers: Vec<String> = (0..base_layers).map(|i| format!("base/{i}.tar")).collect();
     if layer.is_some() {

@@ -7,7 +7,6 @@
 //! 3. Every other missing tag is written by putting the same manifest bytes under it: no blob
 //!    is sent again, and each tag is written only after everything it points to exists.
 
-use std::path::Path;
 use std::time::Duration;
 
 use crate::engine::docker::{DockerEngine, LocalImage};
@@ -15,6 +14,7 @@ use crate::error::Failure;
 use crate::github::commands::{Level, Workflow};
 use crate::registry::client::{classify, Manifest, RegistryClient, RegistryError};
 use crate::registry::copy::{self, Blob, CopyReport, Endpoint};
+use crate::registry::prepared::{PreparedImage, UploadBody};
 
 pub struct PushRequest<'a> {
     pub image: &'a LocalImage,
@@ -25,23 +25,17 @@ pub struct PushRequest<'a> {
     pub is_immutable: &'a dyn Fn(&str) -> bool,
     pub username: &'a str,
     pub password: &'a str,
-    /// A patched image, written blob by blob instead of by the daemon (see [`DirectUpload`]).
+    /// A patched or mirrored image, written blob by blob instead of by the daemon (see
+    /// [`DirectUpload`]).
     pub direct: Option<DirectUpload<'a>>,
 }
 
-/// A patched image as the registry will hold it. The daemon cannot push it faithfully: it
-/// compresses layers anew for each registry, and for a layer it knows several digests of it
-/// checks only one in the destination before re-compressing, so the base's layers would not
-/// keep their digests. Instead the base's blobs are copied from the base's registry as they
-/// are, the new layer and config are uploaded as made, and the manifest is written last.
-pub struct DirectUpload<'a> {
-    pub base: Endpoint<'a>,
-    pub base_blobs: &'a [Blob],
-    /// The compressed new layer, on disk.
-    pub layer: Option<(&'a Path, &'a Blob)>,
-    pub config: &'a [u8],
-    pub manifest: &'a Manifest,
-}
+/// Why a patched or mirrored image is written blob by blob ([`PreparedImage`]) and never by
+/// the daemon: the daemon compresses layers anew for each registry, and for a layer it knows
+/// several digests of it checks only one in the destination before re-compressing, so a base's
+/// layers would not keep their digests. Instead the source's blobs are copied as they are, the
+/// new ones uploaded as made, and the manifests written last.
+pub type DirectUpload<'a> = &'a PreparedImage;
 
 #[derive(Debug, Clone, Default)]
 pub struct PushReport {
@@ -131,7 +125,7 @@ pub async fn look_up(
 }
 
 pub async fn push(
-    engine: &DockerEngine,
+    engine: Option<&DockerEngine>,
     registry: &RegistryClient,
     request: &PushRequest<'_>,
     workflow: &Workflow,
@@ -156,13 +150,13 @@ pub async fn push(
         Some(m) => m,
         None => {
             let first = &missing[0];
-            if let Some(direct) = &request.direct {
+            if let Some(direct) = request.direct {
                 upload_directly(registry, request, direct, &mut report, workflow).await?;
                 registry
                     .put_manifest(
                         request.repository,
                         first,
-                        direct.manifest,
+                        &direct.manifest,
                         retry_notice(workflow),
                     )
                     .await
@@ -178,6 +172,12 @@ pub async fn push(
                 )
                 .await;
             }
+            let engine = engine.ok_or_else(|| {
+                Failure::new(
+                    "Docker daemon needed",
+                    "this image can only be pushed by the daemon",
+                )
+            })?;
             engine
                 .tag(&request.image.id, &local, first)
                 .await
@@ -255,7 +255,7 @@ async fn finish(
 async fn upload_directly(
     registry: &RegistryClient,
     request: &PushRequest<'_>,
-    direct: &DirectUpload<'_>,
+    direct: &PreparedImage,
     report: &mut PushReport,
     workflow: &Workflow,
 ) -> anyhow::Result<()> {
@@ -264,60 +264,83 @@ async fn upload_directly(
         registry,
         repository: request.repository,
     };
-    let copied = copy::copy_blobs(direct.base, destination, direct.base_blobs, &notice)
+    let source = Endpoint {
+        registry: &direct.source,
+        repository: &direct.source_repository,
+    };
+    let copied = copy::copy_blobs(source, destination, &direct.source_blobs, &notice)
         .await
         .map_err(|e| {
             Failure::new(
-                "Cannot copy the base image's layers",
+                "Cannot copy the image's blobs",
                 format!("{e}. Nothing was tagged."),
             )
         })?;
     workflow.info(&format!(
-        "Base layers: {} already in ECR, {} mounted, {} copied ({} bytes).",
-        copied.present, copied.mounted, copied.uploaded, copied.bytes_uploaded
+        "Blobs from {}: {} already in ECR, {} mounted, {} copied ({} bytes).",
+        direct.source_repository,
+        copied.present,
+        copied.mounted,
+        copied.uploaded,
+        copied.bytes_uploaded
     ));
     report.layers_uploaded += copied.uploaded;
     report.layers_present += copied.present + copied.mounted;
     report.base_blobs = Some(copied);
 
-    let upload_failure = |what: &str, e: RegistryError| {
-        Failure::new(
-            "Upload failed",
-            format!("Cannot upload the {what}: {e}. Nothing was tagged."),
+    for upload in &direct.uploads {
+        let sent = upload_once(
+            registry,
+            request.repository,
+            &upload.blob,
+            &notice,
+            || async {
+                match &upload.body {
+                    UploadBody::Bytes(bytes) => Ok(reqwest::Body::from(bytes.clone())),
+                    UploadBody::File(path) => {
+                        let file = tokio::fs::File::open(path).await.map_err(|e| {
+                            RegistryError::Unexpected {
+                                url: String::new(),
+                                status: reqwest::StatusCode::OK,
+                                what: format!("read {}", path.display()),
+                                detail: format!(": {e}"),
+                            }
+                        })?;
+                        Ok(reqwest::Body::wrap_stream(
+                            tokio_util::io::ReaderStream::new(file),
+                        ))
+                    }
+                }
+            },
         )
-    };
-    if let Some((path, blob)) = direct.layer {
-        let sent = upload_once(registry, request.repository, blob, &notice, || async {
-            let file =
-                tokio::fs::File::open(path)
-                    .await
-                    .map_err(|e| RegistryError::Unexpected {
-                        url: String::new(),
-                        status: reqwest::StatusCode::OK,
-                        what: format!("read {}", path.display()),
-                        detail: format!(": {e}"),
-                    })?;
-            Ok(reqwest::Body::wrap_stream(
-                tokio_util::io::ReaderStream::new(file),
-            ))
-        })
         .await
-        .map_err(|e| upload_failure("new layer", e))?;
+        .map_err(|e| {
+            Failure::new(
+                "Upload failed",
+                format!(
+                    "Cannot upload {}: {e}. Nothing was tagged.",
+                    upload.blob.digest
+                ),
+            )
+        })?;
         if sent {
             report.layers_uploaded += 1;
         } else {
             report.layers_present += 1;
         }
     }
-    let config = Blob {
-        digest: request.image.id.clone(),
-        size: direct.config.len() as u64,
-    };
-    upload_once(registry, request.repository, &config, &notice, || async {
-        Ok(reqwest::Body::from(direct.config.to_vec()))
-    })
-    .await
-    .map_err(|e| upload_failure("image config", e))?;
+    // An index's manifests by digest, before the index names them.
+    for child in &direct.children {
+        registry
+            .put_manifest(
+                request.repository,
+                &child.digest,
+                child,
+                retry_notice(workflow),
+            )
+            .await
+            .map_err(registry_failure)?;
+    }
     Ok(())
 }
 

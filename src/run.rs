@@ -14,11 +14,12 @@ use crate::error::{Failure, InputErrors};
 use crate::github::commands::{Level, Workflow};
 use crate::github::context::RunContext;
 use crate::github::oidc::{TokenService, TokenServiceError};
-use crate::inputs::{ImageSource, Plan, RawInputs};
+use crate::inputs::{Engine, ImageSource, Plan, RawInputs};
+use crate::mirror;
 use crate::patch;
 use crate::push::{self, PushReport};
 use crate::registry::client::{RegistryClient, RegistryError};
-use crate::registry::copy::Endpoint;
+use crate::registry::prepared::PreparedImage;
 use crate::report::{self, ImageSummary, Summary};
 use crate::repository;
 
@@ -40,6 +41,7 @@ pub async fn run(workflow: &Workflow, vars: Vec<(String, String)>) -> anyhow::Re
         workflow.mask(password.trim());
     }
     let plan = Plan::from_raw(&raw, &ctx)?;
+    let mut base_name: Option<String> = None;
     let token_service = match &plan.identity.web_identity {
         Some(_) => Some(TokenService::from_env().map_err(no_token_service)?),
         None => None,
@@ -51,40 +53,97 @@ pub async fn run(workflow: &Workflow, vars: Vec<(String, String)>) -> anyhow::Re
     let registry_http = registry_http_client()?;
 
     // 2. The image, before any AWS call: a failed build leaves nothing behind in ECR, and a
-    //    long build does not eat into the role session's lifetime.
-    let engine = DockerEngine::connect().await.map_err(Failure::from)?;
+    //    long build does not eat into the role session's lifetime. The daemon is reached
+    //    only when the engine needs it: the registry engine runs without one.
     let tags = &plan.image.tags;
     // A name of this run's own until the registry's address is known.
     let local_name = format!("ship-to-ecr-build/{:016x}", rand::random::<u64>());
-    let (image_id, build_name, patched) = match &plan.image.source {
-        ImageSource::Local(name) => {
-            let image = inspect(&engine, name).await?;
-            (image.id, None, None)
+    let engine_choice = plan.image.engine;
+    let needs_daemon = match &plan.image.source {
+        ImageSource::Build(_) | ImageSource::Local(_) => true,
+        ImageSource::Patch(_) => engine_choice == Engine::Docker,
+        ImageSource::Remote(_) | ImageSource::LocalOrRemote(..) => false,
+    };
+    let engine = if needs_daemon {
+        Some(DockerEngine::connect().await.map_err(Failure::from)?)
+    } else if matches!(plan.image.source, ImageSource::LocalOrRemote(..)) {
+        // Asked only whether it has the image; no daemon means a registry image.
+        DockerEngine::connect().await.ok()
+    } else {
+        None
+    };
+    let daemon = || engine.as_ref().expect("connected above");
+    let mut build_name = None;
+    let mut daemon_image: Option<LocalImage> = None;
+    let mut prepared: Option<PreparedImage> = None;
+    match &plan.image.source {
+        ImageSource::Local(name) => daemon_image = Some(inspect(daemon(), name).await?),
+        ImageSource::LocalOrRemote(name, reference) => {
+            let local = match &engine {
+                Some(engine) => engine.inspect(name).await.map_err(Failure::from)?,
+                None => None,
+            };
+            match local {
+                Some(image) => {
+                    workflow.info(&format!("Pushing {name} from the Docker daemon."));
+                    daemon_image = Some(image);
+                }
+                None => {
+                    workflow.info(&format!(
+                        "The Docker daemon has no image {name}: copying it from its registry."
+                    ));
+                    prepared = Some(
+                        mirror::prepare(reference, &plan.image, &registry_http, workflow).await?,
+                    );
+                }
+            }
+        }
+        ImageSource::Remote(reference) => {
+            prepared =
+                Some(mirror::prepare(reference, &plan.image, &registry_http, workflow).await?)
         }
         ImageSource::Build(b) => {
-            let id = build::build(&engine, b, &plan.image, &local_name, &ctx, workflow).await?;
-            (id, Some(format!("{local_name}:{}", tags[0])), None)
+            let id = build::build(daemon(), b, &plan.image, &local_name, &ctx, workflow).await?;
+            build_name = Some(format!("{local_name}:{}", tags[0]));
+            daemon_image = Some(inspect(daemon(), &id).await?);
         }
         ImageSource::Patch(p) => {
-            let patched = patch::patch(
-                &engine,
-                p,
-                &plan.image,
-                &local_name,
-                &ctx,
-                &registry_http,
-                workflow,
-            )
-            .await?;
-            workflow.set_output("base-digest", patched.base.digest())?;
-            (
-                patched.id.clone(),
-                Some(format!("{local_name}:{}", tags[0])),
-                Some(patched),
-            )
+            let patched = if engine_choice == Engine::Docker {
+                patch::with_daemon(
+                    daemon(),
+                    p,
+                    &plan.image,
+                    &local_name,
+                    &ctx,
+                    &registry_http,
+                    workflow,
+                )
+                .await?
+            } else {
+                patch::in_registry(p, &plan.image, &ctx, &registry_http, workflow).await?
+            };
+            workflow.set_output("base-digest", &patched.base_digest)?;
+            if let Some(id) = &patched.daemon_id {
+                build_name = Some(format!("{local_name}:{}", tags[0]));
+                daemon_image = Some(inspect(daemon(), id).await?);
+            }
+            base_name = Some(patched.base_name.clone());
+            prepared = Some(patched.prepared);
         }
+    }
+    // What the tags must end up naming: for an image written blob by blob, its manifest
+    // (whose digest is known before anything is written); else the daemon's image.
+    let image = match &prepared {
+        Some(p) => LocalImage {
+            id: p.manifest.digest.clone(),
+            repo_digests: Vec::new(),
+            size: p.size as i64,
+            layers: p.layers,
+        },
+        None => daemon_image
+            .clone()
+            .expect("a daemon image when nothing is prepared"),
     };
-    let image = inspect(&engine, &image_id).await?;
 
     // Steps 3 to 8; whatever their outcome, the build's temporary name goes afterwards, so a
     // failed run leaves no name of ours in the daemon.
@@ -137,10 +196,12 @@ pub async fn run(workflow: &Workflow, vars: Vec<(String, String)>) -> anyhow::Re
 
         // 6. The image takes its registry name, as `docker build -t` would have named it.
         let image_name = format!("{repository_uri}:{}", tags[0]);
-        engine
-            .tag(&image.id, &repository_uri, &tags[0])
-            .await
-            .map_err(Failure::from)?;
+        if let (Some(engine), Some(local)) = (&engine, &daemon_image) {
+            engine
+                .tag(&local.id, &repository_uri, &tags[0])
+                .await
+                .map_err(Failure::from)?;
+        }
 
         // 7. Push, doing only what is missing.
         let is_immutable = |tag: &str| repo.state.as_ref().is_some_and(|r| r.is_tag_immutable(tag));
@@ -152,21 +213,12 @@ pub async fn run(workflow: &Workflow, vars: Vec<(String, String)>) -> anyhow::Re
             is_immutable: &is_immutable,
             username: &login.username,
             password: &login.password,
-            direct: patched.as_ref().map(|p| push::DirectUpload {
-                base: Endpoint {
-                    registry: &p.base.registry,
-                    repository: &p.base.reference.repository,
-                },
-                base_blobs: &p.base.image.layers,
-                layer: p.layer.as_ref().map(|(path, blob)| (path.as_path(), blob)),
-                config: &p.config,
-                manifest: &p.manifest,
-            }),
+            direct: prepared.as_ref(),
         };
         let report = if plan.image.push {
             let _group = workflow.group(&format!("Push {image_name}"));
             let push_started = Instant::now();
-            let report = push::push(&engine, &registry, &request, workflow).await?;
+            let report = push::push(engine.as_ref(), &registry, &request, workflow).await?;
             workflow.info(&if report.pushed() {
                 format!(
                     "Pushed {} as {} ({} layers uploaded, {} already present) in {:.1} s.",
@@ -222,9 +274,7 @@ pub async fn run(workflow: &Workflow, vars: Vec<(String, String)>) -> anyhow::Re
                 tags,
                 size: image.size,
                 layers: image.layers,
-                base: patched
-                    .as_ref()
-                    .map(|p| p.base.reference.pinned(p.base.digest())),
+                base: base_name.clone(),
                 push: report.as_ref(),
             }),
             elapsed: started.elapsed(),
@@ -232,7 +282,7 @@ pub async fn run(workflow: &Workflow, vars: Vec<(String, String)>) -> anyhow::Re
         Ok(())
     }
     .await;
-    if let Some(temporary) = &build_name {
+    if let (Some(temporary), Some(engine)) = (&build_name, &engine) {
         if let Err(e) = engine.untag(temporary).await {
             workflow.annotate(
                 Level::Warning,

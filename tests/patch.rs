@@ -43,11 +43,21 @@ fn patched_entries(s: &StandIns, tag: &str, base: &BaseImage) -> (Value, Vec<Tar
 }
 
 #[test]
-fn a_patch_keeps_the_base_byte_for_byte_and_adds_exactly_the_files() {
+fn the_registry_engine_keeps_the_base_byte_for_byte_and_adds_exactly_the_files() {
+    patch_keeps_the_base_byte_for_byte("auto");
+}
+
+#[test]
+fn the_docker_engine_keeps_the_base_byte_for_byte_and_adds_exactly_the_files() {
+    patch_keeps_the_base_byte_for_byte("docker");
+}
+
+fn patch_keeps_the_base_byte_for_byte(engine: &str) {
     let s = StandIns::start();
     let source = SourceRegistry::anonymous();
     let base = source.push_base("scicatproject/backend-next", "v4.8.0", &s.registry_host());
     let result = with_files(s.action(), &base)
+        .input("engine", engine)
         .input("env", "NODE_ENV=production\nBASE_MODE=patched")
         .input("labels", "team=platform")
         .input("workdir", "/home/node/app")
@@ -166,10 +176,14 @@ fn a_patch_keeps_the_base_byte_for_byte_and_adds_exactly_the_files() {
     );
     assert_eq!(layers[2]["mediaType"], base_images::OCI_LAYER);
 
+    // The docker engine also leaves the image in the daemon, for later steps; the registry
+    // engine never touches the daemon.
+    let (in_daemon, _) = docker(&["image", "inspect", &outputs["image"]]);
+    assert_eq!(in_daemon, engine == "docker", "{result}");
+
     // The image runs as asked once pulled back from ECR by digest, with a login of this test's
     // own (a private DOCKER_CONFIG, nothing global).
-    let (ok, out) = docker(&["rmi", "--force", &outputs["image"]]);
-    assert!(ok, "{out}");
+    docker(&["rmi", "--force", &outputs["image"]]);
     let config_dir = tempfile::tempdir().unwrap();
     let docker_with_login = |args: &[&str]| {
         let out = std::process::Command::new("docker")
@@ -195,12 +209,16 @@ fn a_rerun_with_the_same_inputs_is_the_same_image_and_pushes_nothing() {
     let s = StandIns::start();
     let source = SourceRegistry::anonymous();
     let base = source.push_base("team/base", "1", &s.registry_host());
-    let first = with_files(s.action(), &base).input("env", "A=1").run();
+    let first = with_files(s.action(), &base)
+        .input("env", "A=1")
+        .input("engine", "docker")
+        .run();
     first.expect_code(0);
     assert_eq!(first.output("pushed").as_deref(), Some("true"));
     let image = first.output("image").unwrap();
 
-    // As on a fresh runner: the patched image is gone from the daemon.
+    // As on a fresh runner: the patched image is gone from the daemon. Both engines make the
+    // same image from the same inputs.
     let (ok, out) = docker(&["rmi", "--force", &image]);
     assert!(ok, "{out}");
     let second = with_files(s.action(), &base).input("env", "A=1").run();
@@ -224,19 +242,20 @@ fn a_rerun_with_the_same_inputs_is_the_same_image_and_pushes_nothing() {
     assert!(
         third
             .stdout
-            .contains("Base layers: 2 already in ECR, 0 mounted, 0 copied"),
+            .contains("2 already in ECR, 0 mounted, 0 copied"),
         "{third}"
     );
 }
 
 #[test]
-fn an_index_base_resolves_to_this_platform() {
+fn the_docker_engine_patches_this_platform_of_an_index() {
     let s = StandIns::start();
     let source = SourceRegistry::anonymous();
     let (native, index_digest) = source.push_index("team/multi", "2", &s.registry_host());
     let result = s
         .action()
         .input("repository", REPO)
+        .input("engine", "docker")
         .input("base-image", &native.reference)
         .input("env", "FROM_INDEX=yes")
         .run();
@@ -320,4 +339,86 @@ fn a_missing_base_fails_before_any_aws_call() {
     assert_eq!(title, "Base image not found");
     assert!(message.contains("team/none:1"), "{message}");
     assert!(s.proxy.calls().is_empty());
+}
+
+#[test]
+fn the_registry_engine_patches_every_platform_of_an_index() {
+    let s = StandIns::start();
+    let source = SourceRegistry::anonymous();
+    let (native, index_digest) = source.push_index("team/multi", "3", &s.registry_host());
+    let result = with_files(s.action(), &native)
+        .input("env", "FROM_INDEX=yes")
+        .run();
+    result.expect_code(0);
+    assert_eq!(result.output("base-digest").unwrap(), index_digest);
+    let reader = s.reader();
+    let (digest, index) = reader.manifest(REPO, "sha-4f3c2b1").unwrap();
+    assert_eq!(result.output("digest").unwrap(), digest);
+    assert_eq!(index["mediaType"], base_images::OCI_INDEX, "{index}");
+    let entries = index["manifests"].as_array().unwrap();
+    let platforms: Vec<&str> = entries
+        .iter()
+        .map(|e| e["platform"]["architecture"].as_str().unwrap())
+        .collect();
+    let other = if base_images::arch() == "amd64" {
+        "arm64"
+    } else {
+        "amd64"
+    };
+    assert_eq!(platforms, [other, base_images::arch()]);
+    // Each platform's image: its own base layers, then the same new layer.
+    let mut new_layers = Vec::new();
+    for entry in entries {
+        let (_, manifest) = reader
+            .manifest(REPO, entry["digest"].as_str().unwrap())
+            .unwrap();
+        let layers = manifest["layers"].as_array().unwrap();
+        assert_eq!(layers.len(), 3);
+        for (i, (base_digest, _, _)) in native.layers.iter().enumerate() {
+            assert_eq!(layers[i]["digest"], *base_digest);
+        }
+        new_layers.push(layers[2]["digest"].clone());
+        let config: Value = serde_json::from_slice(
+            &reader.blob(REPO, manifest["config"]["digest"].as_str().unwrap()),
+        )
+        .unwrap();
+        assert_eq!(
+            config["architecture"], entry["platform"]["architecture"],
+            "each config keeps its platform"
+        );
+        assert!(config["config"]["Env"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("FROM_INDEX=yes")));
+    }
+    assert_eq!(new_layers[0], new_layers[1]);
+
+    // `platforms` keeps only the named ones.
+    let one = with_files(s.action(), &native)
+        .input("env", "FROM_INDEX=yes")
+        .input("platforms", &format!("linux/{}", base_images::arch()))
+        .input("tags", "native-only")
+        .run();
+    one.expect_code(0);
+    let (_, index) = reader.manifest(REPO, "native-only").unwrap();
+    assert_eq!(index["manifests"].as_array().unwrap().len(), 1);
+    let missing = with_files(s.action(), &native)
+        .input("platforms", "linux/s390x")
+        .input("tags", "none")
+        .run();
+    missing.expect_code(1);
+    assert_eq!(missing.errors()[0].0, "No such platform");
+    assert!(missing.errors()[0].1.contains("linux/s390x"), "{missing}");
+}
+
+#[test]
+fn the_registry_engine_needs_no_daemon() {
+    let s = StandIns::start();
+    let source = SourceRegistry::anonymous();
+    let base = source.push_base("team/base", "nodaemon", &s.registry_host());
+    let result = with_files(s.action(), &base)
+        .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+        .run();
+    result.expect_code(0);
+    assert_eq!(result.output("pushed").as_deref(), Some("true"));
 }

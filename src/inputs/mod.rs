@@ -74,6 +74,8 @@ inputs! {
     user: "user" = "",
     entrypoint: "entrypoint" = "",
     cmd: "cmd" = "",
+    engine: "engine" = "auto",
+    platforms: "platforms" = "",
 }
 
 /// Inputs that fall back to a plain environment variable when empty, as a user would expect:
@@ -135,6 +137,13 @@ pub struct Plan {
 #[derive(Debug, Clone)]
 pub struct ImagePlan {
     pub source: ImageSource,
+    /// Who moves the bytes: the Docker daemon, or registry-to-registry copies.
+    pub engine: Engine,
+    /// Platforms to keep from a multi-platform image (`os/arch[/variant]`); empty keeps all.
+    pub platforms: Vec<String>,
+    /// Username and password for the registry the image comes from (base-image, or a remote
+    /// `image`).
+    pub source_credentials: Option<(String, String)>,
     /// Labels the user asked for; they win over the OCI labels added to a build.
     pub labels: Vec<(String, String)>,
     /// Final tags, validated, first one first.
@@ -148,15 +157,25 @@ pub enum ImageSource {
     Build(BuildPlan),
     /// An image already in the daemon (built by an earlier step), by name or id.
     Local(String),
+    /// `image` with `engine: auto`: the daemon's image of that name if it has one, else the
+    /// registry image the reference names.
+    LocalOrRemote(String, ImageReference),
+    /// An image in a registry, copied to ECR unchanged (a mirror).
+    Remote(ImageReference),
     /// A base image from a registry, with files and config changes added.
     Patch(PatchPlan),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    Auto,
+    Docker,
+    Registry,
 }
 
 #[derive(Debug, Clone)]
 pub struct PatchPlan {
     pub base: ImageReference,
-    /// Username and password for the base image's registry.
-    pub base_credentials: Option<(String, String)>,
     /// The new layer's entries, sorted; empty when no files are added.
     pub files: Vec<LayerEntry>,
     pub env: Vec<(String, String)>,
@@ -371,6 +390,43 @@ impl Plan {
 }
 
 fn image_plan(raw: &RawInputs, ctx: &RunContext, errors: &mut Errors) -> Option<ImagePlan> {
+    let engine = errors.optional(&raw.engine, Engine::Auto, |v| {
+        rules::one_of("engine", v, &["auto", "docker", "registry"]).map(|e| match e {
+            "docker" => Engine::Docker,
+            "registry" => Engine::Registry,
+            _ => Engine::Auto,
+        })
+    });
+    let platforms = errors.optional(&raw.platforms, Vec::new(), |v| {
+        rules::platforms("platforms", v)
+    });
+    let source_credentials = match (
+        present(&raw.base_image_username),
+        present(&raw.base_image_password),
+    ) {
+        (Some(user), Some(password)) => Some(Some((user.to_string(), password.to_string()))),
+        (None, None) => Some(None),
+        (Some(_), None) => errors.check(Err(InputError::new(
+            "base-image-password",
+            "is empty while base-image-username is set; give both or neither",
+            "${{ secrets.DOCKERHUB_TOKEN }}",
+        ))),
+        (None, Some(_)) => errors.check(Err(InputError::new(
+            "base-image-username",
+            "is empty while base-image-password is set; give both or neither",
+            "${{ vars.DOCKERHUB_USERNAME }}",
+        ))),
+    };
+    if present(&raw.base_image).is_none()
+        && present(&raw.image).is_none()
+        && source_credentials.as_ref().is_some_and(Option::is_some)
+    {
+        errors.check::<()>(Err(InputError::new(
+            "base-image-username",
+            "only applies to an image from a registry: set base-image, or image to a registry image",
+            "",
+        )));
+    }
     let build_args = errors.optional(&raw.build_args, Vec::new(), |v| {
         rules::key_values("build-args", v, "NODE_ENV=production")
     });
@@ -385,14 +441,6 @@ fn image_plan(raw: &RawInputs, ctx: &RunContext, errors: &mut Errors) -> Option<
         ("user", present(&raw.user).is_some()),
         ("entrypoint", present(&raw.entrypoint).is_some()),
         ("cmd", present(&raw.cmd).is_some()),
-        (
-            "base-image-username",
-            present(&raw.base_image_username).is_some(),
-        ),
-        (
-            "base-image-password",
-            present(&raw.base_image_password).is_some(),
-        ),
     ];
     if present(&raw.base_image).is_none() {
         for (input, set) in patch_inputs {
@@ -433,9 +481,7 @@ fn image_plan(raw: &RawInputs, ctx: &RunContext, errors: &mut Errors) -> Option<
                     )));
                 }
             }
-            errors
-                .check(rules::image_name("image", name))
-                .map(ImageSource::Local)
+            image_source(name, engine, errors)
         }
         (None, Some(base)) => {
             for (input, set) in build_inputs {
@@ -495,6 +541,33 @@ fn image_plan(raw: &RawInputs, ctx: &RunContext, errors: &mut Errors) -> Option<
             }
         }
     };
+    match (&source, engine, &platforms) {
+        (Some(ImageSource::Build(_)), Some(Engine::Registry), _) => {
+            errors.check::<()>(Err(InputError::new(
+                "engine",
+                "is registry, but building from a Dockerfile needs the Docker daemon; use auto \
+                 or docker, or set base-image or a remote image",
+                "auto",
+            )));
+        }
+        (Some(ImageSource::Build(_) | ImageSource::Local(_)), _, Some(p)) if !p.is_empty() => {
+            errors.check::<()>(Err(InputError::new(
+                "platforms",
+                "only applies to an image from a registry (base-image, or a remote image); a \
+                 build or a local image has one platform",
+                "",
+            )));
+        }
+        (Some(ImageSource::Patch(_)), Some(Engine::Docker), Some(p)) if p.len() > 1 => {
+            errors.check::<()>(Err(InputError::new(
+                "platforms",
+                "names several platforms, but the docker engine patches one image; use engine \
+                 registry (or auto) to patch several",
+                "linux/amd64",
+            )));
+        }
+        _ => {}
+    }
     let tags = match present(&raw.tags) {
         Some(lines) => {
             let values =
@@ -517,10 +590,44 @@ fn image_plan(raw: &RawInputs, ctx: &RunContext, errors: &mut Errors) -> Option<
     let push = errors.optional(&raw.push, true, |v| rules::boolean("push", v));
     Some(ImagePlan {
         source: source?,
+        engine: engine?,
+        platforms: platforms?,
+        source_credentials: source_credentials?,
         labels: labels?,
         tags: tags?,
         push: push?,
     })
+}
+
+/// What `image` names, by engine: a daemon image (docker), a registry image (registry), or
+/// either, decided at run time (auto).
+fn image_source(name: &str, engine: Option<Engine>, errors: &mut Errors) -> Option<ImageSource> {
+    match engine? {
+        Engine::Docker => errors
+            .check(rules::image_name("image", name))
+            .map(ImageSource::Local),
+        Engine::Registry => errors
+            .check(ImageReference::parse(name).map_err(|why| {
+                InputError::new(
+                    "image",
+                    format!("'{name}' is not an image reference: {why}"),
+                    "docker.io/library/nginx:1.27",
+                )
+            }))
+            .map(ImageSource::Remote),
+        Engine::Auto => {
+            let name = errors.check(rules::image_name("image", name))?;
+            // Only a name with a registry host can mean a registry image; `web-app:1` is the
+            // daemon's (not Docker Hub's) unless the engine says otherwise.
+            let explicit_host = name.split_once('/').is_some_and(|(first, _)| {
+                first.contains('.') || first.contains(':') || first == "localhost"
+            });
+            match ImageReference::parse(&name) {
+                Ok(reference) if explicit_host => Some(ImageSource::LocalOrRemote(name, reference)),
+                _ => Some(ImageSource::Local(name)),
+            }
+        }
+    }
 }
 
 fn patch_plan(
@@ -536,23 +643,6 @@ fn patch_plan(
             "docker.io/scicatproject/backend-next:v4.8.0",
         )
     }));
-    let credentials = match (
-        present(&raw.base_image_username),
-        present(&raw.base_image_password),
-    ) {
-        (Some(user), Some(password)) => Some(Some((user.to_string(), password.to_string()))),
-        (None, None) => Some(None),
-        (Some(_), None) => errors.check(Err(InputError::new(
-            "base-image-password",
-            "is empty while base-image-username is set; give both or neither",
-            "${{ secrets.DOCKERHUB_TOKEN }}",
-        ))),
-        (None, Some(_)) => errors.check(Err(InputError::new(
-            "base-image-username",
-            "is empty while base-image-password is set; give both or neither",
-            "${{ vars.DOCKERHUB_USERNAME }}",
-        ))),
-    };
     let files = errors.optional(&raw.files, Vec::new(), |v| patch::files(v, &ctx.workspace));
     let env = errors.optional(&raw.env, Vec::new(), |v| {
         rules::key_values("env", v, "NODE_ENV=production")
@@ -569,7 +659,6 @@ fn patch_plan(
     });
     Some(PatchPlan {
         base: reference?,
-        base_credentials: credentials?,
         files: files?,
         env: env?,
         workdir: workdir?,

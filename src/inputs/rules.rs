@@ -280,6 +280,35 @@ pub fn image_name(input: &'static str, value: &str) -> Result<String, InputError
     )
 }
 
+static PLATFORM: LazyLock<Regex> = LazyLock::new(|| regex(r"^[a-z0-9]+/[a-z0-9_]+(/[a-z0-9]+)?$"));
+
+/// Platforms as `os/arch[/variant]`, separated by commas or lines; duplicates refused.
+pub fn platforms(input: &'static str, value: &str) -> Result<Vec<String>, InputError> {
+    let mut found: Vec<String> = Vec::new();
+    for platform in value
+        .split([',', '\n'])
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+    {
+        if !PLATFORM.is_match(platform) {
+            return Err(InputError::new(
+                input,
+                format!("'{platform}' is not a platform: os/architecture[/variant], lower-case"),
+                "linux/amd64,linux/arm64",
+            ));
+        }
+        if found.iter().any(|p| p == platform) {
+            return Err(InputError::new(
+                input,
+                format!("names '{platform}' twice"),
+                "linux/amd64,linux/arm64",
+            ));
+        }
+        found.push(platform.to_string());
+    }
+    Ok(found)
+}
+
 /// What a workspace path must point at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PathKind {
@@ -498,6 +527,17 @@ mod tests {
             .rule
             .contains("line 1"));
         assert!(key_values("b", "=x", "A=1").is_err());
+    }
+
+    #[test]
+    fn platform_lists() {
+        assert_eq!(
+            platforms("p", "linux/amd64, linux/arm64/v8\nlinux/arm/v7").unwrap(),
+            ["linux/amd64", "linux/arm64/v8", "linux/arm/v7"]
+        );
+        assert!(platforms("p", "amd64").is_err());
+        assert!(platforms("p", "Linux/AMD64").is_err());
+        assert!(platforms("p", "linux/amd64,linux/amd64").is_err());
     }
 
     #[test]

@@ -4,4 +4,5 @@
 pub mod auth;
 pub mod client;
 pub mod copy;
+pub mod prepared;
 pub mod resolve;

@@ -46,34 +46,37 @@ pub async fn resolve(
     platform: (&str, &str),
     on_retry: &(dyn Fn(&RegistryError, std::time::Duration) + Sync),
 ) -> Result<RemoteImage, ResolveError> {
-    let first = fetch(registry, repository, reference, on_retry).await?;
+    let first = manifest(registry, repository, reference, on_retry).await?;
     let value = json(&first)?;
-    let (manifest, index) = if is_index(&first.media_type, &value) {
+    if is_index(&first.media_type, &value) {
         let digest = pick_platform(&value, platform)?;
-        let manifest = fetch(registry, repository, &digest, on_retry).await?;
-        (manifest, Some(first))
+        let chosen = manifest(registry, repository, &digest, on_retry).await?;
+        image(registry, repository, chosen, Some(first), on_retry).await
     } else {
-        (first, None)
-    };
+        image(registry, repository, first, None, on_retry).await
+    }
+}
+
+/// An image manifest's config and layers, read from the registry.
+pub async fn image(
+    registry: &RegistryClient,
+    repository: &str,
+    manifest: Manifest,
+    index: Option<Manifest>,
+    on_retry: &(dyn Fn(&RegistryError, std::time::Duration) + Sync),
+) -> Result<RemoteImage, ResolveError> {
     let value = json(&manifest)?;
+    if is_index(&manifest.media_type, &value) {
+        return Err(ResolveError::Unusable(
+            "an index inside an index is not supported".into(),
+        ));
+    }
     let config_digest = value
         .pointer("/config/digest")
         .and_then(Value::as_str)
         .ok_or_else(|| ResolveError::Unusable("it names no config".into()))?
         .to_string();
-    let layers = value
-        .get("layers")
-        .and_then(Value::as_array)
-        .ok_or_else(|| ResolveError::Unusable("it lists no layers".into()))?
-        .iter()
-        .map(|layer| {
-            Some(Blob {
-                digest: layer.get("digest")?.as_str()?.to_string(),
-                size: layer.get("size")?.as_u64()?,
-            })
-        })
-        .collect::<Option<Vec<Blob>>>()
-        .ok_or_else(|| ResolveError::Unusable("a layer lacks its digest or size".into()))?;
+    let layers = layers_of(&value)?;
     let config = registry
         .get_small_blob(repository, &config_digest, on_retry)
         .await?;
@@ -86,7 +89,28 @@ pub async fn resolve(
     })
 }
 
-async fn fetch(
+/// The layer blobs an image manifest lists.
+pub fn layers_of(value: &Value) -> Result<Vec<Blob>, ResolveError> {
+    value
+        .get("layers")
+        .and_then(Value::as_array)
+        .ok_or_else(|| ResolveError::Unusable("it lists no layers".into()))?
+        .iter()
+        .map(descriptor)
+        .collect::<Option<Vec<Blob>>>()
+        .ok_or_else(|| ResolveError::Unusable("a layer lacks its digest or size".into()))
+}
+
+/// A descriptor's digest and size.
+pub fn descriptor(value: &Value) -> Option<Blob> {
+    Some(Blob {
+        digest: value.get("digest")?.as_str()?.to_string(),
+        size: value.get("size")?.as_u64()?,
+    })
+}
+
+/// The manifest at `reference` (tag or digest), checked against the digest when pinned.
+pub async fn manifest(
     registry: &RegistryClient,
     repository: &str,
     reference: &str,
@@ -105,7 +129,52 @@ async fn fetch(
     Ok(manifest)
 }
 
-fn json(manifest: &Manifest) -> Result<Value, ResolveError> {
+/// One entry of an index: its descriptor, and its platform as `os/arch[/variant]` (`None` for
+/// attestations and entries without a platform).
+pub struct IndexEntry {
+    pub descriptor: Value,
+    pub digest: String,
+    pub platform: Option<String>,
+}
+
+pub fn index_entries(index: &Value) -> Vec<IndexEntry> {
+    index
+        .get("manifests")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|descriptor| {
+            let digest = descriptor.get("digest")?.as_str()?.to_string();
+            let platform = descriptor.get("platform").and_then(|p| {
+                let os = p.get("os")?.as_str()?;
+                let arch = p.get("architecture")?.as_str()?;
+                if os == "unknown" {
+                    return None;
+                }
+                Some(match p.get("variant").and_then(Value::as_str) {
+                    Some(variant) => format!("{os}/{arch}/{variant}"),
+                    None => format!("{os}/{arch}"),
+                })
+            });
+            Some(IndexEntry {
+                descriptor,
+                digest,
+                platform,
+            })
+        })
+        .collect()
+}
+
+/// Whether `platform` (`os/arch[/variant]`) is one of `wanted`; a wanted entry without a
+/// variant takes every variant.
+pub fn platform_wanted(platform: &str, wanted: &[String]) -> bool {
+    wanted.iter().any(|w| {
+        w == platform || (w.matches('/').count() == 1 && platform.starts_with(&format!("{w}/")))
+    })
+}
+
+pub fn json(manifest: &Manifest) -> Result<Value, ResolveError> {
     serde_json::from_slice(&manifest.bytes)
         .map_err(|e| ResolveError::Unusable(format!("not JSON: {e}")))
 }
@@ -144,6 +213,32 @@ pub fn pick_platform(index: &Value, (os, arch): (&str, &str)) -> Result<String, 
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn index_entries_and_platform_filters() {
+        let index = json!({"manifests": [
+            {"digest": "sha256:arm", "platform": {"os": "linux", "architecture": "arm64", "variant": "v8"}},
+            {"digest": "sha256:att", "platform": {"os": "unknown", "architecture": "unknown"}},
+            {"digest": "sha256:amd", "platform": {"os": "linux", "architecture": "amd64"}}
+        ]});
+        let platforms: Vec<Option<String>> = index_entries(&index)
+            .into_iter()
+            .map(|e| e.platform)
+            .collect();
+        assert_eq!(
+            platforms,
+            [
+                Some("linux/arm64/v8".into()),
+                None,
+                Some("linux/amd64".into())
+            ]
+        );
+        let wanted = ["linux/arm64".to_string()];
+        assert!(platform_wanted("linux/arm64/v8", &wanted));
+        assert!(!platform_wanted("linux/amd64", &wanted));
+        assert!(platform_wanted("linux/arm/v7", &["linux/arm/v7".into()]));
+        assert!(!platform_wanted("linux/arm/v6", &["linux/arm/v7".into()]));
+    }
 
     #[test]
     fn picks_the_daemon_platform_and_skips_attestations() {
