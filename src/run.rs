@@ -373,6 +373,7 @@ fn login_failure(e: RegistryError, plan: &Plan) -> Failure {
 fn http_client() -> anyhow::Result<reqwest::Client> {
     Ok(reqwest::Client::builder()
         .user_agent(concat!("ship-to-ecr/", env!("CARGO_PKG_VERSION")))
+        .tls_certs_merge(extra_roots()?)
         .connect_timeout(Duration::from_secs(10))
         .timeout(Duration::from_secs(30))
         .build()?)
@@ -383,9 +384,31 @@ fn http_client() -> anyhow::Result<reqwest::Client> {
 fn registry_http_client() -> anyhow::Result<reqwest::Client> {
     Ok(reqwest::Client::builder()
         .user_agent(concat!("ship-to-ecr/", env!("CARGO_PKG_VERSION")))
+        .tls_certs_merge(extra_roots()?)
         .connect_timeout(Duration::from_secs(10))
         .read_timeout(Duration::from_secs(60))
         .build()?)
+}
+
+/// CAs to trust besides the system's: the PEM file `SSL_CERT_FILE` names (a registry with a
+/// private CA), as OpenSSL-based tools read it.
+fn extra_roots() -> anyhow::Result<Vec<reqwest::Certificate>> {
+    let Some(path) = std::env::var_os("SSL_CERT_FILE").filter(|p| !p.is_empty()) else {
+        return Ok(Vec::new());
+    };
+    let unusable = |why: String| {
+        Failure::new(
+            "Cannot read SSL_CERT_FILE",
+            format!(
+                "SSL_CERT_FILE is {}, which {why}. Point it at a PEM file of the CA \
+                 certificates to trust, or unset it.",
+                std::path::Path::new(&path).display()
+            ),
+        )
+    };
+    let pem = std::fs::read(&path).map_err(|e| unusable(format!("cannot be read ({e})")))?;
+    Ok(reqwest::Certificate::from_pem_bundle(&pem)
+        .map_err(|e| unusable(format!("holds no PEM certificates ({e})")))?)
 }
 
 fn no_token_service(e: TokenServiceError) -> Failure {

@@ -31,6 +31,19 @@ pub async fn connect(
     let has_credentials = credentials.is_some();
     let fail = |e: RegistryError| failure(reference, has_credentials, input, e.into());
     match secure.ping().await {
+        // A certificate problem is TLS spoken and refused: never a reason for plain HTTP.
+        Err(RegistryError::Unreachable { reason, .. })
+            if reason.to_lowercase().contains("certificate") =>
+        {
+            Err(Failure::new(
+                "Untrusted registry certificate",
+                format!(
+                    "The registry of {reference} presented a certificate this runner does not \
+                     trust: {reason}. If it is signed by a private CA, set SSL_CERT_FILE to a \
+                     PEM file with that CA (for example in the job's env)."
+                ),
+            ))
+        }
         Err(RegistryError::Unreachable { .. }) if reference.is_loopback() => {
             let plain = client("http");
             plain.ping().await.map_err(fail)?;

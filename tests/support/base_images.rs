@@ -20,6 +20,9 @@ pub const OCI_LAYER: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
 pub struct SourceRegistry {
     pub server: Server,
     pub credentials: Option<(String, String)>,
+    /// For a registry over TLS: the private CA that signed its certificate, and its folder.
+    pub ca_file: Option<std::path::PathBuf>,
+    _tls: Option<tempfile::TempDir>,
     /// Image ids the daemon may have pulled from here, removed on drop.
     pushed_configs: std::sync::Mutex<Vec<String>>,
 }
@@ -53,6 +56,8 @@ impl SourceRegistry {
         Self {
             server: processes::registry(None),
             credentials: None,
+            ca_file: None,
+            _tls: None,
             pushed_configs: Default::default(),
         }
     }
@@ -61,16 +66,114 @@ impl SourceRegistry {
         Self {
             server: processes::registry(Some((user, password))),
             credentials: Some((user.into(), password.into())),
+            ca_file: None,
+            _tls: None,
+            pushed_configs: Default::default(),
+        }
+    }
+
+    /// An anonymous registry over TLS, its certificate (for 127.0.0.1) signed by a private CA
+    /// made here with openssl; trust it with `SSL_CERT_FILE=<ca_file>`.
+    pub fn tls() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let path = |name: &str| dir.path().join(name);
+        let openssl = |args: &[&str]| {
+            let out = std::process::Command::new("openssl")
+                .args(args)
+                .current_dir(dir.path())
+                .output()
+                .expect("openssl (installed by scripts/install-stand-ins)");
+            assert!(
+                out.status.success(),
+                "openssl {args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        };
+        openssl(&[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=ship-to-ecr test CA",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+        ]);
+        openssl(&[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-keyout",
+            "server.key",
+            "-out",
+            "server.csr",
+        ]);
+        std::fs::write(
+            path("san.ext"),
+            "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n",
+        )
+        .unwrap();
+        openssl(&[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-extfile",
+            "san.ext",
+            "-out",
+            "server.pem",
+        ]);
+        let server =
+            processes::registry_with(None, Some((&path("server.pem"), &path("server.key"))));
+        Self {
+            server,
+            credentials: None,
+            ca_file: Some(path("ca.pem")),
+            _tls: Some(dir),
             pushed_configs: Default::default(),
         }
     }
 
     pub fn host(&self) -> String {
-        self.server.url.trim_start_matches("http://").to_string()
+        self.server
+            .url
+            .trim_start_matches("http://")
+            .trim_start_matches("https://")
+            .to_string()
+    }
+
+    /// Where a blob's bytes are on the registry's disk (to corrupt them in a test).
+    pub fn blob_file(&self, digest: &str) -> std::path::PathBuf {
+        let hex = digest.trim_start_matches("sha256:");
+        self.server
+            .root()
+            .join("storage/docker/registry/v2/blobs/sha256")
+            .join(&hex[..2])
+            .join(hex)
+            .join("data")
     }
 
     fn request(&self, method: reqwest::Method, url: &str) -> reqwest::blocking::RequestBuilder {
-        let request = reqwest::blocking::Client::new().request(method, url);
+        let client = reqwest::blocking::Client::builder()
+            .danger_accept_invalid_certs(true)
+            .build()
+            .unwrap();
+        let request = client.request(method, url);
         match &self.credentials {
             Some((user, password)) => request.basic_auth(user, Some(password)),
             None => request,

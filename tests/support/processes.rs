@@ -65,8 +65,13 @@ impl Server {
             _dir: dir,
         };
         let started = Instant::now();
+        // The probe only asks whether the server is up; a test's own CA is for the action.
+        let prober = reqwest::blocking::Client::builder()
+            .danger_accept_invalid_certs(true)
+            .build()
+            .expect("a client");
         loop {
-            let answer = reqwest::blocking::Client::new()
+            let answer = prober
                 .get(format!("{}{probe}", server.url))
                 .timeout(Duration::from_millis(500))
                 .send();
@@ -81,6 +86,11 @@ impl Server {
             }
             std::thread::sleep(Duration::from_millis(50));
         }
+    }
+
+    /// The folder the server keeps its files in (a registry's storage is under `storage/`).
+    pub fn root(&self) -> &Path {
+        self._dir.path()
     }
 
     pub fn log_text(&self) -> String {
@@ -107,6 +117,11 @@ pub fn moto() -> Server {
 /// Debian's docker-registry (distribution 2.8), with htpasswd Basic auth when credentials are
 /// given, as ECR asks for them.
 pub fn registry(credentials: Option<(&str, &str)>) -> Server {
+    registry_with(credentials, None)
+}
+
+/// The same over TLS, with a certificate and key (PEM files) the test made.
+pub fn registry_with(credentials: Option<(&str, &str)>, tls: Option<(&Path, &Path)>) -> Server {
     let dir = tempfile::tempdir().expect("temp dir");
     let port = free_port();
     let storage = dir.path().join("storage");
@@ -114,6 +129,17 @@ pub fn registry(credentials: Option<(&str, &str)>) -> Server {
         "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n",
         storage.display()
     );
+    let scheme = match tls {
+        Some((certificate, key)) => {
+            config.push_str(&format!(
+                "  tls:\n    certificate: {}\n    key: {}\n",
+                certificate.display(),
+                key.display()
+            ));
+            "https"
+        }
+        None => "http",
+    };
     if let Some((user, password)) = credentials {
         let htpasswd = dir.path().join("htpasswd");
         write_htpasswd(&htpasswd, user, password);
@@ -129,7 +155,7 @@ pub fn registry(credentials: Option<(&str, &str)>) -> Server {
     Server::spawn(
         command,
         dir,
-        format!("http://127.0.0.1:{port}"),
+        format!("{scheme}://127.0.0.1:{port}"),
         "/v2/",
         |r| r.headers().contains_key("docker-distribution-api-version"),
     )
