@@ -268,6 +268,7 @@ async fn upload_directly(
         registry: &direct.source,
         repository: &direct.source_repository,
     };
+    let started = std::time::Instant::now();
     let copied = copy::copy_blobs(source, destination, &direct.source_blobs, &notice)
         .await
         .map_err(|e| {
@@ -277,12 +278,13 @@ async fn upload_directly(
             )
         })?;
     workflow.info(&format!(
-        "Blobs from {}: {} already in ECR, {} mounted, {} copied ({} bytes).",
+        "Blobs from {}: {} already in ECR, {} mounted, {} copied ({} bytes) in {:.2} s.",
         direct.source_repository,
         copied.present,
         copied.mounted,
         copied.uploaded,
-        copied.bytes_uploaded
+        copied.bytes_uploaded,
+        started.elapsed().as_secs_f64()
     ));
     report.layers_uploaded += copied.uploaded;
     report.layers_present += copied.present + copied.mounted;

@@ -242,6 +242,9 @@ const PATCH_CASES: &[(&str, &str, &str)] = &[
     ("user", "node user", "user name or UID"),
     ("entrypoint", "node main.js", "JSON array of strings"),
     ("cmd", "[1, 2]", "JSON array of strings"),
+    ("engine", "daemonless", "one of auto, docker, registry"),
+    ("platforms", "amd64", "not a platform"),
+    ("platforms", "linux/amd64,linux/amd64", "twice"),
 ];
 
 #[test]
@@ -303,6 +306,23 @@ fn patch_inputs_that_contradict_each_other_are_refused() {
     assert_eq!(
         title(&half_credentials),
         "Invalid input 'base-image-password'"
+    );
+    let build_without_daemon = s.action().input("engine", "registry").run();
+    assert_eq!(title(&build_without_daemon), "Invalid input 'engine'");
+    assert!(build_without_daemon.errors()[0]
+        .1
+        .contains("needs the Docker daemon"));
+    let platforms_for_a_build = s.action().input("platforms", "linux/arm64").run();
+    assert_eq!(title(&platforms_for_a_build), "Invalid input 'platforms'");
+    let docker_engine_two_platforms = s
+        .action()
+        .input("base-image", "nginx:1.27")
+        .input("engine", "docker")
+        .input("platforms", "linux/amd64,linux/arm64")
+        .run();
+    assert_eq!(
+        title(&docker_engine_two_platforms),
+        "Invalid input 'platforms'"
     );
     assert!(s.proxy.calls().is_empty());
     assert_eq!(s.oidc.requests(), 0);

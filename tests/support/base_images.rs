@@ -291,6 +291,46 @@ impl SourceRegistry {
         }
     }
 
+    /// Pushes an image of the given layer tars, each gzipped at `level` (0 stores them: fast
+    /// for large random data), with a minimal config; for benchmarks.
+    pub fn push_layers(&self, repo: &str, tag: &str, tars: &[Vec<u8>], level: u32) -> BaseImage {
+        let mut layers = Vec::new();
+        for tar in tars {
+            let mut encoder =
+                flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(level));
+            encoder.write_all(tar).unwrap();
+            let compressed = encoder.finish().unwrap();
+            let digest = self.put_blob(repo, &compressed);
+            layers.push((digest, compressed, tar.clone()));
+        }
+        let config = json!({
+            "architecture": arch(), "os": "linux", "created": "2025-06-01T12:00:00Z",
+            "config": {"Env": ["PATH=/bin"], "Cmd": ["/bin/sh"]},
+            "rootfs": {"type": "layers", "diff_ids": layers.iter().map(|(_, _, t)| sha256(t)).collect::<Vec<_>>()},
+            "history": layers.iter().map(|_| json!({"created_by": "bench"})).collect::<Vec<_>>()
+        });
+        let config_bytes = serde_json::to_vec(&config).unwrap();
+        let config_digest = self.put_blob(repo, &config_bytes);
+        self.pushed_configs
+            .lock()
+            .unwrap()
+            .push(config_digest.clone());
+        let manifest = json!({
+            "schemaVersion": 2, "mediaType": OCI_MANIFEST,
+            "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config_digest, "size": config_bytes.len()},
+            "layers": layers.iter().map(|(d, b, _)| json!({"mediaType": OCI_LAYER, "digest": d, "size": b.len()})).collect::<Vec<_>>()
+        });
+        let bytes = serde_json::to_vec(&manifest).unwrap();
+        self.put_manifest(repo, tag, OCI_MANIFEST, &bytes);
+        BaseImage {
+            reference: format!("{}/{repo}:{tag}", self.host()),
+            manifest_digest: sha256(&bytes),
+            config_digest,
+            config,
+            layers,
+        }
+    }
+
     /// A two-platform index under `tag`: this machine's platform and another one. Returns the
     /// image for this machine's platform (with the index's reference) and the index's digest.
     pub fn push_index(&self, repo: &str, tag: &str, marker: &str) -> (BaseImage, String) {
@@ -385,8 +425,13 @@ fn tar_of(entries: &[Spec<'_>]) -> Vec<u8> {
     builder.into_inner().unwrap()
 }
 
+/// A tar holding one file of `content` at `path`.
+pub fn single_file_tar(path: &str, content: &[u8]) -> Vec<u8> {
+    tar_of(&[(path, Some(content), None)])
+}
+
 /// Debian's static busybox with a few applet links.
-fn busybox_layer() -> Vec<u8> {
+pub fn busybox_layer() -> Vec<u8> {
     let busybox = std::fs::read("/bin/busybox")
         .expect("/bin/busybox (busybox-static) is installed by scripts/install-stand-ins");
     tar_of(&[

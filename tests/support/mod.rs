@@ -293,6 +293,35 @@ impl ActionRun {
         self.result(out)
     }
 
+    /// Runs the binary and also returns its peak resident memory (kB), measured by the
+    /// kernel for the child (python's `resource` reads it; std cannot).
+    pub fn run_measuring_memory(self) -> (ActionResult, u64) {
+        let script = "import resource, subprocess, sys\n\
+r = subprocess.run(sys.argv[1:], capture_output=True)\n\
+sys.stdout.buffer.write(r.stdout)\n\
+sys.stderr.buffer.write(r.stderr)\n\
+sys.stderr.write('\\nMAXRSS=%d\\n' % resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n\
+sys.exit(r.returncode)";
+        let out = Command::new("python3")
+            .arg("-c")
+            .arg(script)
+            .arg(&self.binary)
+            .args(&self.args)
+            .env_clear()
+            .envs(&self.vars)
+            .current_dir(self.workspace.path())
+            .output()
+            .expect("python3 runs the binary");
+        let result = self.result(out);
+        let rss = result
+            .stderr
+            .lines()
+            .find_map(|l| l.strip_prefix("MAXRSS="))
+            .and_then(|v| v.trim().parse().ok())
+            .expect("the peak memory");
+        (result, rss)
+    }
+
     /// Runs the action image as the runner starts a container action: `docker run` with the
     /// workspace at /github/workspace (the working directory), /github/home, /github/workflow
     /// (the event), /github/file_commands (outputs, env, summary) and the Docker socket
