@@ -93,9 +93,9 @@ pub fn markdown(s: &Summary<'_>) -> String {
                 rows.push(("Layers", layers));
                 if let Some(base) = &push.base_blobs {
                     rows.push((
-                        "Base layers",
+                        "Source blobs",
                         format!(
-                            "{} copied from the base's registry ({}), {} mounted, {} already in ECR",
+                            "{} copied registry to registry ({}), {} mounted, {} already in ECR",
                             base.uploaded,
                             human_size(base.bytes_uploaded as i64),
                             base.mounted,

@@ -200,3 +200,31 @@ fn source_credentials_are_masked_and_never_shown() {
     result.assert_no_secret_leaked(&secrets, true);
     result.assert_masked(&[password.to_string()]);
 }
+
+#[test]
+fn an_immutable_tag_holding_another_image_stops_the_copy_before_any_upload() {
+    let s = StandIns::start();
+    let source = SourceRegistry::anonymous();
+    let first = source.push_base("team/base", "1", "first");
+    let second = source.push_base("team/base", "2", "second");
+    let run = |base: &support::base_images::BaseImage| {
+        s.action()
+            .input("repository", REPO)
+            .input("tag-mutability", "IMMUTABLE")
+            .input("image", &base.reference)
+            .input("tags", "stable")
+            .run()
+    };
+    run(&first).expect_code(0);
+    let refused = run(&second);
+    refused.expect_code(1);
+    assert_eq!(refused.errors()[0].0, "Tag already exists", "{refused}");
+    assert!(
+        !refused.stdout.contains("Blobs from"),
+        "nothing was copied: {refused}"
+    );
+    assert_eq!(
+        s.reader().manifest(REPO, "stable").unwrap().0,
+        first.manifest_digest
+    );
+}

@@ -216,6 +216,8 @@ mod tests {
 
     #[derive(Clone, Default)]
     struct Fake {
+        /// Upload PUTs still to answer with 503 before accepting.
+        fail_puts: Arc<Mutex<usize>>,
         base: Arc<Mutex<String>>,
         content: Arc<Mutex<Vec<u8>>>,
         token_queries: Arc<Mutex<Vec<String>>>,
@@ -291,6 +293,14 @@ mod tests {
                 [(header::LOCATION, "/v2/dst/blobs/uploads/u-1?state=s1")],
             )
                 .into_response();
+        }
+        {
+            let mut failing = fake.fail_puts.lock().unwrap();
+            if *failing > 0 {
+                *failing -= 1;
+                fake.uploads.lock().unwrap().push((uri, Vec::new(), 503));
+                return StatusCode::SERVICE_UNAVAILABLE.into_response();
+            }
         }
         let body = axum::body::to_bytes(request.into_body(), usize::MAX).await;
         let Ok(body) = body else {
@@ -422,6 +432,34 @@ mod tests {
         assert!(matches!(error, RegistryError::Mismatch { .. }), "{error}");
         let stored: Vec<u16> = fake.uploads.lock().unwrap().iter().map(|u| u.2).collect();
         assert!(!stored.contains(&201), "{stored:?}");
+    }
+
+    #[tokio::test]
+    async fn a_5xx_is_retried_for_that_blob_only() {
+        let content = vec![3u8; 50_000];
+        let (fake, from, to) = stand_ins(&content).await;
+        *fake.fail_puts.lock().unwrap() = 1;
+        let retries = std::sync::atomic::AtomicUsize::new(0);
+        let report = copy_blobs(
+            Endpoint {
+                registry: &from,
+                repository: "src",
+            },
+            Endpoint {
+                registry: &to,
+                repository: "dst",
+            },
+            &[blob(&content)],
+            &|_, _| {
+                retries.fetch_add(1, Ordering::SeqCst);
+            },
+        )
+        .await
+        .unwrap();
+        assert_eq!(report.uploaded, 1);
+        assert_eq!(retries.load(Ordering::SeqCst), 1);
+        let statuses: Vec<u16> = fake.uploads.lock().unwrap().iter().map(|u| u.2).collect();
+        assert_eq!(statuses, [503, 201]);
     }
 
     #[tokio::test]
