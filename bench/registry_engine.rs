@@ -10,8 +10,10 @@
 //! 4. peak memory (RSS) of the registry engine copying an image with one 1 GB layer.
 //!
 //! ship-to-ecr is timed as a whole process (credentials, repository, everything); the copy
-//! phase alone, as the run logs it, is shown beside it. Every copy goes to a new repository, and
-//! the daemon's copy of the base is removed before each daemon run, as on a fresh runner.
+//! phase alone, as the run logs it, is shown beside it. Every measurement gets an empty ECR
+//! stand-in of its own (else skopeo's blob cache and the daemon's push history would mount
+//! blobs an earlier run uploaded), and the daemon's copy of the base is removed before each
+//! daemon run, as on a fresh runner.
 //! Run with `scripts/bench` (or `cargo bench --bench registry_engine`).
 
 #[path = "../tests/support/mod.rs"]
@@ -33,7 +35,6 @@ fn main() {
         println!("registry_engine: a benchmark; run it with scripts/bench");
         return;
     }
-    let s = StandIns::start();
     let source = SourceRegistry::anonymous();
     let mut tars = vec![busybox_layer()];
     let mut data = vec![0u8; 50 << 20];
@@ -49,8 +50,6 @@ fn main() {
         total as f64 / 1e6,
         base.reference
     );
-    let docker_config = tempfile::tempdir().unwrap();
-    cli_login(docker_config.path(), &s.registry_host());
 
     // 1. Copy.
     let mut copy = [Vec::new(), Vec::new(), Vec::new(), Vec::new()];
@@ -58,6 +57,7 @@ fn main() {
         for offset in 0..3 {
             let which = (round + offset) % 3;
             let repo = format!("bench/copy-{which}-{round}");
+            let s = StandIns::start();
             let (elapsed, phase) = match which {
                 0 => time_copy(&s, &base, &repo),
                 1 => (time_skopeo(&s, &base, &repo), None),
@@ -93,10 +93,15 @@ fn main() {
         for offset in 0..3 {
             let which = (round + offset) % 3;
             let repo = format!("bench/patch-{which}-{round}");
+            let s = StandIns::start();
             forget_base(&base);
             let elapsed = match which {
                 0 | 1 => time_patch(&s, &base, files.path(), &repo, ["auto", "docker"][which]),
-                _ => time_cli_patch(docker_config.path(), &s, &base, files.path(), &repo),
+                _ => {
+                    let docker_config = tempfile::tempdir().unwrap();
+                    cli_login(docker_config.path(), &s.registry_host());
+                    time_cli_patch(docker_config.path(), &s, &base, files.path(), &repo)
+                }
             };
             println!(
                 "patch round {}: {:14} {:6.2} s",
@@ -129,6 +134,7 @@ fn main() {
         0,
     );
     drop(big);
+    let s = StandIns::start();
     let started = Instant::now();
     let (result, rss_kb) = s
         .action()

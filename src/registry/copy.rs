@@ -13,8 +13,8 @@ use sha2::{Digest, Sha256};
 use super::client::{classify, RegistryClient, RegistryError};
 use crate::retry::{self, Backoff};
 
-/// Blobs in flight at once (docker pushes 5 at a time, crane 4).
-pub const PARALLEL_BLOBS: usize = 4;
+/// Blobs in flight at once (docker pushes 5 at a time, crane 4, skopeo 6).
+pub const PARALLEL_BLOBS: usize = 6;
 
 /// A blob as a manifest lists it.
 #[derive(Debug, Clone, PartialEq, Eq)]
