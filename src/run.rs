@@ -157,21 +157,25 @@ pub async fn run(workflow: &Workflow, vars: Vec<(String, String)>) -> anyhow::Re
             workflow,
         )
         .await?;
-        let (account, caller_arn) =
-            sts::caller_identity(&aws_sdk_sts::Client::new(&session.config))
-                .await
-                .map_err(|e| caller_identity_failure(&e, &session))?;
+        // Who we are, and the registry's credentials: independent, so asked at once (one
+        // round trip less). Nothing prints the token before it is masked below.
+        let ecr_client = aws_sdk_ecr::Client::new(&session.config);
+        let sts_client = aws_sdk_sts::Client::new(&session.config);
+        let (identity, login) = tokio::join!(
+            sts::caller_identity(&sts_client),
+            ecr::registry_credentials(&ecr_client)
+        );
+        if let Ok(login) = &login {
+            workflow.mask(&login.encoded);
+            workflow.mask(&login.password);
+        }
+        let (account, caller_arn) = identity.map_err(|e| caller_identity_failure(&e, &session))?;
         workflow.info(&format!("Account {account}, acting as {caller_arn}."));
         workflow.set_output("aws-account-id", &account)?;
 
         // 4. The repository, and the registry it lives in.
-        let ecr_client = aws_sdk_ecr::Client::new(&session.config);
         let repo = repository::prepare(&ecr_client, &plan, &account, workflow, &session).await?;
-        let login = ecr::registry_credentials(&ecr_client)
-            .await
-            .map_err(|e| repository::ecr_failure(e, &session, &plan.repository))?;
-        workflow.mask(&login.encoded);
-        workflow.mask(&login.password);
+        let login = login.map_err(|e| repository::ecr_failure(e, &session, &plan.repository))?;
         let (registry_host, registry_base) =
             repository::registry_address(&plan, repo.state.as_ref(), &login.proxy_endpoint)?;
         let repository_uri = format!("{registry_host}/{}", plan.repository.name);
