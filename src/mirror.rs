@@ -23,7 +23,7 @@ pub async fn prepare(
     let credentials = image.source_credentials.clone();
     let fail = |e| source::failure(reference, credentials.is_some(), "image", e);
     let registry = source::connect(reference, credentials.clone(), http, "image").await?;
-    let notice = source::retry_notice(workflow);
+    let notice = workflow.retry_notice();
     let repository = &reference.repository;
     let top = resolve::manifest(&registry, repository, reference.reference(), &notice)
         .await

@@ -87,7 +87,7 @@ pub async fn with_daemon(
         }
         None => engine.platform().await.map_err(Failure::from)?,
     };
-    let notice = source::retry_notice(workflow);
+    let notice = workflow.retry_notice();
     let base = resolve::resolve(
         &registry,
         &reference.repository,
@@ -189,7 +189,7 @@ pub async fn in_registry(
     let credentials = image.source_credentials.clone();
     let fail = |e| source::failure(reference, credentials.is_some(), "base-image", e);
     let registry = source::connect(reference, credentials.clone(), http, "base-image").await?;
-    let notice = source::retry_notice(workflow);
+    let notice = workflow.retry_notice();
     let repository = &reference.repository;
     let top = resolve::manifest(&registry, repository, reference.reference(), &notice)
         .await

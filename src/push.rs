@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use crate::engine::docker::{DockerEngine, LocalImage};
 use crate::error::Failure;
-use crate::github::commands::{Level, Workflow};
+use crate::github::commands::Workflow;
 use crate::registry::client::{classify, Manifest, RegistryClient, RegistryError};
 use crate::registry::copy::{self, Blob, CopyReport, Endpoint};
 use crate::registry::prepared::{PreparedImage, UploadBody};
@@ -55,27 +55,6 @@ impl PushReport {
     }
 }
 
-pub fn retry_notice(workflow: &Workflow) -> impl FnMut(&RegistryError, Duration) + '_ {
-    move |e, wait| {
-        workflow.annotate(
-            Level::Warning,
-            "Retrying",
-            &format!("{e}; trying again in {wait:.1?}"),
-        )
-    }
-}
-
-/// The same notice, callable from several blob copies at once.
-pub fn retry_notice_shared(workflow: &Workflow) -> impl Fn(&RegistryError, Duration) + Sync + '_ {
-    move |e, wait| {
-        workflow.annotate(
-            Level::Warning,
-            "Retrying",
-            &format!("{e}; trying again in {wait:.1?}"),
-        )
-    }
-}
-
 fn registry_failure(e: RegistryError) -> Failure {
     Failure::new("Registry request failed", e.to_string())
 }
@@ -103,7 +82,7 @@ pub async fn look_up(
     };
     for tag in request.tags {
         let current = registry
-            .get_manifest(request.repository, tag, retry_notice(workflow))
+            .get_manifest(request.repository, tag, workflow.retry_notice())
             .await
             .map_err(registry_failure)?;
         match current {
@@ -157,7 +136,7 @@ pub async fn push(
                         request.repository,
                         first,
                         &direct.manifest,
-                        retry_notice(workflow),
+                        workflow.retry_notice(),
                     )
                     .await
                     .map_err(registry_failure)?;
@@ -198,7 +177,7 @@ pub async fn push(
             // Read back what the tag now holds: it must be this image (another job on the
             // same daemon could have moved the local name in between).
             let stored = registry
-                .get_manifest(request.repository, first, retry_notice(workflow))
+                .get_manifest(request.repository, first, workflow.retry_notice())
                 .await
                 .map_err(registry_failure)?
                 .ok_or_else(|| {
@@ -241,7 +220,7 @@ async fn finish(
         .collect();
     for tag in &rest {
         registry
-            .put_manifest(request.repository, tag, &manifest, retry_notice(workflow))
+            .put_manifest(request.repository, tag, &manifest, workflow.retry_notice())
             .await
             .map_err(registry_failure)?;
         report.written.push(tag.clone());
@@ -259,7 +238,7 @@ async fn upload_directly(
     report: &mut PushReport,
     workflow: &Workflow,
 ) -> anyhow::Result<()> {
-    let notice = retry_notice_shared(workflow);
+    let notice = workflow.retry_notice();
     let destination = Endpoint {
         registry,
         repository: request.repository,
@@ -338,7 +317,7 @@ async fn upload_directly(
                 request.repository,
                 &child.digest,
                 child,
-                retry_notice(workflow),
+                workflow.retry_notice(),
             )
             .await
             .map_err(registry_failure)?;

@@ -190,7 +190,7 @@ pub async fn run(workflow: &Workflow, vars: Vec<(String, String)>) -> anyhow::Re
             &login.password,
         );
         registry
-            .check_login(push::retry_notice(workflow))
+            .check_login(workflow.retry_notice())
             .await
             .map_err(|e| login_failure(e, &plan))?;
         workflow.info(&format!(

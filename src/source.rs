@@ -4,7 +4,6 @@
 use reqwest::Url;
 
 use crate::error::Failure;
-use crate::github::commands::{Level, Workflow};
 use crate::image::reference::ImageReference;
 use crate::registry::client::{RegistryClient, RegistryError};
 use crate::registry::resolve::ResolveError;
@@ -51,19 +50,6 @@ pub async fn connect(
         }
         Err(e) => Err(fail(e)),
         Ok(()) => Ok(secure),
-    }
-}
-
-/// Retries announced as warnings, from any number of concurrent requests.
-pub fn retry_notice(
-    workflow: &Workflow,
-) -> impl Fn(&RegistryError, std::time::Duration) + Sync + '_ {
-    move |e, wait| {
-        workflow.annotate(
-            Level::Warning,
-            "Retrying",
-            &format!("{e}; trying again in {wait:.1?}"),
-        )
     }
 }
 

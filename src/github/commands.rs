@@ -94,6 +94,19 @@ impl Workflow {
     }
 
     /// Opens a collapsible log group; it ends when the returned guard is dropped.
+    /// A warning for each retry, callable from concurrent requests: what failed and the wait.
+    pub fn retry_notice<E: std::fmt::Display>(
+        &self,
+    ) -> impl Fn(&E, std::time::Duration) + Sync + '_ {
+        move |e, wait| {
+            self.annotate(
+                Level::Warning,
+                "Retrying",
+                &format!("{e}; trying again in {wait:.1?}"),
+            )
+        }
+    }
+
     pub fn group(&self, title: &str) -> Group<'_> {
         self.emit(&format!("::group::{}", escape_data(title)));
         Group { workflow: self }
