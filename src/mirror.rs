@@ -82,15 +82,7 @@ pub async fn prepare(
                 .iter()
                 .filter_map(|e| e.platform.as_deref())
                 .collect();
-            return Err(Failure::new(
-                "No such platform",
-                format!(
-                    "{reference} has no image for {}; it has {}. Change platforms.",
-                    image.platforms.join(", "),
-                    have.join(", ")
-                ),
-            )
-            .into());
+            return Err(source::no_platform(reference, &image.platforms, &have).into());
         }
         if filtering && kept.len() < entries.len() {
             let filtered = filtered_index(&value, kept, &top.media_type)?;

@@ -211,15 +211,7 @@ pub async fn in_registry(
                 .iter()
                 .filter_map(|e| e.platform.as_deref())
                 .collect();
-            return Err(Failure::new(
-                "No such platform",
-                format!(
-                    "{reference} has no image for {}; it has {}. Change platforms.",
-                    image.platforms.join(", "),
-                    have.join(", ")
-                ),
-            )
-            .into());
+            return Err(source::no_platform(reference, &image.platforms, &have).into());
         }
         for entry in &kept {
             let child = resolve::manifest(&registry, repository, &entry.digest, &notice)

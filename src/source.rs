@@ -91,3 +91,15 @@ pub fn failure(
         ),
     }
 }
+
+/// `reference` is an index with no image of the `wanted` platforms; `have` are its platforms.
+pub fn no_platform(reference: &ImageReference, wanted: &[String], have: &[&str]) -> Failure {
+    Failure::new(
+        "No such platform",
+        format!(
+            "{reference} has no image for {}; it has {}. Change platforms.",
+            wanted.join(", "),
+            have.join(", ")
+        ),
+    )
+}
