@@ -14,11 +14,11 @@
 mod support;
 
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use rand::RngCore;
-use support::{images, registry_password, StandIns};
+use support::{images, StandIns};
 
 const ROUNDS: usize = 3;
 const PART_MB: usize = 50;
@@ -34,7 +34,7 @@ fn main() {
     let s = StandIns::start();
     let host = s.registry_host();
     let docker_config = tempfile::tempdir().unwrap();
-    cli_login(docker_config.path(), &host);
+    images::cli_login(docker_config.path(), &host);
 
     let labels = [
         "org.opencontainers.image.created=2026-11-20T09:30:00Z",
@@ -125,25 +125,6 @@ fn write_context(dir: &Path, base: &str) {
         dockerfile.push_str(&format!("COPY part{part}.bin /data/part{part}.bin\n"));
     }
     std::fs::write(dir.join("Dockerfile"), dockerfile).unwrap();
-}
-
-fn cli_login(config: &Path, host: &str) {
-    let mut login = Command::new("docker")
-        .env("DOCKER_CONFIG", config)
-        .args(["login", "-u", "AWS", "--password-stdin", host])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    use std::io::Write;
-    login
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(registry_password().as_bytes())
-        .unwrap();
-    assert!(login.wait().unwrap().success(), "docker login to {host}");
 }
 
 fn time_cli(config: &Path, context: &Path, host: &str, repo: &str, labels: &[&str]) -> Duration {

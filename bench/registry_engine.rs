@@ -22,7 +22,7 @@
 mod support;
 
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use rand::RngCore;
@@ -101,7 +101,7 @@ fn main() {
                 0 | 1 => time_patch(&s, &base, files.path(), &repo, ["auto", "docker"][which]),
                 _ => {
                     let docker_config = tempfile::tempdir().unwrap();
-                    cli_login(docker_config.path(), &s.registry_host());
+                    support::images::cli_login(docker_config.path(), &s.registry_host());
                     time_cli_patch(docker_config.path(), &s, &base, files.path(), &repo)
                 }
             };
@@ -362,23 +362,4 @@ fn time_cli_patch(
     let elapsed = started.elapsed();
     docker(&["rm", "--force", &container]);
     elapsed
-}
-
-fn cli_login(config: &Path, host: &str) {
-    let mut login = Command::new("docker")
-        .env("DOCKER_CONFIG", config)
-        .args(["login", "-u", "AWS", "--password-stdin", host])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    use std::io::Write;
-    login
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(registry_password().as_bytes())
-        .unwrap();
-    assert!(login.wait().unwrap().success(), "docker login to {host}");
 }

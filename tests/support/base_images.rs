@@ -32,6 +32,7 @@ pub struct SourceRegistry {
 pub struct BaseImage {
     pub reference: String,
     pub manifest_digest: String,
+    pub manifest_size: usize,
     pub config_digest: String,
     pub config: Value,
     /// (digest, compressed bytes, uncompressed tar) of each layer.
@@ -235,13 +236,10 @@ impl SourceRegistry {
     }
 
     fn push_base_for(&self, repo: &str, tag: &str, marker: &str, architecture: &str) -> BaseImage {
-        let tars = [busybox_layer(), data_layer(marker)];
-        let mut layers = Vec::new();
-        for tar in tars {
-            let compressed = gzip_best(&tar);
-            let digest = self.put_blob(repo, &compressed);
-            layers.push((digest, compressed, tar));
-        }
+        let layers = [busybox_layer(), data_layer(marker)]
+            .into_iter()
+            .map(|tar| (gzip_best(&tar), tar))
+            .collect();
         let config = json!({
             "architecture": architecture,
             "os": "linux",
@@ -253,14 +251,50 @@ impl SourceRegistry {
                 "Labels": {"org.example.base": "kept", "org.opencontainers.image.version": "base-1"},
                 "ExposedPorts": {"8080/tcp": {}}
             },
-            "rootfs": {
-                "type": "layers",
-                "diff_ids": layers.iter().map(|(_, _, tar)| sha256(tar)).collect::<Vec<_>>()
-            },
             "history": [
                 {"created": "2025-06-01T12:00:00Z", "created_by": "busybox"},
                 {"created": "2025-06-01T12:00:00Z", "created_by": "data"}
             ]
+        });
+        self.push_image(repo, tag, layers, config)
+    }
+
+    /// Pushes an image of the given layer tars, each gzipped at `level` (0 stores them: fast
+    /// for large random data), with a minimal config; for benchmarks.
+    pub fn push_layers(&self, repo: &str, tag: &str, tars: &[Vec<u8>], level: u32) -> BaseImage {
+        let layers = tars
+            .iter()
+            .map(|tar| {
+                let mut encoder =
+                    flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(level));
+                encoder.write_all(tar).unwrap();
+                (encoder.finish().unwrap(), tar.clone())
+            })
+            .collect();
+        let config = json!({
+            "architecture": arch(), "os": "linux", "created": "2025-06-01T12:00:00Z",
+            "config": {"Env": ["PATH=/bin"], "Cmd": ["/bin/sh"]},
+            "history": tars.iter().map(|_| json!({"created_by": "bench"})).collect::<Vec<_>>()
+        });
+        self.push_image(repo, tag, layers, config)
+    }
+
+    /// Pushes the layers ((compressed, tar) pairs), then `config` with their diff ids in its
+    /// `rootfs`, then an OCI manifest under `tag`.
+    fn push_image(
+        &self,
+        repo: &str,
+        tag: &str,
+        compressed_layers: Vec<(Vec<u8>, Vec<u8>)>,
+        mut config: Value,
+    ) -> BaseImage {
+        let layers: Vec<(String, Vec<u8>, Vec<u8>)> = compressed_layers
+            .into_iter()
+            .map(|(compressed, tar)| (self.put_blob(repo, &compressed), compressed, tar))
+            .collect();
+        config["rootfs"] = json!({
+            "type": "layers",
+            "diff_ids": layers.iter().map(|(_, _, tar)| sha256(tar)).collect::<Vec<_>>()
         });
         let config_bytes = serde_json::to_vec(&config).unwrap();
         let config_digest = self.put_blob(repo, &config_bytes);
@@ -285,46 +319,7 @@ impl SourceRegistry {
         BaseImage {
             reference: format!("{}/{repo}:{tag}", self.host()),
             manifest_digest: sha256(&manifest_bytes),
-            config_digest,
-            config,
-            layers,
-        }
-    }
-
-    /// Pushes an image of the given layer tars, each gzipped at `level` (0 stores them: fast
-    /// for large random data), with a minimal config; for benchmarks.
-    pub fn push_layers(&self, repo: &str, tag: &str, tars: &[Vec<u8>], level: u32) -> BaseImage {
-        let mut layers = Vec::new();
-        for tar in tars {
-            let mut encoder =
-                flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(level));
-            encoder.write_all(tar).unwrap();
-            let compressed = encoder.finish().unwrap();
-            let digest = self.put_blob(repo, &compressed);
-            layers.push((digest, compressed, tar.clone()));
-        }
-        let config = json!({
-            "architecture": arch(), "os": "linux", "created": "2025-06-01T12:00:00Z",
-            "config": {"Env": ["PATH=/bin"], "Cmd": ["/bin/sh"]},
-            "rootfs": {"type": "layers", "diff_ids": layers.iter().map(|(_, _, t)| sha256(t)).collect::<Vec<_>>()},
-            "history": layers.iter().map(|_| json!({"created_by": "bench"})).collect::<Vec<_>>()
-        });
-        let config_bytes = serde_json::to_vec(&config).unwrap();
-        let config_digest = self.put_blob(repo, &config_bytes);
-        self.pushed_configs
-            .lock()
-            .unwrap()
-            .push(config_digest.clone());
-        let manifest = json!({
-            "schemaVersion": 2, "mediaType": OCI_MANIFEST,
-            "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config_digest, "size": config_bytes.len()},
-            "layers": layers.iter().map(|(d, b, _)| json!({"mediaType": OCI_LAYER, "digest": d, "size": b.len()})).collect::<Vec<_>>()
-        });
-        let bytes = serde_json::to_vec(&manifest).unwrap();
-        self.put_manifest(repo, tag, OCI_MANIFEST, &bytes);
-        BaseImage {
-            reference: format!("{}/{repo}:{tag}", self.host()),
-            manifest_digest: sha256(&bytes),
+            manifest_size: manifest_bytes.len(),
             config_digest,
             config,
             layers,
@@ -338,10 +333,7 @@ impl SourceRegistry {
         let mut native = self.push_base_for(repo, &format!("{tag}-native"), marker, arch());
         let foreign = self.push_base_for(repo, &format!("{tag}-foreign"), marker, other);
         let entry = |image: &BaseImage, architecture: &str| {
-            let size = serde_json::to_vec(&self.manifest_json(repo, &image.manifest_digest))
-                .unwrap()
-                .len();
-            json!({"mediaType": OCI_MANIFEST, "digest": image.manifest_digest, "size": size,
+            json!({"mediaType": OCI_MANIFEST, "digest": image.manifest_digest, "size": image.manifest_size,
                    "platform": {"os": "linux", "architecture": architecture}})
         };
         let index = json!({
@@ -353,18 +345,6 @@ impl SourceRegistry {
         self.put_manifest(repo, tag, OCI_INDEX, &bytes);
         native.reference = format!("{}/{repo}:{tag}", self.host());
         (native, sha256(&bytes))
-    }
-
-    fn manifest_json(&self, repo: &str, digest: &str) -> Value {
-        self.request(
-            reqwest::Method::GET,
-            &format!("{}/v2/{repo}/manifests/{digest}", self.server.url),
-        )
-        .header("accept", OCI_MANIFEST)
-        .send()
-        .unwrap()
-        .json()
-        .unwrap()
     }
 }
 

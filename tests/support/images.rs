@@ -1,7 +1,8 @@
 //! Images for the tests, made locally since nothing can be pulled here, and the registry read
 //! back with plain HTTP (not with the action's code).
 
-use std::process::Command;
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 
 use serde_json::Value;
@@ -143,4 +144,25 @@ impl RegistryReader {
         tags.sort();
         tags
     }
+}
+
+/// `docker login` to the ECR stand-in with a `DOCKER_CONFIG` of the caller's own (never the
+/// user's config), for the docker CLI peers of the benchmarks.
+pub fn cli_login(config: &Path, host: &str) {
+    let mut login = Command::new("docker")
+        .env("DOCKER_CONFIG", config)
+        .args(["login", "-u", "AWS", "--password-stdin", host])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    login
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(super::registry_password().as_bytes())
+        .unwrap();
+    assert!(login.wait().unwrap().success(), "docker login to {host}");
 }
