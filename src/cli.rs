@@ -74,6 +74,10 @@ pub enum Invocation {
 
 /// Reads the arguments (without the program name) over the environment's variables.
 pub fn parse(args: Vec<String>, env: Vec<(String, String)>) -> Invocation {
+    // The runner passes no arguments: nothing to parse, so no flag table to build.
+    if args.is_empty() {
+        return Invocation::Run(env);
+    }
     let matches = match command()
         .try_get_matches_from(std::iter::once("ship-to-ecr".to_string()).chain(args))
     {
