@@ -105,22 +105,28 @@ const CASES: &[(&str, &str, &str)] = &[
     ("image", "my image", "not an image name"),
 ];
 
+/// Exit 1 with exactly one annotation, for `input`, whose message has `words`, the rule, and a
+/// good value.
+fn assert_refused_alone(result: &support::ActionResult, input: &str, value: &str, words: &str) {
+    assert_eq!(result.code, 1, "{input}={value:?}:\n{result}");
+    let errors = result.errors();
+    assert_eq!(errors.len(), 1, "{input}={value:?}:\n{result}");
+    let (title, message) = &errors[0];
+    assert_eq!(title, &format!("Invalid input '{input}'"), "{result}");
+    assert!(message.contains(words), "{input}={value:?}: {message}");
+    assert!(
+        message.contains(&format!("Example of a good value: {input}: ")),
+        "{message}"
+    );
+}
+
 #[test]
 fn every_bad_input_fails_before_any_call() {
     let s = StandIns::start();
     assert!(CASES.len() >= 20);
     for (input, value, words) in CASES {
         let result = s.action().input(input, value).run();
-        assert_eq!(result.code, 1, "{input}={value:?}:\n{result}");
-        let errors = result.errors();
-        assert_eq!(errors.len(), 1, "{input}={value:?}:\n{result}");
-        let (title, message) = &errors[0];
-        assert_eq!(title, &format!("Invalid input '{input}'"), "{result}");
-        assert!(message.contains(words), "{input}={value:?}: {message}");
-        assert!(
-            message.contains(&format!("Example of a good value: {input}: ")),
-            "{message}"
-        );
+        assert_refused_alone(&result, input, value, words);
         result.assert_no_secret_leaked(&s.secrets(), true);
     }
     assert_eq!(s.oidc.requests(), 0, "no OIDC token may be requested");
@@ -258,16 +264,7 @@ fn every_bad_patch_input_fails_before_any_call() {
             .input("base-image-password", "base-password-93c1")
             .input(input, value)
             .run();
-        assert_eq!(result.code, 1, "{input}={value:?}:\n{result}");
-        let errors = result.errors();
-        assert_eq!(errors.len(), 1, "{input}={value:?}:\n{result}");
-        let (title, message) = &errors[0];
-        assert_eq!(title, &format!("Invalid input '{input}'"), "{result}");
-        assert!(message.contains(words), "{input}={value:?}: {message}");
-        assert!(
-            message.contains(&format!("Example of a good value: {input}: ")),
-            "{message}"
-        );
+        assert_refused_alone(&result, input, value, words);
         let mut secrets = s.secrets();
         secrets.push("base-password-93c1".into());
         result.assert_no_secret_leaked(&secrets, true);
@@ -306,6 +303,16 @@ fn patch_inputs_that_contradict_each_other_are_refused() {
     assert_eq!(
         title(&half_credentials),
         "Invalid input 'base-image-password'"
+    );
+    let credentials_for_a_local_image = s
+        .action()
+        .input("image", "web-app:1")
+        .input("base-image-username", "puller")
+        .input("base-image-password", "base-password-93c1")
+        .run();
+    assert_eq!(
+        title(&credentials_for_a_local_image),
+        "Invalid input 'base-image-username'"
     );
     let build_without_daemon = s.action().input("engine", "registry").run();
     assert_eq!(title(&build_without_daemon), "Invalid input 'engine'");

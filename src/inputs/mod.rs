@@ -541,6 +541,16 @@ fn image_plan(raw: &RawInputs, ctx: &RunContext, errors: &mut Errors) -> Option<
             }
         }
     };
+    if matches!(source, Some(ImageSource::Local(_)))
+        && source_credentials.as_ref().is_some_and(Option::is_some)
+    {
+        errors.check::<()>(Err(InputError::new(
+            "base-image-username",
+            "only applies to an image from a registry, and 'image' names one in the Docker \
+             daemon here (give its registry host, or engine: registry, to copy it from a registry)",
+            "",
+        )));
+    }
     match (&source, engine, &platforms) {
         (Some(ImageSource::Build(_)), Some(Engine::Registry), _) => {
             errors.check::<()>(Err(InputError::new(
