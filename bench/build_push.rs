@@ -1,4 +1,4 @@
-//! Build and push, side by side with the docker CLI, in one run (issue 3's benchmark):
+//! Build and push, side by side with the docker CLI, in one run:
 //!
 //! - fresh: a new image of about 200 MB in 5 layers (the busybox base and 4 x 50 MB of random
 //!   data), built and pushed to a new repository;
@@ -9,9 +9,6 @@
 //! ship-to-ecr adds (`--label`); ship-to-ecr is timed as a whole run, credentials, repository and
 //! all. Every fresh run gets new random data, so no run reuses another's cache.
 //! Run with `scripts/bench` (or `cargo bench --bench build_push`).
-
-#[path = "../tests/support/mod.rs"]
-mod support;
 
 use std::path::Path;
 use std::process::Command;

@@ -1,11 +1,12 @@
 //! The registry engine side by side with its peers, in one run, on the same images and the same
-//! local registries (issue 6's benchmark):
+//! local registries:
 //!
 //! 1. copy of a 200 MB, 5-layer image (1 MB + 4 x 50 MB random) from a source registry to the
 //!    ECR stand-in: ship-to-ecr (`image:` a registry image) vs `skopeo copy` vs a plain
 //!    parallel `curl` GET-to-PUT of the same blobs (the floor the registries set);
 //! 2. patch of that image with three small files: the registry engine vs the docker engine vs
-//!    seed 000's CLI flow (`docker pull`, `create`, `cp`, `commit`, `push`);
+//!    the console-and-CLI flow users follow today (`docker pull`, `create`, `cp`, `commit`,
+//!    `push`);
 //! 3. the unchanged re-run of 2 (registry engine), whole process;
 //! 4. peak memory (RSS) of the registry engine copying an image with one 1 GB layer.
 //!
@@ -17,9 +18,6 @@
 //! blobs an earlier run uploaded), and the daemon's copy of the base is removed before each
 //! daemon run, as on a fresh runner.
 //! Run with `scripts/bench` (or `cargo bench --bench registry_engine`).
-
-#[path = "../tests/support/mod.rs"]
-mod support;
 
 use std::path::Path;
 use std::process::Command;
@@ -313,7 +311,7 @@ fn time_patch(s: &StandIns, base: &BaseImage, files: &Path, repo: &str, engine: 
     elapsed
 }
 
-/// Seed 000's flow: pull, create, cp each file, commit, push.
+/// The CLI flow users follow today: pull, create, cp each file, commit, push.
 fn time_cli_patch(
     config: &Path,
     s: &StandIns,

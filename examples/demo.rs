@@ -3,9 +3,6 @@
 //! `main`: it builds `examples/app` and pushes it. A second run with nothing changed shows that
 //! nothing is sent again.
 
-#[path = "../tests/support/mod.rs"]
-mod support;
-
 use support::{images, parse_file_commands, project_path, ActionResult, StandIns};
 
 fn main() {

@@ -5,7 +5,7 @@
 use clap::{Arg, ArgAction, Command};
 use yaml_rust2::{Yaml, YamlLoader};
 
-use crate::inputs::{ENV_FALLBACKS, INPUTS};
+use crate::inputs::INPUTS;
 
 /// `action.yml`, the one place inputs are described.
 const ACTION_YML: &str = include_str!("../action.yml");
@@ -40,22 +40,23 @@ fn command() -> Command {
              flag, repeated. Outside Actions, outputs are printed as name=value lines.",
         )
         .max_term_width(100);
-    for (name, default) in INPUTS {
+    for input in INPUTS {
+        let name = input.name;
         let description = descriptions
             .iter()
             .find(|(n, _)| n == name)
             .map(|(_, d)| d.clone())
             .unwrap_or_default();
         let mut notes = vec![format!("env: INPUT_{}", name.to_uppercase())];
-        if let Some((_, fallbacks)) = ENV_FALLBACKS.iter().find(|(n, _)| n == name) {
-            notes.push(format!("then {}", fallbacks.join(", then ")));
+        if !input.env_fallbacks.is_empty() {
+            notes.push(format!("then {}", input.env_fallbacks.join(", then ")));
         }
-        if !default.is_empty() {
-            notes.push(format!("default: {default}"));
+        if !input.default.is_empty() {
+            notes.push(format!("default: {}", input.default));
         }
         command = command.arg(
-            Arg::new(*name)
-                .long(*name)
+            Arg::new(name)
+                .long(name)
                 .value_name("VALUE")
                 .action(ArgAction::Append)
                 .help(format!("{description} [{}]", notes.join("; "))),
@@ -91,7 +92,8 @@ pub fn parse(args: Vec<String>, env: Vec<(String, String)>) -> Invocation {
         }
     };
     let mut vars = env;
-    for (name, _) in INPUTS {
+    for input in INPUTS {
+        let name = input.name;
         if let Some(values) = matches.get_many::<String>(name) {
             let value = values.cloned().collect::<Vec<_>>().join("\n");
             let key = format!("INPUT_{}", name.to_uppercase());
@@ -117,7 +119,7 @@ mod tests {
         };
         assert_eq!(code, 0);
         let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
-        for (name, _) in INPUTS {
+        for name in INPUTS.iter().map(|input| input.name) {
             assert!(
                 text.contains(&format!("--{name} <VALUE>")),
                 "--{name} in:\n{text}"

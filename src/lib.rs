@@ -1,26 +1,27 @@
 //! ship-to-ecr: from `git push` to an image in Amazon ECR, keyless, in one step.
 //!
-//! Layers, lowest first (a module only uses those above it in this list):
-//! `error`, `retry` -> `github`, `inputs`, `image` -> `aws`, `registry`, `engine` ->
-//! `trust_diagnosis`, `credentials`, `repository`, `source`, `build`, `patch`, `mirror`, `push`, `report` -> `run`, `cli`.
-//! See ARCHITECTURE.md.
+//! Layers, lowest first (a module only uses those before it in this list; see ARCHITECTURE.md):
+//! 1. `error`, `retry`: no project imports.
+//! 2. `oci`: the image model, pure data.
+//! 3. `github`, `image`, `inputs`, `outputs`, `http`: the runner, describing images, the
+//!    action's interface.
+//! 4. `aws`, `registry`, `engine`: clients; they never print.
+//! 5. `artifact`: the image every step makes and the push consumes.
+//! 6. `steps`: credentials, image, repository, login, push, outputs.
+//! 7. `run`, `cli`.
 
+pub mod artifact;
 pub mod aws;
-pub mod build;
 pub mod cli;
-pub mod credentials;
 pub mod engine;
 pub mod error;
 pub mod github;
+pub mod http;
 pub mod image;
 pub mod inputs;
-pub mod mirror;
-pub mod patch;
-pub mod push;
+pub mod oci;
+pub mod outputs;
 pub mod registry;
-pub mod report;
-pub mod repository;
 pub mod retry;
 pub mod run;
-pub mod source;
-pub mod trust_diagnosis;
+pub mod steps;

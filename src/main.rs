@@ -29,14 +29,14 @@ fn main() -> ExitCode {
     {
         Ok(runtime) => runtime,
         Err(e) => {
-            run::report_error(&workflow, &e.into());
+            workflow.report_error(&e.into());
             return ExitCode::FAILURE;
         }
     };
     match runtime.block_on(run::run(&workflow, vars)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            run::report_error(&workflow, &error);
+            workflow.report_error(&error);
             ExitCode::FAILURE
         }
     }

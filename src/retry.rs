@@ -1,7 +1,8 @@
 //! Retries with full-jitter exponential backoff and a bound on the total time.
 //!
-//! Only the caller knows which failures can succeed on a second try, so each attempt says so by
-//! returning [`Attempt::Retry`] or [`Attempt::Fail`]. Used where the AWS SDK's own retries do not
+//! Each attempt says whether its failure can succeed on a second try by returning
+//! [`Attempt::Retry`] or [`Attempt::Fail`]; error types say it once, through [`Transient`], and
+//! [`classify`] turns that into an [`Attempt`]. Used where the AWS SDK's own retries do not
 //! fit: STS web identity (each try needs a fresh OIDC token) and plain HTTP calls.
 
 use std::future::Future;
@@ -43,6 +44,27 @@ pub enum Attempt<E> {
     Retry(E),
     /// Will fail the same way every time.
     Fail(E),
+}
+
+/// Whether a failure may pass if the same request is sent again: throttling, a 5xx, a reset
+/// connection, a timeout. A refused connection, an unknown host, a refused certificate, a 4xx
+/// other than 429 or corrupt content fail the same way every time.
+pub trait Transient {
+    fn is_transient(&self) -> bool;
+}
+
+/// The attempt's outcome for `e`: retried only when it is transient.
+pub fn classify<E: Transient>(e: E) -> Attempt<E> {
+    if e.is_transient() {
+        Attempt::Retry(e)
+    } else {
+        Attempt::Fail(e)
+    }
+}
+
+/// An HTTP status worth another try: 429 (throttled) or a server error.
+pub fn is_transient_status(status: u16) -> bool {
+    status == 429 || (500..600).contains(&status)
 }
 
 /// Runs `op` until it succeeds, fails for good, or the attempts or time budget run out; then
@@ -153,6 +175,30 @@ mod tests {
         let _: Result<(), &str> =
             retry(policy, || async { Err(Attempt::Retry("x")) }, |_, _| {}).await;
         assert!(started.elapsed() < Duration::from_millis(500));
+    }
+
+    struct Failure(bool);
+
+    impl Transient for Failure {
+        fn is_transient(&self) -> bool {
+            self.0
+        }
+    }
+
+    #[test]
+    fn classify_retries_only_transient_failures() {
+        assert!(matches!(classify(Failure(true)), Attempt::Retry(_)));
+        assert!(matches!(classify(Failure(false)), Attempt::Fail(_)));
+    }
+
+    #[test]
+    fn only_throttling_and_server_errors_are_transient_statuses() {
+        for status in [429, 500, 502, 503, 504, 599] {
+            assert!(is_transient_status(status), "{status}");
+        }
+        for status in [200, 301, 400, 401, 403, 404, 409, 428, 430, 600] {
+            assert!(!is_transient_status(status), "{status}");
+        }
     }
 
     #[test]

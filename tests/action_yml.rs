@@ -7,6 +7,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 use ship_to_ecr::inputs::INPUTS;
+use ship_to_ecr::outputs::OUTPUTS;
 use yaml_rust2::{Yaml, YamlLoader};
 
 fn load(path: &Path) -> Yaml {
@@ -47,37 +48,21 @@ fn text(value: &Yaml) -> String {
 fn every_input_the_code_reads_is_declared_with_its_default_and_vice_versa() {
     let action = action();
     let declared = keys(&action["inputs"]);
-    let read: BTreeSet<String> = INPUTS.iter().map(|(n, _)| n.to_string()).collect();
+    let read: BTreeSet<String> = INPUTS.iter().map(|input| input.name.to_string()).collect();
     assert_eq!(declared, read, "declared vs read");
-    for (name, default) in INPUTS {
-        let spec = &action["inputs"][*name];
-        assert_eq!(text(&spec["default"]), *default, "default of {name}");
+    for input in INPUTS {
+        let name = input.name;
+        let spec = &action["inputs"][name];
+        assert_eq!(text(&spec["default"]), input.default, "default of {name}");
         let description = spec["description"].as_str().unwrap_or_default();
         assert!(description.len() > 10, "{name} needs a description");
     }
 }
 
-/// Output names the code writes: every `set_output("name"` in the sources.
+/// Output names the code writes: the code writes outputs only through `ship_to_ecr::outputs`'s
+/// table.
 fn outputs_written() -> BTreeSet<String> {
-    fn walk(dir: &Path, found: &mut BTreeSet<String>) {
-        for entry in std::fs::read_dir(dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                walk(&path, found);
-            } else if path.extension().is_some_and(|e| e == "rs") {
-                let source = std::fs::read_to_string(&path).unwrap();
-                for (i, _) in source.match_indices("set_output(") {
-                    let rest = source[i + "set_output(".len()..].trim_start();
-                    if let Some(quoted) = rest.strip_prefix('"') {
-                        found.insert(quoted.split('"').next().unwrap().to_string());
-                    }
-                }
-            }
-        }
-    }
-    let mut found = BTreeSet::new();
-    walk(&root().join("src"), &mut found);
-    found
+    OUTPUTS.iter().map(|name| name.to_string()).collect()
 }
 
 #[test]

@@ -2,8 +2,6 @@
 //! names the input, the rule and a good value, no OIDC token requested, no AWS call, nothing in
 //! moto.
 
-mod support;
-
 use support::StandIns;
 
 /// (input, bad value, words the message must contain)

@@ -1,8 +1,6 @@
 //! Building from the workspace and pushing to the registry, checked by reading the registry
 //! back with plain HTTP: tags, manifest, config, labels, layers.
 
-mod support;
-
 use serde_json::json;
 use support::images::{base_image, docker};
 use support::{ActionRun, StandIns};
@@ -10,13 +8,17 @@ use support::{ActionRun, StandIns};
 const REPO: &str = "octo-org/web-app";
 const SHA: &str = "4f3c2b1a0e9d8c7b6a5f4e3d2c1b0a9f8e7d6c5b";
 
-/// A small app on the busybox base: two layers of its own on top of the base's one.
-fn app(run: ActionRun, marker: &str) -> ActionRun {
-    run.write_file(
+/// A small app on the busybox base: two layers of its own on top of the base's one. Its RUN
+/// step holds this test's nonce, so no two tests share the classic builder's cached steps:
+/// one test's clean-up (`docker rmi`) would otherwise delete an intermediate image that another
+/// test's build is using as its parent, failing that build.
+fn app(s: &StandIns, marker: &str) -> ActionRun {
+    s.action().write_file(
         "Dockerfile",
         &format!(
-            "FROM {}\nARG GREETING=hi\nRUN echo \"$GREETING\" > /greeting.txt\nCOPY app/ /app/\nCMD [\"cat\", \"/app/index.html\"]\n",
-            base_image()
+            "FROM {}\nARG GREETING=hi\nRUN echo \"$GREETING\" > /greeting.txt # {}\nCOPY app/ /app/\nCMD [\"cat\", \"/app/index.html\"]\n",
+            base_image(),
+            s.nonce
         ),
     )
     .write_file("app/index.html", &format!("<h1>{marker}</h1>\n"))
@@ -27,7 +29,7 @@ fn app(run: ActionRun, marker: &str) -> ActionRun {
 #[test]
 fn a_push_to_the_default_branch_builds_and_pushes_every_default_tag() {
     let s = StandIns::start();
-    let result = app(s.action(), "main")
+    let result = app(&s, "main")
         .input("build-args", "GREETING=bonjour")
         .input(
             "labels",
@@ -133,7 +135,7 @@ fn layer_files(s: &StandIns, manifest: &serde_json::Value) -> Vec<(String, Strin
 #[test]
 fn a_pull_request_is_tagged_with_its_number() {
     let s = StandIns::start();
-    let result = app(s.action(), "pr")
+    let result = app(&s, "pr")
         .event(
             "pull_request",
             "refs/pull/42/merge",
@@ -166,7 +168,7 @@ fn a_pull_request_is_tagged_with_its_number() {
         "4f3c2b1-feature-login"
     );
 
-    let default_tags = app(s.action(), "pr")
+    let default_tags = app(&s, "pr")
         .event(
             "pull_request",
             "refs/pull/42/merge",
@@ -183,7 +185,7 @@ fn a_pull_request_is_tagged_with_its_number() {
 #[test]
 fn a_tag_push_is_tagged_with_the_tag_name() {
     let s = StandIns::start();
-    let result = app(s.action(), "v1")
+    let result = app(&s, "v1")
         .event(
             "push",
             "refs/tags/v1.2.3",
@@ -207,7 +209,7 @@ fn image_mode_pushes_a_local_image_unchanged() {
         format!(
             "FROM {}\nRUN echo {} > /built-by-an-earlier-step\n",
             base_image(),
-            s.registry_host()
+            s.nonce
         ),
     )
     .unwrap();
@@ -250,7 +252,7 @@ fn image_mode_names_a_missing_image_before_any_aws_call() {
 #[test]
 fn push_false_builds_and_writes_nothing() {
     let s = StandIns::start();
-    let result = app(s.action(), "dry").input("push", "false").run();
+    let result = app(&s, "dry").input("push", "false").run();
     result.expect_code(0);
     assert_eq!(result.output("pushed").as_deref(), Some("false"));
     assert_eq!(result.output("digest"), None);
@@ -270,9 +272,9 @@ fn push_false_builds_and_writes_nothing() {
 #[test]
 fn an_unchanged_rerun_pushes_nothing_and_reports_the_same_digest() {
     let s = StandIns::start();
-    let first = app(s.action(), "same").run();
+    let first = app(&s, "same").run();
     first.expect_code(0);
-    let second = app(s.action(), "same").run();
+    let second = app(&s, "same").run();
     second.expect_code(0);
     assert_eq!(second.output("pushed").as_deref(), Some("false"));
     assert_eq!(second.output("digest"), first.output("digest"));
@@ -283,7 +285,7 @@ fn an_unchanged_rerun_pushes_nothing_and_reports_the_same_digest() {
 
     // One new tag on the same image (the first tag, which names the version label, kept):
     // a manifest PUT, no layer upload.
-    let retag = app(s.action(), "same")
+    let retag = app(&s, "same")
         .input("tags", "sha-{{short-sha}}\nmain\nstable")
         .run();
     retag.expect_code(0);
@@ -304,14 +306,14 @@ fn an_unchanged_rerun_pushes_nothing_and_reports_the_same_digest() {
 #[test]
 fn an_immutable_tag_holding_another_image_stops_the_push() {
     let s = StandIns::start();
-    let first = app(s.action(), "one")
+    let first = app(&s, "one")
         .input("tag-mutability", "IMMUTABLE")
         .input("tags", "release\nbuild-{{run-number}}")
         .run();
     first.expect_code(0);
     let before = s.reader().manifest(REPO, "release").unwrap().0;
 
-    let second = app(s.action(), "two")
+    let second = app(&s, "two")
         .input("tag-mutability", "IMMUTABLE")
         .input("tags", "release\nbuild-{{run-number}}")
         .env("GITHUB_RUN_NUMBER", "13")
@@ -418,9 +420,7 @@ fn push_false_reports_what_a_push_would_do() {
         run.input("tag-mutability", "IMMUTABLE")
             .input("tags", "release")
     };
-    let dry_first = immutable(app(s.action(), "one"))
-        .input("push", "false")
-        .run();
+    let dry_first = immutable(app(&s, "one")).input("push", "false").run();
     dry_first.expect_code(0);
     assert!(
         dry_first
@@ -428,17 +428,13 @@ fn push_false_reports_what_a_push_would_do() {
             .contains("a push would create the repository and write"),
         "{dry_first}"
     );
-    immutable(app(s.action(), "one")).run().expect_code(0);
+    immutable(app(&s, "one")).run().expect_code(0);
 
-    let same = immutable(app(s.action(), "one"))
-        .input("push", "false")
-        .run();
+    let same = immutable(app(&s, "one")).input("push", "false").run();
     same.expect_code(0);
     assert!(same.stdout.contains("a push would send nothing"), "{same}");
 
-    let other = immutable(app(s.action(), "two"))
-        .input("push", "false")
-        .run();
+    let other = immutable(app(&s, "two")).input("push", "false").run();
     other.expect_code(0);
     assert!(
         other

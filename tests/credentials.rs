@@ -1,8 +1,6 @@
 //! Getting AWS credentials: OIDC -> STS, its failures explained, retries with fresh tokens,
 //! role chaining, the default chain, export to later steps, and the registry login check.
 
-mod support;
-
 use support::{Fault, RunClaims, StandIns, ACCOUNT};
 
 const DENIED: &str = "Not authorized to perform sts:AssumeRoleWithWebIdentity";
@@ -205,16 +203,50 @@ fn retries_stop_within_the_bound() {
         "InternalFailure",
         "down",
     ));
-    let started = std::time::Instant::now();
     let result = s.action().run();
     result.expect_code(1);
     let attempts = s.proxy.count("sts:AssumeRoleWithWebIdentity");
     assert!((2..=6).contains(&attempts), "{attempts} attempts");
-    assert!(started.elapsed() < std::time::Duration::from_secs(70));
+    // The bound in time, as the log shows it: every retry is announced with its wait, and the
+    // waits add up to no more than the minute the retries are allowed.
+    let waits = announced_waits(&result.stdout);
+    assert_eq!(waits.len(), attempts - 1, "{result}");
+    let waited: std::time::Duration = waits.iter().sum();
+    assert!(
+        waited <= RETRY_BUDGET,
+        "{waited:?} of waits announced: {result}"
+    );
     let (title, message) = &result.errors()[0];
     assert_eq!(title, "AssumeRoleWithWebIdentity failed");
     assert!(message.contains("InternalFailure"), "{message}");
     result.assert_no_secret_leaked(&s.secrets(), true);
+}
+
+/// How long the action keeps retrying a failing call before it gives up (its retry budget).
+const RETRY_BUDGET: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// The waits the `Retrying` warnings announce ("... trying again with a fresh token in 1.3s"),
+/// each rounded up to the precision it is printed with, so that their sum is an upper bound.
+fn announced_waits(log: &str) -> Vec<std::time::Duration> {
+    log.lines()
+        .filter(|l| l.starts_with("::warning title=Retrying::"))
+        .map(|l| {
+            let wait = l.rsplit_once(" in ").map(|(_, w)| w.trim()).unwrap_or(l);
+            let split = wait
+                .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+                .unwrap_or_else(|| panic!("a wait with a unit: {l}"));
+            let (number, unit) = wait.split_at(split);
+            let seconds_per_unit = match unit {
+                "s" => 1.0,
+                "ms" => 1e-3,
+                "µs" => 1e-6,
+                "ns" => 1e-9,
+                _ => panic!("a wait with a unit: {l}"),
+            };
+            let number: f64 = number.parse().unwrap_or_else(|_| panic!("a wait: {l}"));
+            std::time::Duration::from_secs_f64((number + 0.05) * seconds_per_unit)
+        })
+        .collect()
 }
 
 #[test]
@@ -322,18 +354,14 @@ fn without_a_role_or_keys_the_error_says_how_to_get_credentials() {
 #[test]
 fn a_registry_url_that_does_not_answer_fails_clearly() {
     let s = StandIns::start();
-    let port = support::processes::free_port();
-    let result = s
-        .action()
-        .input("registry-url", &format!("http://127.0.0.1:{port}"))
-        .run();
+    let nothing_there = support::ClosedPort::hold();
+    let url = nothing_there.url();
+    let result = s.action().input("registry-url", &url).run();
     result.expect_code(1);
     let (title, message) = &result.errors()[0];
     assert_eq!(title, "Registry login failed");
     assert!(
-        message.contains(&format!(
-            "cannot reach the registry at http://127.0.0.1:{port}"
-        )),
+        message.contains(&format!("cannot reach the registry at {url}")),
         "{message}"
     );
     assert!(message.contains("registry-url"), "{message}");

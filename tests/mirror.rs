@@ -2,8 +2,6 @@
 //! blobs skipped, mounted or streamed, a corrupt source refused, a TLS source trusted through
 //! `SSL_CERT_FILE`; everything read back with plain HTTP.
 
-mod support;
-
 use support::base_images::{self, SourceRegistry};
 use support::StandIns;
 

@@ -1,8 +1,6 @@
 //! Patch mode: a base image from a source registry plus files, env and config changes, pushed
 //! to the ECR stand-in; read back with plain HTTP and compared with the base byte for byte.
 
-mod support;
-
 use serde_json::{json, Value};
 use support::base_images::{self, gunzip, tar_entries, BaseImage, SourceRegistry, TarEntry};
 
@@ -13,7 +11,7 @@ use support::{ActionRun, StandIns};
 
 const REPO: &str = "octo-org/backend";
 
-/// Seed 000's files: two JSON configs and a `.env`, plus a folder of templates.
+/// A typical patch's files: two JSON configs and a `.env`, plus a folder of templates.
 fn with_files(run: ActionRun, base: &BaseImage) -> ActionRun {
     run.input("repository", REPO)
         .input("base-image", &base.reference)

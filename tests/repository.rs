@@ -1,8 +1,6 @@
 //! The ECR repository: created with the asked settings, found and left alone on a re-run,
 //! and the outputs a later step uses.
 
-mod support;
-
 use support::{block_on, Fault, StandIns, ACCOUNT};
 
 const POLICY: &str = r#"{"rules":[{"rulePriority":1,"description":"expire untagged","selection":{"tagStatus":"untagged","countType":"sinceImagePushed","countUnit":"days","countNumber":7},"action":{"type":"expire"}}]}"#;

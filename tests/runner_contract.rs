@@ -5,8 +5,6 @@
 //! Needs the image `ship-to-ecr:dev`, built from the current sources by `scripts/action-image`
 //! (which `scripts/test` runs first).
 
-mod support;
-
 use support::base_images::SourceRegistry;
 use support::images::{base_image, docker};
 use support::StandIns;

@@ -12,7 +12,18 @@ use aws_sdk_ecr::Client;
 use base64::Engine;
 
 use super::errors::AwsError;
-use crate::inputs::{LifecyclePolicy, RepositoryPlan};
+
+/// A repository to create, with the settings it starts with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewRepository {
+    pub name: String,
+    /// The owning account; `None`: the caller's.
+    pub registry_id: Option<String>,
+    pub scan_on_push: bool,
+    pub tag_mutability: ImageTagMutability,
+    pub encryption: EncryptionType,
+    pub kms_key: Option<String>,
+}
 
 /// The repository as found or created.
 #[derive(Debug, Clone)]
@@ -22,10 +33,10 @@ pub struct RepositoryState {
     pub registry_id: String,
     pub created: bool,
     pub scan_on_push: bool,
-    pub tag_mutability: String,
+    pub tag_mutability: ImageTagMutability,
     /// Wildcard filters of `IMMUTABLE_WITH_EXCLUSION` / `MUTABLE_WITH_EXCLUSION`.
     pub mutability_exclusions: Vec<String>,
-    pub encryption: String,
+    pub encryption: EncryptionType,
 }
 
 impl RepositoryState {
@@ -35,10 +46,10 @@ impl RepositoryState {
             .mutability_exclusions
             .iter()
             .any(|filter| wildcard_match(filter, tag));
-        match self.tag_mutability.as_str() {
-            "IMMUTABLE" => true,
-            "IMMUTABLE_WITH_EXCLUSION" => !excluded,
-            "MUTABLE_WITH_EXCLUSION" => excluded,
+        match self.tag_mutability {
+            ImageTagMutability::Immutable => true,
+            ImageTagMutability::ImmutableWithExclusion => !excluded,
+            ImageTagMutability::MutableWithExclusion => excluded,
             _ => false,
         }
     }
@@ -108,8 +119,8 @@ fn state(repo: &Repository, created: bool) -> RepositoryState {
             .is_some_and(|c| c.scan_on_push()),
         tag_mutability: repo
             .image_tag_mutability()
-            .map(|m| m.as_str().to_string())
-            .unwrap_or_else(|| "MUTABLE".into()),
+            .cloned()
+            .unwrap_or(ImageTagMutability::Mutable),
         mutability_exclusions: repo
             .image_tag_mutability_exclusion_filters()
             .iter()
@@ -117,20 +128,22 @@ fn state(repo: &Repository, created: bool) -> RepositoryState {
             .collect(),
         encryption: repo
             .encryption_configuration()
-            .map(|e| e.encryption_type().as_str().to_string())
-            .unwrap_or_else(|| "AES256".into()),
+            .map(|e| e.encryption_type().clone())
+            .unwrap_or(EncryptionType::Aes256),
     }
 }
 
-/// Finds the repository. `Ok(None)` when it does not exist.
+/// Finds the repository `name` in the account `registry_id` (`None`: the caller's).
+/// `Ok(None)` when it does not exist.
 pub async fn describe_repository(
     client: &Client,
-    plan: &RepositoryPlan,
+    name: &str,
+    registry_id: Option<&str>,
 ) -> Result<Option<RepositoryState>, EcrFailure> {
     let result = client
         .describe_repositories()
-        .repository_names(&plan.name)
-        .set_registry_id(plan.registry_id.clone())
+        .repository_names(name)
+        .set_registry_id(registry_id.map(str::to_string))
         .send()
         .await;
     match result {
@@ -146,26 +159,25 @@ pub async fn describe_repository(
     }
 }
 
-/// Creates the repository with the plan's settings. When another job created it in the
-/// meantime, the existing one is returned instead.
+/// Creates the repository with its settings. When another job created it in the meantime,
+/// the existing one is returned instead.
 pub async fn create_repository(
     client: &Client,
-    plan: &RepositoryPlan,
+    new: &NewRepository,
 ) -> Result<RepositoryState, EcrFailure> {
-    let settings = &plan.settings;
     let encryption = EncryptionConfiguration::builder()
-        .encryption_type(EncryptionType::from(settings.encryption))
-        .set_kms_key(settings.kms_key.clone())
+        .encryption_type(new.encryption.clone())
+        .set_kms_key(new.kms_key.clone())
         .build()
         .expect("encryption type is set");
     let result = client
         .create_repository()
-        .repository_name(&plan.name)
-        .set_registry_id(plan.registry_id.clone())
-        .image_tag_mutability(ImageTagMutability::from(settings.tag_mutability))
+        .repository_name(&new.name)
+        .set_registry_id(new.registry_id.clone())
+        .image_tag_mutability(new.tag_mutability.clone())
         .image_scanning_configuration(
             ImageScanningConfiguration::builder()
-                .scan_on_push(settings.scan_on_push)
+                .scan_on_push(new.scan_on_push)
                 .build(),
         )
         .encryption_configuration(encryption)
@@ -181,12 +193,15 @@ pub async fn create_repository(
                     code: None,
                     message: "ECR answered without the repository".into(),
                     retryable: false,
+                    no_credentials: false,
                 },
             }),
         Err(e) => {
             let failure = failed("ecr:CreateRepository")(e);
             if failure.error.is("RepositoryAlreadyExistsException") {
-                if let Some(existing) = describe_repository(client, plan).await? {
+                let existing =
+                    describe_repository(client, &new.name, new.registry_id.as_deref()).await?;
+                if let Some(existing) = existing {
                     return Ok(existing);
                 }
             }
@@ -195,11 +210,11 @@ pub async fn create_repository(
     }
 }
 
-/// Puts the policy unless the repository already has the same one.
+/// Puts the policy (its JSON text) unless the repository already has the same one.
 pub async fn apply_lifecycle_policy(
     client: &Client,
     repo: &RepositoryState,
-    policy: Option<&LifecyclePolicy>,
+    policy: Option<&str>,
 ) -> Result<LifecycleChange, EcrFailure> {
     let Some(policy) = policy else {
         return Ok(LifecycleChange::NotAsked);
@@ -215,7 +230,7 @@ pub async fn apply_lifecycle_policy(
             Ok(out) => {
                 if out
                     .lifecycle_policy_text()
-                    .is_some_and(|t| policy.same_as(t))
+                    .is_some_and(|stored| same_policy(policy, stored))
                 {
                     return Ok(LifecycleChange::Unchanged);
                 }
@@ -232,11 +247,17 @@ pub async fn apply_lifecycle_policy(
         .put_lifecycle_policy()
         .repository_name(&repo.name)
         .set_registry_id(non_empty(&repo.registry_id))
-        .lifecycle_policy_text(&policy.text)
+        .lifecycle_policy_text(policy)
         .send()
         .await
         .map_err(failed("ecr:PutLifecyclePolicy"))?;
     Ok(LifecycleChange::Applied)
+}
+
+/// True when ECR's stored policy text means the wanted one, whatever its formatting.
+fn same_policy(wanted: &str, stored: &str) -> bool {
+    let parse = |text: &str| serde_json::from_str::<serde_json::Value>(text).ok();
+    matches!((parse(wanted), parse(stored)), (Some(a), Some(b)) if a == b)
 }
 
 fn non_empty(value: &str) -> Option<String> {
@@ -277,6 +298,7 @@ pub async fn registry_credentials(client: &Client) -> Result<RegistryCredentials
             code: None,
             message: format!("ECR's authorization token is malformed: {why}"),
             retryable: false,
+            no_credentials: false,
         },
     };
     let data = out
@@ -307,29 +329,78 @@ pub async fn registry_credentials(client: &Client) -> Result<RegistryCredentials
 mod tests {
     use super::*;
 
-    fn repo(mutability: &str, exclusions: &[&str]) -> RepositoryState {
+    fn repo(mutability: ImageTagMutability, exclusions: &[&str]) -> RepositoryState {
         RepositoryState {
             name: "app".into(),
             uri: "x/app".into(),
             registry_id: "1".into(),
             created: false,
             scan_on_push: false,
-            tag_mutability: mutability.into(),
+            tag_mutability: mutability,
             mutability_exclusions: exclusions.iter().map(|e| e.to_string()).collect(),
-            encryption: "AES256".into(),
+            encryption: EncryptionType::Aes256,
         }
     }
 
     #[test]
     fn immutability_with_exclusions() {
-        assert!(repo("IMMUTABLE", &[]).is_tag_immutable("latest"));
-        assert!(!repo("MUTABLE", &[]).is_tag_immutable("v1"));
-        let r = repo("IMMUTABLE_WITH_EXCLUSION", &["latest", "dev-*"]);
+        assert!(repo(ImageTagMutability::Immutable, &[]).is_tag_immutable("latest"));
+        assert!(!repo(ImageTagMutability::Mutable, &[]).is_tag_immutable("v1"));
+        let r = repo(
+            ImageTagMutability::ImmutableWithExclusion,
+            &["latest", "dev-*"],
+        );
         assert!(!r.is_tag_immutable("latest"));
         assert!(!r.is_tag_immutable("dev-42"));
         assert!(r.is_tag_immutable("v1.0"));
-        let r = repo("MUTABLE_WITH_EXCLUSION", &["release-*-final"]);
+        let r = repo(
+            ImageTagMutability::MutableWithExclusion,
+            &["release-*-final"],
+        );
         assert!(r.is_tag_immutable("release-2-final"));
         assert!(!r.is_tag_immutable("release-2"));
+    }
+
+    #[test]
+    fn a_mutability_this_version_does_not_know_is_taken_as_mutable() {
+        let r = repo(ImageTagMutability::from("FROZEN_SOMETIMES"), &[]);
+        assert!(!r.is_tag_immutable("v1"));
+    }
+
+    #[test]
+    fn described_settings_are_read_into_the_sdk_enums() {
+        let described = Repository::builder()
+            .repository_name("app")
+            .image_tag_mutability(ImageTagMutability::ImmutableWithExclusion)
+            .encryption_configuration(
+                EncryptionConfiguration::builder()
+                    .encryption_type(EncryptionType::Kms)
+                    .build()
+                    .unwrap(),
+            )
+            .build();
+        let found = state(&described, false);
+        assert_eq!(
+            found.tag_mutability,
+            ImageTagMutability::ImmutableWithExclusion
+        );
+        assert_eq!(found.tag_mutability.as_str(), "IMMUTABLE_WITH_EXCLUSION");
+        assert_eq!(found.encryption, EncryptionType::Kms);
+        // ECR leaves out what was never set: the defaults it applies.
+        let bare = state(&Repository::builder().repository_name("app").build(), true);
+        assert_eq!(bare.tag_mutability, ImageTagMutability::Mutable);
+        assert_eq!(bare.encryption, EncryptionType::Aes256);
+    }
+
+    #[test]
+    fn lifecycle_policies_compare_by_meaning_not_formatting() {
+        let wanted = r#"{"rules":[{"rulePriority":1,"selection":{"tagStatus":"any","countType":"imageCountMoreThan","countNumber":30},"action":{"type":"expire"}}]}"#;
+        let reformatted = serde_json::to_string_pretty(
+            &serde_json::from_str::<serde_json::Value>(wanted).unwrap(),
+        )
+        .unwrap();
+        assert!(same_policy(wanted, &reformatted));
+        assert!(!same_policy(wanted, &wanted.replace("30", "5")));
+        assert!(!same_policy(wanted, "not json"));
     }
 }

@@ -58,6 +58,7 @@ fn convert(
         code: None,
         message: "STS answered without credentials".into(),
         retryable: false,
+        no_credentials: false,
     })?;
     Ok(TemporaryCredentials {
         access_key_id: c.access_key_id().to_string(),

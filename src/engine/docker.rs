@@ -15,6 +15,7 @@ use futures_util::{Stream, StreamExt};
 use std::pin::Pin;
 
 use crate::error::{with_causes, Failure};
+use crate::oci::Platform;
 
 /// How many output lines of the failing build step are kept for the error message.
 const FAILED_STEP_LINES: usize = 40;
@@ -231,16 +232,18 @@ impl DockerEngine {
         image_id.ok_or_else(|| DockerError::Daemon("the build reported no image id".into()))
     }
 
-    /// The daemon's platform as an image index names it: (`linux`, `amd64`).
-    pub async fn platform(&self) -> Result<(String, String), DockerError> {
+    /// The daemon's platform as an image index names it (`linux/amd64`), without a variant:
+    /// a wanted platform without one takes every variant.
+    pub async fn platform(&self) -> Result<Platform, DockerError> {
         let version = self
             .docker
             .version()
             .await
             .map_err(|e| DockerError::Daemon(with_causes(&e)))?;
-        Ok((
-            version.os.unwrap_or_else(|| "linux".into()),
-            version.arch.unwrap_or_else(|| "amd64".into()),
+        Ok(Platform::new(
+            version.os.as_deref().unwrap_or("linux"),
+            version.arch.as_deref().unwrap_or("amd64"),
+            None,
         ))
     }
 

@@ -1,4 +1,5 @@
-//! Engines that make and move images. Today the Docker daemon; the daemonless registry engine
-//! comes later.
+//! The Docker daemon: building, pulling, loading, naming and pushing images through its API, and
+//! the archive format `docker load` reads. (The daemonless path is `registry`.)
 
+pub mod archive;
 pub mod docker;

@@ -10,6 +10,8 @@ use std::io::{self, Write};
 use std::path::PathBuf;
 use std::sync::Mutex;
 
+use crate::error::{with_causes, Failure, InputErrors};
+
 /// Severity of an annotation shown on the run's page.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Level {
@@ -93,7 +95,24 @@ impl Workflow {
         ));
     }
 
-    /// Opens a collapsible log group; it ends when the returned guard is dropped.
+    /// How a run's error is shown: one annotation per bad input, else one for the failure; an
+    /// error nobody explained is shown with its cause chain.
+    pub fn report_error(&self, error: &anyhow::Error) {
+        if let Some(InputErrors(errors)) = error.downcast_ref::<InputErrors>() {
+            for e in errors {
+                self.annotate(Level::Error, &e.title(), &e.to_string());
+            }
+        } else if let Some(failure) = error.downcast_ref::<Failure>() {
+            self.annotate(Level::Error, &failure.title, &failure.message);
+        } else {
+            self.annotate(
+                Level::Error,
+                "ship-to-ecr failed",
+                &with_causes(error.as_ref()),
+            );
+        }
+    }
+
     /// A warning for each retry, callable from concurrent requests: what failed and the wait.
     pub fn retry_notice<E: std::fmt::Display>(
         &self,
@@ -107,6 +126,7 @@ impl Workflow {
         }
     }
 
+    /// Opens a collapsible log group; it ends when the returned guard is dropped.
     pub fn group(&self, title: &str) -> Group<'_> {
         self.emit(&format!("::group::{}", escape_data(title)));
         Group { workflow: self }
@@ -196,29 +216,10 @@ pub fn escape_property(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::Arc;
+    use crate::github::captured::Log;
 
-    #[derive(Clone, Default)]
-    struct Captured(Arc<Mutex<Vec<u8>>>);
-
-    impl Write for Captured {
-        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> io::Result<()> {
-            Ok(())
-        }
-    }
-
-    impl Captured {
-        fn text(&self) -> String {
-            String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
-        }
-    }
-
-    fn workflow(files: CommandFiles) -> (Workflow, Captured) {
-        let log = Captured::default();
+    fn workflow(files: CommandFiles) -> (Workflow, Log) {
+        let log = Log::default();
         (Workflow::new(files, Box::new(log.clone())), log)
     }
 

@@ -1,5 +1,7 @@
 //! GitHub's side: workflow commands, the run's context, the job's OIDC token.
 
+#[cfg(test)]
+pub mod captured;
 pub mod commands;
 pub mod context;
 pub mod event;

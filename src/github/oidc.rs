@@ -5,7 +5,8 @@ use base64::Engine;
 use reqwest::Url;
 use serde::Deserialize;
 
-use crate::retry::Attempt;
+use crate::error::{with_causes, NetworkFault};
+use crate::retry::{is_transient_status, Transient};
 
 /// Where the runner serves ID tokens; present only with `permissions: id-token: write`.
 #[derive(Clone)]
@@ -29,6 +30,27 @@ pub enum TokenServiceError {
     Missing(&'static str),
     #[error("ACTIONS_ID_TOKEN_REQUEST_URL is not a URL: {0}")]
     BadUrl(String),
+}
+
+/// Why the token service gave no token.
+#[derive(Debug, thiserror::Error)]
+pub enum TokenRequestError {
+    #[error("cannot reach the OIDC token service: {reason}")]
+    Unreachable { reason: String, fault: NetworkFault },
+    #[error("the OIDC token service answered HTTP {0}")]
+    Status(reqwest::StatusCode),
+    #[error("the OIDC token service's answer has no token in 'value': {0}")]
+    NoToken(String),
+}
+
+impl Transient for TokenRequestError {
+    fn is_transient(&self) -> bool {
+        match self {
+            TokenRequestError::Unreachable { fault, .. } => fault.is_transient(),
+            TokenRequestError::Status(status) => is_transient_status(status.as_u16()),
+            TokenRequestError::NoToken(_) => false,
+        }
+    }
 }
 
 impl TokenService {
@@ -70,7 +92,7 @@ impl TokenService {
         &self,
         http: &reqwest::Client,
         audience: &str,
-    ) -> Result<String, Attempt<String>> {
+    ) -> Result<String, TokenRequestError> {
         let mut url = self.url.clone();
         url.query_pairs_mut().append_pair("audience", audience);
         let response = http
@@ -79,35 +101,22 @@ impl TokenService {
             .header("Accept", "application/json")
             .send()
             .await
-            .map_err(|e| {
-                let message = format!(
-                    "cannot reach the OIDC token service: {}",
-                    crate::error::with_causes(&e)
-                );
-                if crate::error::is_unreachable(&e) {
-                    Attempt::Fail(message)
-                } else {
-                    Attempt::Retry(message)
-                }
+            .map_err(|e| TokenRequestError::Unreachable {
+                reason: with_causes(&e),
+                fault: NetworkFault::of(&e),
             })?;
         let status = response.status();
         if !status.is_success() {
-            let message = format!("the OIDC token service answered HTTP {status}");
-            return Err(if status.is_server_error() || status.as_u16() == 429 {
-                Attempt::Retry(message)
-            } else {
-                Attempt::Fail(message)
-            });
+            return Err(TokenRequestError::Status(status));
         }
         #[derive(Deserialize)]
         struct Answer {
             value: String,
         }
-        let answer: Answer = response.json().await.map_err(|e| {
-            Attempt::Fail(format!(
-                "the OIDC token service's answer has no token in 'value': {e}"
-            ))
-        })?;
+        let answer: Answer = response
+            .json()
+            .await
+            .map_err(|e| TokenRequestError::NoToken(e.to_string()))?;
         Ok(answer.value)
     }
 }
@@ -180,6 +189,41 @@ mod tests {
     fn decodes_a_list_of_audiences() {
         let claims = Claims::decode_unverified(&jwt(r#"{"aud":["a","b"]}"#)).unwrap();
         assert_eq!(claims.aud, ["a", "b"]);
+    }
+
+    #[test]
+    fn throttling_server_errors_and_interruptions_are_retried() {
+        let status =
+            |code: u16| TokenRequestError::Status(reqwest::StatusCode::from_u16(code).unwrap());
+        let network = |fault| TokenRequestError::Unreachable {
+            reason: "r".into(),
+            fault,
+        };
+        assert!(status(429).is_transient());
+        assert!(status(500).is_transient());
+        assert!(network(NetworkFault::Interrupted).is_transient());
+        assert!(!status(401).is_transient());
+        assert!(!status(403).is_transient());
+        assert!(!network(NetworkFault::Unreachable).is_transient());
+        assert!(!network(NetworkFault::UntrustedCertificate).is_transient());
+        assert!(!TokenRequestError::NoToken("missing field `value`".into()).is_transient());
+    }
+
+    #[test]
+    fn messages_say_what_the_token_service_did() {
+        let status = TokenRequestError::Status(reqwest::StatusCode::BAD_GATEWAY);
+        assert_eq!(
+            status.to_string(),
+            "the OIDC token service answered HTTP 502 Bad Gateway"
+        );
+        let network = TokenRequestError::Unreachable {
+            reason: "error sending request".into(),
+            fault: NetworkFault::Interrupted,
+        };
+        assert_eq!(
+            network.to_string(),
+            "cannot reach the OIDC token service: error sending request"
+        );
     }
 
     #[test]

@@ -6,9 +6,9 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
-use super::rules::{self, PathKind};
+use super::rules::paths::{workspace_path, PathKind};
 use crate::error::InputError;
-use crate::image::layer::{self, FileSpec, LayerEntry};
+use crate::oci::layer::{self, FileSpec, LayerEntry};
 
 pub const FILES_EXAMPLE: &str = "config/functionalAccounts.json => /home/node/app/functionalAccounts.json mode=0640 owner=1000:1000";
 
@@ -49,8 +49,8 @@ fn file_line(number: usize, line: &str, workspace: &Path) -> Result<FileSpec, In
     let Some(dest) = words.next() else {
         return Err(bad("has no DEST after '=>'".into()));
     };
-    let source = rules::workspace_path("files", source, workspace, PathKind::Any, "")
-        .map_err(|e| bad(e.rule))?;
+    let source =
+        workspace_path("files", source, workspace, PathKind::Any, "").map_err(|e| bad(e.rule))?;
     let into_folder = dest.ends_with('/') && dest != "/";
     let dest = destination(dest).map_err(&bad)?;
     let dest = if into_folder {

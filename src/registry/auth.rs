@@ -5,6 +5,9 @@
 use base64::Engine;
 use serde::Deserialize;
 
+use crate::error::{with_causes, NetworkFault};
+use crate::retry::{is_transient_status, Transient};
+
 /// A parsed `WWW-Authenticate` header.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Challenge {
@@ -84,7 +87,29 @@ pub enum TokenError {
     #[error("the token service at {realm} refused the credentials (HTTP {status})")]
     Refused { realm: String, status: u16 },
     #[error("the token service at {realm} failed: {reason}")]
+    Unreachable {
+        realm: String,
+        reason: String,
+        fault: NetworkFault,
+    },
+    #[error("the token service at {realm} failed: HTTP {status}")]
+    Status {
+        realm: String,
+        status: reqwest::StatusCode,
+    },
+    /// A bad realm, or an answer without a token.
+    #[error("the token service at {realm} failed: {reason}")]
     Failed { realm: String, reason: String },
+}
+
+impl Transient for TokenError {
+    fn is_transient(&self) -> bool {
+        match self {
+            TokenError::Unreachable { fault, .. } => fault.is_transient(),
+            TokenError::Status { status, .. } => is_transient_status(status.as_u16()),
+            TokenError::Refused { .. } | TokenError::Failed { .. } => false,
+        }
+    }
 }
 
 /// Fetches a Bearer token for `scope` (the challenge's own scope wins when it names one).
@@ -108,10 +133,11 @@ pub async fn bearer_token(
     if let Some((user, password)) = credentials {
         request = request.basic_auth(user, Some(password));
     }
-    let response = request
-        .send()
-        .await
-        .map_err(|e| failed(crate::error::with_causes(&e)))?;
+    let response = request.send().await.map_err(|e| TokenError::Unreachable {
+        realm: realm.to_string(),
+        reason: with_causes(&e),
+        fault: NetworkFault::of(&e),
+    })?;
     let status = response.status();
     if status == reqwest::StatusCode::UNAUTHORIZED || status == reqwest::StatusCode::FORBIDDEN {
         return Err(TokenError::Refused {
@@ -120,7 +146,10 @@ pub async fn bearer_token(
         });
     }
     if !status.is_success() {
-        return Err(failed(format!("HTTP {status}")));
+        return Err(TokenError::Status {
+            realm: realm.to_string(),
+            status,
+        });
     }
     let answer: TokenAnswer = response
         .json()
@@ -165,6 +194,49 @@ mod tests {
         );
         assert_eq!(Challenge::parse("Negotiate"), None);
         assert_eq!(Challenge::parse("Bearer service=x"), None);
+    }
+
+    #[test]
+    fn only_throttling_server_errors_and_interruptions_are_transient() {
+        let realm = || "https://auth.example/token".to_string();
+        let status = |code: u16| TokenError::Status {
+            realm: realm(),
+            status: reqwest::StatusCode::from_u16(code).unwrap(),
+        };
+        let network = |fault| TokenError::Unreachable {
+            realm: realm(),
+            reason: "r".into(),
+            fault,
+        };
+        assert!(status(429).is_transient());
+        assert!(status(503).is_transient());
+        assert!(network(NetworkFault::Interrupted).is_transient());
+        assert!(!status(400).is_transient());
+        assert!(!status(404).is_transient());
+        assert!(!network(NetworkFault::Unreachable).is_transient());
+        assert!(!network(NetworkFault::UntrustedCertificate).is_transient());
+        let refused = TokenError::Refused {
+            realm: realm(),
+            status: 401,
+        };
+        assert!(!refused.is_transient());
+        let no_token = TokenError::Failed {
+            realm: realm(),
+            reason: "the answer holds no token".into(),
+        };
+        assert!(!no_token.is_transient());
+    }
+
+    #[test]
+    fn messages_name_the_realm_and_the_status() {
+        let unavailable = TokenError::Status {
+            realm: "https://auth.example/token".into(),
+            status: reqwest::StatusCode::SERVICE_UNAVAILABLE,
+        };
+        assert_eq!(
+            unavailable.to_string(),
+            "the token service at https://auth.example/token failed: HTTP 503 Service Unavailable"
+        );
     }
 
     #[test]

@@ -10,81 +10,15 @@ use reqwest::header::{
     HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, LOCATION, WWW_AUTHENTICATE,
 };
 use reqwest::{Method, Response, StatusCode, Url};
-use sha2::{Digest, Sha256};
 
 use super::auth::{self, Challenge};
-use crate::error::{is_unreachable, with_causes};
-use crate::retry::{self, Attempt, Backoff};
-
-/// Every manifest type a registry may hold; a registry answers 404 for a type not asked for.
-pub const MANIFEST_TYPES: &str = "application/vnd.docker.distribution.manifest.v2+json, \
-    application/vnd.docker.distribution.manifest.list.v2+json, \
-    application/vnd.oci.image.manifest.v1+json, \
-    application/vnd.oci.image.index.v1+json";
-
-#[derive(Debug, thiserror::Error)]
-pub enum RegistryError {
-    #[error("the registry at {url} refused {who} (HTTP {status})")]
-    Refused {
-        url: String,
-        status: StatusCode,
-        who: String,
-    },
-    #[error("the registry at {url} answered HTTP {status} to {what}{detail}")]
-    Unexpected {
-        url: String,
-        status: StatusCode,
-        what: String,
-        detail: String,
-    },
-    #[error("cannot reach the registry at {url}: {reason}")]
-    Unreachable {
-        url: String,
-        reason: String,
-        /// A refused connection or unknown host: trying again will not help.
-        permanent: bool,
-    },
-    #[error("{0}")]
-    Token(#[from] auth::TokenError),
-    #[error("the blob {digest} is corrupt: {why}")]
-    Mismatch { digest: String, why: String },
-}
-
-impl RegistryError {
-    /// Whether trying again may help (throttling, 5xx, resets, timeouts).
-    pub fn is_transient(&self) -> bool {
-        match self {
-            RegistryError::Unexpected { status, .. } => {
-                status.is_server_error() || *status == StatusCode::TOO_MANY_REQUESTS
-            }
-            RegistryError::Unreachable { permanent, .. } => !permanent,
-            _ => false,
-        }
-    }
-}
-
-/// A manifest's bytes as stored, with its type and digest.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Manifest {
-    pub digest: String,
-    pub media_type: String,
-    pub bytes: Vec<u8>,
-}
-
-impl Manifest {
-    /// The config blob's digest (an image manifest's; an index has none).
-    pub fn config_digest(&self) -> Option<String> {
-        let value: serde_json::Value = serde_json::from_slice(&self.bytes).ok()?;
-        value
-            .pointer("/config/digest")
-            .and_then(|d| d.as_str())
-            .map(str::to_string)
-    }
-}
-
-pub fn sha256_digest(bytes: &[u8]) -> String {
-    format!("sha256:{:x}", Sha256::digest(bytes))
-}
+pub use super::error::RegistryError;
+use crate::error::{with_causes, NetworkFault};
+use crate::oci::media_type::MANIFEST_ACCEPT;
+use crate::oci::{Digest, Manifest, MediaType};
+/// The one rule for what to retry, where the registry's callers look for it.
+pub use crate::retry::classify;
+use crate::retry::{self, Backoff};
 
 /// How requests are authenticated.
 enum Auth {
@@ -179,17 +113,15 @@ impl RegistryClient {
                 Method::GET,
                 &path,
                 &what,
-                &[(ACCEPT, MANIFEST_TYPES)],
+                &[(ACCEPT, MANIFEST_ACCEPT)],
                 None,
                 on_retry,
             )
             .await;
         match answer {
-            Ok((media_type, bytes)) => Ok(Some(Manifest {
-                digest: sha256_digest(&bytes),
-                media_type,
-                bytes,
-            })),
+            Ok((media_type, bytes)) => {
+                Ok(Some(Manifest::new(MediaType::parse(&media_type), bytes)))
+            }
             Err(RegistryError::Unexpected { status, .. }) if status == StatusCode::NOT_FOUND => {
                 Ok(None)
             }
@@ -223,7 +155,7 @@ impl RegistryClient {
     pub async fn get_small_blob(
         &self,
         repository: &str,
-        digest: &str,
+        digest: &Digest,
         on_retry: impl FnMut(&RegistryError, std::time::Duration),
     ) -> Result<Vec<u8>, RegistryError> {
         let path = format!("v2/{repository}/blobs/{digest}");
@@ -231,19 +163,20 @@ impl RegistryClient {
         let (_, bytes) = self
             .send(Method::GET, &path, &what, &[], None, on_retry)
             .await?;
-        if sha256_digest(&bytes) != digest {
+        let actual = Digest::of(&bytes);
+        if actual != *digest {
             return Err(RegistryError::Unexpected {
                 url: self.shown(),
                 status: StatusCode::OK,
                 what,
-                detail: format!(": the content's digest is {}", sha256_digest(&bytes)),
+                detail: format!(": the content's digest is {actual}"),
             });
         }
         Ok(bytes)
     }
 
     /// Whether the repository holds the blob (one `HEAD`, no retries: the caller retries).
-    pub async fn has_blob(&self, repository: &str, digest: &str) -> Result<bool, RegistryError> {
+    pub async fn has_blob(&self, repository: &str, digest: &Digest) -> Result<bool, RegistryError> {
         let path = format!("v2/{repository}/blobs/{digest}");
         let what = format!("HEAD blob {repository}@{digest}");
         match self.attempt(Method::HEAD, &path, &what, &[], None).await {
@@ -259,7 +192,7 @@ impl RegistryClient {
     pub async fn blob_stream(
         &self,
         repository: &str,
-        digest: &str,
+        digest: &Digest,
     ) -> Result<Response, RegistryError> {
         let path = format!("v2/{repository}/blobs/{digest}");
         let what = format!("GET blob {repository}@{digest}");
@@ -270,7 +203,7 @@ impl RegistryClient {
     pub async fn mount_blob(
         &self,
         repository: &str,
-        digest: &str,
+        digest: &Digest,
         from: &str,
     ) -> Result<bool, RegistryError> {
         let path = format!("v2/{repository}/blobs/uploads/?mount={digest}&from={from}");
@@ -286,7 +219,7 @@ impl RegistryClient {
     pub async fn upload_blob(
         &self,
         repository: &str,
-        digest: &str,
+        digest: &Digest,
         size: u64,
         body: reqwest::Body,
     ) -> Result<(), RegistryError> {
@@ -315,7 +248,7 @@ impl RegistryClient {
                 what: what.clone(),
                 detail: format!(": bad Location '{location}': {e}"),
             })?;
-        url.query_pairs_mut().append_pair("digest", digest);
+        url.query_pairs_mut().append_pair("digest", digest.as_str());
         let what = format!("upload of {digest} to {repository}");
         let mut request = self
             .http
@@ -344,7 +277,7 @@ impl RegistryClient {
         RegistryError::Unreachable {
             url: self.shown(),
             reason: with_causes(e),
-            permanent: is_unreachable(e),
+            fault: NetworkFault::of(e),
         }
     }
 
@@ -489,21 +422,12 @@ impl RegistryClient {
                 let bytes = response
                     .bytes()
                     .await
-                    .map_err(|e| Attempt::Retry(self.unreachable(&e)))?;
+                    .map_err(|e| classify(self.unreachable(&e)))?;
                 Ok((media_type, bytes.to_vec()))
             },
             on_retry,
         )
         .await
-    }
-}
-
-/// Whether an error is worth another try.
-pub fn classify(e: RegistryError) -> Attempt<RegistryError> {
-    if e.is_transient() {
-        Attempt::Retry(e)
-    } else {
-        Attempt::Fail(e)
     }
 }
 
@@ -523,32 +447,4 @@ fn scope_for(method: &Method, path: &str) -> String {
         "pull,push"
     };
     format!("repository:{repository}:{actions}")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn reads_the_config_digest_of_an_image_manifest() {
-        let manifest = Manifest {
-            digest: String::new(),
-            media_type: "application/vnd.docker.distribution.manifest.v2+json".into(),
-            bytes: br#"{"schemaVersion":2,"config":{"digest":"sha256:abc"},"layers":[]}"#.to_vec(),
-        };
-        assert_eq!(manifest.config_digest().as_deref(), Some("sha256:abc"));
-        let index = Manifest {
-            bytes: br#"{"schemaVersion":2,"manifests":[]}"#.to_vec(),
-            ..manifest
-        };
-        assert_eq!(index.config_digest(), None);
-    }
-
-    #[test]
-    fn digests_are_sha256_of_the_bytes() {
-        assert_eq!(
-            sha256_digest(b""),
-            "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
-        );
-    }
 }

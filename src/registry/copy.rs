@@ -8,20 +8,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::{StreamExt, TryStreamExt};
-use sha2::{Digest, Sha256};
+use sha2::{Digest as _, Sha256};
 
 use super::client::{classify, RegistryClient, RegistryError};
+use crate::oci::{Descriptor, Digest};
 use crate::retry::{self, Backoff};
 
 /// Blobs in flight at once (docker pushes 5 at a time, crane 4, skopeo 6).
 pub const PARALLEL_BLOBS: usize = 6;
-
-/// A blob as a manifest lists it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Blob {
-    pub digest: String,
-    pub size: u64,
-}
 
 /// What happened to each blob.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -49,7 +43,7 @@ pub struct Endpoint<'a> {
 pub async fn copy_blobs(
     from: Endpoint<'_>,
     to: Endpoint<'_>,
-    blobs: &[Blob],
+    blobs: &[Descriptor],
     on_retry: &(dyn Fn(&RegistryError, Duration) + Sync),
 ) -> Result<CopyReport, RegistryError> {
     let outcomes: Vec<Outcome> = futures_util::stream::iter(blobs)
@@ -80,7 +74,7 @@ pub async fn copy_blobs(
 async fn copy_one(
     from: Endpoint<'_>,
     to: Endpoint<'_>,
-    blob: &Blob,
+    blob: &Descriptor,
 ) -> Result<Outcome, RegistryError> {
     if to.registry.has_blob(to.repository, &blob.digest).await? {
         return Ok(Outcome::Present);
@@ -100,7 +94,7 @@ async fn copy_one(
     if let Some(length) = response.content_length() {
         if length != blob.size {
             return Err(RegistryError::Mismatch {
-                digest: blob.digest.clone(),
+                digest: blob.digest.to_string(),
                 why: format!(
                     "the source sends {length} bytes, its manifest says {}",
                     blob.size
@@ -121,7 +115,7 @@ async fn copy_one(
         .await;
     if mismatch.load(Ordering::SeqCst) {
         return Err(RegistryError::Mismatch {
-            digest: blob.digest.clone(),
+            digest: blob.digest.to_string(),
             why: "the bytes the source sent have another digest or length".into(),
         });
     }
@@ -134,7 +128,7 @@ async fn copy_one(
 /// an error instead, so the upload never completes.
 fn verified(
     response: reqwest::Response,
-    digest: String,
+    digest: Digest,
     size: u64,
     mismatch: Arc<AtomicBool>,
 ) -> impl futures_util::Stream<Item = Result<bytes::Bytes, std::io::Error>> + Send + 'static {
@@ -178,7 +172,7 @@ fn verified(
                         );
                     }
                     if check.seen == size {
-                        let actual = format!("sha256:{:x}", check.hasher.clone().finalize());
+                        let actual = Digest::finish(check.hasher.clone());
                         if actual != digest {
                             return fail(format!("expected {digest}, got {actual}"), check, chunks);
                         }
@@ -201,283 +195,194 @@ fn verified(
 
 #[cfg(test)]
 mod tests {
-    //! Against HTTP stand-ins: a source behind a Bearer token service (as Docker Hub), a
-    //! destination with Basic auth and a relative upload `Location` carrying its own query.
+    //! Against the in-memory registry: a source behind a Bearer token service (as Docker Hub),
+    //! a destination with Basic auth (as ECR) whose upload `Location` is relative and carries
+    //! its own query.
+
+    use std::sync::atomic::AtomicUsize;
 
     use super::*;
-    use axum::body::Body;
-    use axum::extract::{Request, State};
-    use axum::http::{header, Method, StatusCode};
-    use axum::response::{IntoResponse, Response};
-    use std::sync::Mutex;
+    use crate::registry::fake::{FakeRegistry, LoggedRequest};
 
-    /// (request URI, body received, status answered) of each upload.
-    type Uploads = Arc<Mutex<Vec<(String, Vec<u8>, u16)>>>;
+    const SOURCE: &str = "src";
+    const DESTINATION: &str = "dst";
 
-    #[derive(Clone, Default)]
-    struct Fake {
-        /// Upload PUTs still to answer with 503 before accepting.
-        fail_puts: Arc<Mutex<usize>>,
-        base: Arc<Mutex<String>>,
-        content: Arc<Mutex<Vec<u8>>>,
-        token_queries: Arc<Mutex<Vec<String>>>,
-        uploads: Uploads,
+    /// A source that wants `reader`/`pw` for a token, holding `content`; an empty destination.
+    async fn stand_ins(content: &[u8]) -> (FakeRegistry, FakeRegistry) {
+        let source = FakeRegistry::bearer(Some(("reader", "pw"))).await;
+        source.put_blob(SOURCE, content);
+        let destination = FakeRegistry::basic("AWS", "ecr-pw").await;
+        (source, destination)
     }
 
-    async fn serve(app: axum::Router) -> String {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let address = listener.local_addr().unwrap();
-        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        format!("http://{address}/")
-    }
-
-    fn basic(request: &Request, user: &str, password: &str) -> bool {
-        request
-            .headers()
-            .get(header::AUTHORIZATION)
-            .is_some_and(|v| {
-                v.to_str().unwrap() == super::super::auth::basic_header(user, password)
-            })
-    }
-
-    /// The source: every `/v2/` request needs `Bearer good-token`, which `/token` hands out
-    /// for the right Basic credentials.
-    async fn source(State(fake): State<Fake>, request: Request) -> Response {
-        let path = request.uri().path().to_string();
-        if path == "/token" {
-            fake.token_queries
-                .lock()
-                .unwrap()
-                .push(request.uri().query().unwrap_or_default().to_string());
-            if !basic(&request, "reader", "pw") {
-                return StatusCode::UNAUTHORIZED.into_response();
-            }
-            return axum::Json(serde_json::json!({"token": "good-token"})).into_response();
-        }
-        let bearer = request
-            .headers()
-            .get(header::AUTHORIZATION)
-            .is_some_and(|v| v == "Bearer good-token");
-        if !bearer {
-            let realm = format!("{}token", fake.base.lock().unwrap());
-            return (
-                StatusCode::UNAUTHORIZED,
-                [(
-                    header::WWW_AUTHENTICATE,
-                    format!(r#"Bearer realm="{realm}",service="fake-registry""#),
-                )],
-            )
-                .into_response();
-        }
-        let content = fake.content.lock().unwrap().clone();
-        (
-            [(header::CONTENT_LENGTH, content.len().to_string())],
-            Body::from(content),
-        )
-            .into_response()
-    }
-
-    /// The destination: Basic auth; uploads checked against their digest.
-    async fn destination(State(fake): State<Fake>, request: Request) -> Response {
-        if !basic(&request, "AWS", "ecr-pw") {
-            return StatusCode::UNAUTHORIZED.into_response();
-        }
-        let method = request.method().clone();
-        let uri = request.uri().to_string();
-        if method == Method::HEAD {
-            return StatusCode::NOT_FOUND.into_response();
-        }
-        if method == Method::POST {
-            return (
-                StatusCode::ACCEPTED,
-                [(header::LOCATION, "/v2/dst/blobs/uploads/u-1?state=s1")],
-            )
-                .into_response();
-        }
-        {
-            let mut failing = fake.fail_puts.lock().unwrap();
-            if *failing > 0 {
-                *failing -= 1;
-                fake.uploads.lock().unwrap().push((uri, Vec::new(), 503));
-                return StatusCode::SERVICE_UNAVAILABLE.into_response();
-            }
-        }
-        let body = axum::body::to_bytes(request.into_body(), usize::MAX).await;
-        let Ok(body) = body else {
-            fake.uploads.lock().unwrap().push((uri, Vec::new(), 0));
-            return StatusCode::BAD_REQUEST.into_response();
+    async fn copy(
+        from: &RegistryClient,
+        to: &RegistryClient,
+        blobs: &[Descriptor],
+        on_retry: &(dyn Fn(&RegistryError, Duration) + Sync),
+    ) -> Result<CopyReport, RegistryError> {
+        let from = Endpoint {
+            registry: from,
+            repository: SOURCE,
         };
-        let expected = uri
-            .split("digest=")
-            .nth(1)
-            .unwrap_or_default()
-            .replace("%3A", ":");
-        let status = if crate::registry::client::sha256_digest(&body) == expected {
-            StatusCode::CREATED
-        } else {
-            StatusCode::BAD_REQUEST
+        let to = Endpoint {
+            registry: to,
+            repository: DESTINATION,
         };
-        fake.uploads
-            .lock()
-            .unwrap()
-            .push((uri, body.to_vec(), status.as_u16()));
-        status.into_response()
+        copy_blobs(from, to, blobs, on_retry).await
     }
 
-    async fn stand_ins(content: &[u8]) -> (Fake, RegistryClient, RegistryClient) {
-        let fake = Fake::default();
-        *fake.content.lock().unwrap() = content.to_vec();
-        let source_url = serve(
-            axum::Router::new()
-                .fallback(source)
-                .with_state(fake.clone()),
-        )
-        .await;
-        *fake.base.lock().unwrap() = source_url.clone();
-        let destination_url = serve(
-            axum::Router::new()
-                .fallback(destination)
-                .with_state(fake.clone()),
-        )
-        .await;
-        let http = reqwest::Client::new();
-        let from = RegistryClient::challenged(
-            http.clone(),
-            source_url.parse().unwrap(),
-            Some(("reader".into(), "pw".into())),
-            "the base-image credentials",
-        );
-        let to = RegistryClient::new(http, destination_url.parse().unwrap(), "AWS", "ecr-pw");
-        (fake, from, to)
-    }
-
-    fn blob(content: &[u8]) -> Blob {
-        Blob {
-            digest: crate::registry::client::sha256_digest(content),
-            size: content.len() as u64,
-        }
+    fn upload_puts(destination: &FakeRegistry) -> Vec<LoggedRequest> {
+        destination
+            .requests()
+            .into_iter()
+            .filter(|r| r.method == "PUT" && r.path.contains("/blobs/uploads/"))
+            .collect()
     }
 
     #[tokio::test]
     async fn streams_a_blob_through_a_bearer_challenge_into_a_relative_upload() {
         let content = vec![7u8; 300_000];
-        let (fake, from, to) = stand_ins(&content).await;
-        let report = copy_blobs(
-            Endpoint {
-                registry: &from,
-                repository: "src",
-            },
-            Endpoint {
-                registry: &to,
-                repository: "dst",
-            },
-            &[blob(&content)],
-            &|_, _| {},
-        )
-        .await
-        .unwrap();
+        let (source, destination) = stand_ins(&content).await;
+        let blob = Descriptor::of(&content);
+        let (from, to) = (source.client(), destination.client());
+        let report = copy(&from, &to, std::slice::from_ref(&blob), &|_, _| {})
+            .await
+            .unwrap();
         assert_eq!(report.uploaded, 1);
         assert_eq!(report.bytes_uploaded, 300_000);
-        let queries = fake.token_queries.lock().unwrap().clone();
+        let queries: Vec<String> = source.token_queries();
         assert_eq!(
             queries,
             ["scope=repository%3Asrc%3Apull&service=fake-registry"]
         );
-        let uploads = fake.uploads.lock().unwrap().clone();
+        let uploads = upload_puts(&destination);
         assert_eq!(uploads.len(), 1);
-        let (uri, body, status) = &uploads[0];
+        let put = &uploads[0];
+        assert!(put.path.starts_with("/v2/dst/blobs/uploads/"), "{put:?}");
+        let query = put.query.as_deref().unwrap_or_default();
         assert!(
-            uri.starts_with("/v2/dst/blobs/uploads/u-1?state=s1&digest=sha256"),
-            "{uri}"
+            query.starts_with("_state=") && query.contains("&digest=sha256%3A"),
+            "the Location's own query is kept: {query}"
         );
-        assert_eq!((body.len(), *status), (300_000, 201));
+        assert_eq!(put.status, 201);
+        assert_eq!(destination.blob(DESTINATION, &blob.digest), Some(content));
     }
 
     #[tokio::test]
     async fn a_source_sending_other_bytes_fails_without_retrying_and_stores_nothing() {
         let content = b"the real layer".to_vec();
-        let (fake, from, to) = stand_ins(b"a corrupt one!").await;
-        let error = copy_blobs(
-            Endpoint {
-                registry: &from,
-                repository: "src",
-            },
-            Endpoint {
-                registry: &to,
-                repository: "dst",
-            },
-            &[blob(&content)],
-            &|e, _| panic!("a corrupt blob is not retried: {e}"),
-        )
+        let (source, destination) = stand_ins(&content).await;
+        let blob = Descriptor::of(&content);
+        source.set_corrupt(blob.digest.as_str(), true);
+        let (from, to) = (source.client(), destination.client());
+        let error = copy(&from, &to, std::slice::from_ref(&blob), &|e, _| {
+            panic!("a corrupt blob is not retried: {e}")
+        })
         .await
         .unwrap_err();
         assert!(matches!(error, RegistryError::Mismatch { .. }), "{error}");
         assert!(error.to_string().contains("another digest"), "{error}");
-        // A short body is caught the same way.
-        let (_, from, to) = stand_ins(b"the real").await;
-        let error = copy_blobs(
-            Endpoint {
-                registry: &from,
-                repository: "src",
-            },
-            Endpoint {
-                registry: &to,
-                repository: "dst",
-            },
-            &[blob(&content)],
-            &|e, _| panic!("not retried: {e}"),
-        )
+        // A body shorter than the manifest says is caught the same way.
+        let short = b"the real".to_vec();
+        source.put_blob(SOURCE, &short);
+        let claimed = Descriptor {
+            digest: Digest::of(&short),
+            size: content.len() as u64,
+        };
+        let error = copy(&from, &to, std::slice::from_ref(&claimed), &|e, _| {
+            panic!("not retried: {e}")
+        })
         .await
         .unwrap_err();
         assert!(matches!(error, RegistryError::Mismatch { .. }), "{error}");
-        let stored: Vec<u16> = fake.uploads.lock().unwrap().iter().map(|u| u.2).collect();
+        let stored: Vec<u16> = upload_puts(&destination).iter().map(|r| r.status).collect();
         assert!(!stored.contains(&201), "{stored:?}");
+        assert_eq!(destination.uploads(), 0);
+        assert_eq!(destination.blob(DESTINATION, &blob.digest), None);
+        assert_eq!(destination.blob(DESTINATION, &claimed.digest), None);
     }
 
     #[tokio::test]
     async fn a_5xx_is_retried_for_that_blob_only() {
-        let content = vec![3u8; 50_000];
-        let (fake, from, to) = stand_ins(&content).await;
-        *fake.fail_puts.lock().unwrap() = 1;
-        let retries = std::sync::atomic::AtomicUsize::new(0);
-        let report = copy_blobs(
-            Endpoint {
-                registry: &from,
-                repository: "src",
-            },
-            Endpoint {
-                registry: &to,
-                repository: "dst",
-            },
-            &[blob(&content)],
-            &|_, _| {
-                retries.fetch_add(1, Ordering::SeqCst);
-            },
-        )
+        let first = vec![3u8; 50_000];
+        let second = vec![4u8; 50_000];
+        let (source, destination) = stand_ins(&first).await;
+        source.put_blob(SOURCE, &second);
+        destination.fail_next("PUT", "/v2/dst/blobs/uploads/.*", 503, 1);
+        let retries = AtomicUsize::new(0);
+        let (from, to) = (source.client(), destination.client());
+        let blobs = [Descriptor::of(&first), Descriptor::of(&second)];
+        let report = copy(&from, &to, &blobs, &|_, _| {
+            retries.fetch_add(1, Ordering::SeqCst);
+        })
         .await
         .unwrap();
-        assert_eq!(report.uploaded, 1);
+        assert_eq!(report.uploaded, 2);
         assert_eq!(retries.load(Ordering::SeqCst), 1);
-        let statuses: Vec<u16> = fake.uploads.lock().unwrap().iter().map(|u| u.2).collect();
-        assert_eq!(statuses, [503, 201]);
+        // One blob was sent twice (503, then 201), the other once.
+        let mut per_blob: Vec<Vec<u16>> = blobs
+            .iter()
+            .map(|blob| {
+                let digest = blob.digest.as_str().replace(':', "%3A");
+                upload_puts(&destination)
+                    .iter()
+                    .filter(|r| r.query.as_deref().unwrap_or_default().contains(&digest))
+                    .map(|r| r.status)
+                    .collect()
+            })
+            .collect();
+        per_blob.sort();
+        assert_eq!(per_blob, [vec![201], vec![503, 201]]);
+        assert_eq!(destination.uploads(), 2);
+        assert_eq!(destination.blob(DESTINATION, &blobs[0].digest), Some(first));
+        assert_eq!(
+            destination.blob(DESTINATION, &blobs[1].digest),
+            Some(second)
+        );
     }
 
     #[tokio::test]
-    async fn wrong_source_credentials_are_a_refusal_from_the_token_service() {
+    async fn wrong_source_credentials_are_refused_and_not_retried() {
         let content = b"x".to_vec();
-        let (_, _, to) = stand_ins(&content).await;
-        let source_url = to.base().clone();
+        let blob = Descriptor::of(&content);
+        let (bearer, destination) = stand_ins(&content).await;
+        let basic = FakeRegistry::basic("reader", "pw").await;
+        basic.put_blob(SOURCE, &content);
+        let to = destination.client();
+        let wrong = Some(("reader".to_string(), "wrong".to_string()));
+        // Behind a token service, the token service refuses them.
         let from = RegistryClient::challenged(
-            reqwest::Client::new(),
-            source_url,
-            Some(("reader".into(), "wrong".into())),
+            bearer.http(),
+            bearer.url(),
+            wrong.clone(),
             "the base-image credentials",
         );
-        // The destination stand-in asks for Basic without a challenge header: refused.
-        let error = from
-            .has_blob("src", &blob(&content).digest)
+        let error = copy(&from, &to, std::slice::from_ref(&blob), &|e, _| {
+            panic!("not retried: {e}")
+        })
+        .await
+        .unwrap_err();
+        assert!(matches!(error, RegistryError::Token(_)), "{error}");
+        assert!(
+            error.to_string().contains("refused the credentials"),
+            "{error}"
+        );
+        // Asked for Basic, the registry itself refuses them.
+        let from = RegistryClient::challenged(
+            basic.http(),
+            basic.url(),
+            wrong,
+            "the base-image credentials",
+        );
+        let error = copy(&from, &to, &[blob], &|e, _| panic!("not retried: {e}"))
             .await
             .unwrap_err();
         assert!(matches!(error, RegistryError::Refused { .. }), "{error}");
+        assert!(
+            error.to_string().contains("the base-image credentials"),
+            "{error}"
+        );
+        assert!(upload_puts(&destination).is_empty());
     }
 }

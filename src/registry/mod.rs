@@ -1,8 +1,16 @@
-//! Container registries over HTTP: the distribution API, its authentication, and copying blobs
-//! from one registry to another.
+//! Container registries over HTTP: the distribution API and its authentication, reading an
+//! image (walking an index to the platforms wanted), copying blobs from one registry to
+//! another, and writing a prepared image.
 
 pub mod auth;
 pub mod client;
 pub mod copy;
+pub mod destination;
+pub mod error;
+#[cfg(test)]
+pub mod fake;
 pub mod prepared;
 pub mod resolve;
+pub mod write;
+
+pub use write::write;

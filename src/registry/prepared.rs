@@ -1,12 +1,12 @@
 //! An image made ready to be written to a registry blob by blob, without a daemon: blobs to
 //! copy from a source registry, blobs made here, manifests an index points to, and the
-//! manifest the tags will name. The push writes them in that order, so a tag only ever points
-//! to something complete.
+//! manifest the tags will name. [`super::write`] writes them in that order, so a tag only ever
+//! points to something complete.
 
 use std::path::PathBuf;
 
-use super::client::{Manifest, RegistryClient};
-use super::copy::Blob;
+use super::client::RegistryClient;
+use crate::oci::{Descriptor, Manifest};
 
 /// Where a blob made here comes from.
 #[derive(Debug, Clone)]
@@ -17,16 +17,20 @@ pub enum UploadBody {
 
 #[derive(Debug, Clone)]
 pub struct Upload {
-    pub blob: Blob,
+    pub blob: Descriptor,
     pub body: UploadBody,
 }
 
+/// The registry and repository an image's existing blobs are copied from.
+pub struct Source {
+    pub registry: RegistryClient,
+    pub repository: String,
+}
+
 pub struct PreparedImage {
-    /// The registry and repository the copied blobs come from.
-    pub source: RegistryClient,
-    pub source_repository: String,
+    pub source: Source,
     /// Blobs to copy as they are (skipped when the destination has them).
-    pub source_blobs: Vec<Blob>,
+    pub source_blobs: Vec<Descriptor>,
     /// Blobs made here (a new layer, new configs).
     pub uploads: Vec<Upload>,
     /// Manifests the top manifest (an index) points to, written by digest first.

@@ -1,23 +1,11 @@
-//! Reading an image from a registry: its manifest (through an index to one platform when the
-//! reference names an index), its config, and the blobs its layers are.
+//! Reading an image from a registry: the manifest a reference names, an index walked to the
+//! platforms wanted, and each image's config. Patch and mirror read their sources through the
+//! one [`walk`].
 
-use serde_json::Value;
+use super::client::{RegistryClient, RegistryError};
+use crate::oci::{Digest, ImageManifest, Index, IndexEntry, Manifest, Parsed, Platform, Unusable};
 
-use super::client::{Manifest, RegistryClient, RegistryError};
-use super::copy::Blob;
-
-/// One platform's image, as the registry holds it.
-#[derive(Debug, Clone)]
-pub struct RemoteImage {
-    /// The image manifest (never an index).
-    pub manifest: Manifest,
-    /// The index the reference named, when it named one.
-    pub index: Option<Manifest>,
-    pub config_digest: String,
-    /// The config's bytes, exactly as stored.
-    pub config: Vec<u8>,
-    pub layers: Vec<Blob>,
-}
+pub type OnRetry<'a> = &'a (dyn Fn(&RegistryError, std::time::Duration) + Sync);
 
 #[derive(Debug, thiserror::Error)]
 pub enum ResolveError {
@@ -25,88 +13,120 @@ pub enum ResolveError {
     Registry(#[from] RegistryError),
     #[error("the registry has no manifest {0}")]
     NotFound(String),
-    #[error("the index has no image for {0}; it has: {1}")]
-    NoPlatform(String, String),
-    #[error("the manifest is not usable: {0}")]
-    Unusable(String),
+    #[error("the index has no image for {}; it has: {}", crate::oci::platform::list(.wanted), crate::oci::platform::list(.have))]
+    NoPlatform {
+        wanted: Vec<Platform>,
+        have: Vec<Platform>,
+    },
+    #[error(transparent)]
+    Unusable(#[from] Unusable),
 }
 
-pub fn is_index(media_type: &str, value: &Value) -> bool {
-    media_type.contains("manifest.list")
-        || media_type.contains("image.index")
-        || value.get("manifests").is_some()
+/// What a reference names, walked: the top manifest, the index's entries when it is one, and
+/// the manifests kept, fetched.
+#[derive(Debug, Clone)]
+pub struct Walk {
+    /// The manifest the reference names: an image, or an index.
+    pub top: Manifest,
+    /// Every entry of the index, kept or not (`None` when `top` is an image).
+    pub index: Option<Index>,
+    /// The manifests kept, in the index's order (`top` alone when it is an image).
+    pub kept: Vec<Kept>,
 }
 
-/// The image `reference` names in `repository`; an index resolves to `os/architecture`. A
-/// reference by digest must match the bytes received.
-pub async fn resolve(
+#[derive(Debug, Clone)]
+pub struct Kept {
+    /// The index entry that named it (`None` for a top-level image).
+    pub entry: Option<IndexEntry>,
+    pub manifest: Manifest,
+    pub image: ImageManifest,
+}
+
+impl Kept {
+    pub fn platform(&self) -> Option<&Platform> {
+        self.entry.as_ref().and_then(|e| e.platform.as_ref())
+    }
+}
+
+impl Walk {
+    /// Whether the index had entries the walk did not keep.
+    pub fn filtered(&self) -> bool {
+        self.index
+            .as_ref()
+            .is_some_and(|i| self.kept.len() < i.entries.len())
+    }
+
+    /// The first kept image with a platform (the one a summary describes).
+    pub fn first_image(&self) -> Option<&Kept> {
+        self.kept
+            .iter()
+            .find(|k| k.entry.is_none() || k.platform().is_some())
+    }
+}
+
+/// The manifest `reference` names and, for an index, the entries of the `wanted` platforms
+/// (every platform when empty; platform-less entries such as attestations too when
+/// `keep_unplatformed`). An index of none of the wanted platforms is [`ResolveError::NoPlatform`];
+/// a top-level image is kept whatever its platform (the caller decides what that means).
+pub async fn walk(
     registry: &RegistryClient,
     repository: &str,
     reference: &str,
-    platform: (&str, &str),
-    on_retry: &(dyn Fn(&RegistryError, std::time::Duration) + Sync),
-) -> Result<RemoteImage, ResolveError> {
-    let first = manifest(registry, repository, reference, on_retry).await?;
-    let value = json(&first)?;
-    if is_index(&first.media_type, &value) {
-        let digest = pick_platform(&value, platform)?;
-        let chosen = manifest(registry, repository, &digest, on_retry).await?;
-        image(registry, repository, chosen, Some(first), on_retry).await
-    } else {
-        image(registry, repository, first, None, on_retry).await
+    wanted: &[Platform],
+    keep_unplatformed: bool,
+    on_retry: OnRetry<'_>,
+) -> Result<Walk, ResolveError> {
+    let top = manifest(registry, repository, reference, on_retry).await?;
+    let index = match top.parse()? {
+        Parsed::Image(image) => {
+            let kept = vec![Kept {
+                entry: None,
+                manifest: top.clone(),
+                image,
+            }];
+            return Ok(Walk {
+                top,
+                index: None,
+                kept,
+            });
+        }
+        Parsed::Index(index) => index,
+    };
+    let mut kept = Vec::new();
+    for entry in &index.entries {
+        if !entry.is_kept(wanted, keep_unplatformed) {
+            continue;
+        }
+        let child = manifest(registry, repository, entry.digest.as_str(), on_retry).await?;
+        kept.push(Kept {
+            entry: Some(entry.clone()),
+            image: child.image()?,
+            manifest: child,
+        });
     }
+    if !kept.iter().any(|k| k.platform().is_some()) {
+        return Err(ResolveError::NoPlatform {
+            wanted: wanted.to_vec(),
+            have: index.platforms(),
+        });
+    }
+    Ok(Walk {
+        top,
+        index: Some(index),
+        kept,
+    })
 }
 
-/// An image manifest's config and layers, read from the registry.
-pub async fn image(
+/// An image's config, read whole and checked against its digest.
+pub async fn config(
     registry: &RegistryClient,
     repository: &str,
-    manifest: Manifest,
-    index: Option<Manifest>,
-    on_retry: &(dyn Fn(&RegistryError, std::time::Duration) + Sync),
-) -> Result<RemoteImage, ResolveError> {
-    let value = json(&manifest)?;
-    if is_index(&manifest.media_type, &value) {
-        return Err(ResolveError::Unusable(
-            "an index inside an index is not supported".into(),
-        ));
-    }
-    let config_digest = value
-        .pointer("/config/digest")
-        .and_then(Value::as_str)
-        .ok_or_else(|| ResolveError::Unusable("it names no config".into()))?
-        .to_string();
-    let layers = layers_of(&value)?;
-    let config = registry
-        .get_small_blob(repository, &config_digest, on_retry)
-        .await?;
-    Ok(RemoteImage {
-        manifest,
-        index,
-        config_digest,
-        config,
-        layers,
-    })
-}
-
-/// The layer blobs an image manifest lists.
-pub fn layers_of(value: &Value) -> Result<Vec<Blob>, ResolveError> {
-    value
-        .get("layers")
-        .and_then(Value::as_array)
-        .ok_or_else(|| ResolveError::Unusable("it lists no layers".into()))?
-        .iter()
-        .map(descriptor)
-        .collect::<Option<Vec<Blob>>>()
-        .ok_or_else(|| ResolveError::Unusable("a layer lacks its digest or size".into()))
-}
-
-/// A descriptor's digest and size.
-pub fn descriptor(value: &Value) -> Option<Blob> {
-    Some(Blob {
-        digest: value.get("digest")?.as_str()?.to_string(),
-        size: value.get("size")?.as_u64()?,
-    })
+    image: &ImageManifest,
+    on_retry: OnRetry<'_>,
+) -> Result<Vec<u8>, ResolveError> {
+    Ok(registry
+        .get_small_blob(repository, &image.config.digest, on_retry)
+        .await?)
 }
 
 /// The manifest at `reference` (tag or digest), checked against the digest when pinned.
@@ -114,150 +134,24 @@ pub async fn manifest(
     registry: &RegistryClient,
     repository: &str,
     reference: &str,
-    on_retry: &(dyn Fn(&RegistryError, std::time::Duration) + Sync),
+    on_retry: OnRetry<'_>,
 ) -> Result<Manifest, ResolveError> {
     let manifest = registry
         .get_manifest(repository, reference, on_retry)
         .await?
         .ok_or_else(|| ResolveError::NotFound(format!("{repository}:{reference}")))?;
-    if reference.starts_with("sha256:") && manifest.digest != reference {
-        return Err(ResolveError::Unusable(format!(
-            "asked for {reference}, the registry sent {}",
-            manifest.digest
-        )));
+    if let Ok(pinned) = Digest::parse(reference) {
+        if manifest.digest != pinned {
+            return Err(Unusable(format!(
+                "asked for {reference}, the registry sent {}",
+                manifest.digest
+            ))
+            .into());
+        }
     }
     Ok(manifest)
 }
 
-/// One entry of an index: its descriptor, and its platform as `os/arch[/variant]` (`None` for
-/// attestations and entries without a platform).
-pub struct IndexEntry {
-    pub descriptor: Value,
-    pub digest: String,
-    pub platform: Option<String>,
-}
-
-pub fn index_entries(index: &Value) -> Vec<IndexEntry> {
-    index
-        .get("manifests")
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default()
-        .into_iter()
-        .filter_map(|descriptor| {
-            let digest = descriptor.get("digest")?.as_str()?.to_string();
-            let platform = descriptor.get("platform").and_then(|p| {
-                let os = p.get("os")?.as_str()?;
-                let arch = p.get("architecture")?.as_str()?;
-                if os == "unknown" {
-                    return None;
-                }
-                Some(match p.get("variant").and_then(Value::as_str) {
-                    Some(variant) => format!("{os}/{arch}/{variant}"),
-                    None => format!("{os}/{arch}"),
-                })
-            });
-            Some(IndexEntry {
-                descriptor,
-                digest,
-                platform,
-            })
-        })
-        .collect()
-}
-
-/// Whether `platform` (`os/arch[/variant]`) is one of `wanted`; a wanted entry without a
-/// variant takes every variant.
-pub fn platform_wanted(platform: &str, wanted: &[String]) -> bool {
-    wanted.iter().any(|w| {
-        w == platform || (w.matches('/').count() == 1 && platform.starts_with(&format!("{w}/")))
-    })
-}
-
-pub fn json(manifest: &Manifest) -> Result<Value, ResolveError> {
-    serde_json::from_slice(&manifest.bytes)
-        .map_err(|e| ResolveError::Unusable(format!("not JSON: {e}")))
-}
-
-/// The digest of the index entry for `os/architecture` (attestations and other platforms
-/// skipped).
-pub fn pick_platform(index: &Value, (os, arch): (&str, &str)) -> Result<String, ResolveError> {
-    let entries = index
-        .get("manifests")
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default();
-    let platform_of = |entry: &Value| {
-        let p = entry.get("platform")?;
-        Some((
-            p.get("os")?.as_str()?.to_string(),
-            p.get("architecture")?.as_str()?.to_string(),
-        ))
-    };
-    entries
-        .iter()
-        .find(|e| platform_of(e).is_some_and(|(o, a)| o == os && a == arch))
-        .and_then(|e| e.get("digest")?.as_str().map(str::to_string))
-        .ok_or_else(|| {
-            let have: Vec<String> = entries
-                .iter()
-                .filter_map(platform_of)
-                .filter(|(o, _)| o != "unknown")
-                .map(|(o, a)| format!("{o}/{a}"))
-                .collect();
-            ResolveError::NoPlatform(format!("{os}/{arch}"), have.join(", "))
-        })
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn index_entries_and_platform_filters() {
-        let index = json!({"manifests": [
-            {"digest": "sha256:arm", "platform": {"os": "linux", "architecture": "arm64", "variant": "v8"}},
-            {"digest": "sha256:att", "platform": {"os": "unknown", "architecture": "unknown"}},
-            {"digest": "sha256:amd", "platform": {"os": "linux", "architecture": "amd64"}}
-        ]});
-        let platforms: Vec<Option<String>> = index_entries(&index)
-            .into_iter()
-            .map(|e| e.platform)
-            .collect();
-        assert_eq!(
-            platforms,
-            [
-                Some("linux/arm64/v8".into()),
-                None,
-                Some("linux/amd64".into())
-            ]
-        );
-        let wanted = ["linux/arm64".to_string()];
-        assert!(platform_wanted("linux/arm64/v8", &wanted));
-        assert!(!platform_wanted("linux/amd64", &wanted));
-        assert!(platform_wanted("linux/arm/v7", &["linux/arm/v7".into()]));
-        assert!(!platform_wanted("linux/arm/v6", &["linux/arm/v7".into()]));
-    }
-
-    #[test]
-    fn picks_the_daemon_platform_and_skips_attestations() {
-        let index = json!({"manifests": [
-            {"digest": "sha256:arm", "platform": {"os": "linux", "architecture": "arm64", "variant": "v8"}},
-            {"digest": "sha256:att", "platform": {"os": "unknown", "architecture": "unknown"}},
-            {"digest": "sha256:amd", "platform": {"os": "linux", "architecture": "amd64"}}
-        ]});
-        assert_eq!(
-            pick_platform(&index, ("linux", "amd64")).unwrap(),
-            "sha256:amd"
-        );
-        assert_eq!(
-            pick_platform(&index, ("linux", "arm64")).unwrap(),
-            "sha256:arm"
-        );
-        let err = pick_platform(&index, ("linux", "s390x"))
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("linux/arm64, linux/amd64"), "{err}");
-    }
-}
+#[path = "resolve_tests.rs"]
+mod tests;

@@ -1,0 +1,117 @@
+//! What a run will do, fully validated: the types [`super::Plan::from_raw`] builds.
+
+use std::path::PathBuf;
+
+use aws_sdk_ecr::types::{EncryptionType, ImageTagMutability};
+use reqwest::Url;
+
+use super::lifecycle::LifecyclePolicy;
+use super::rules::aws::RoleArn;
+use crate::image::reference::ImageReference;
+use crate::oci::layer::LayerEntry;
+use crate::oci::Platform;
+
+/// What this run will do, fully validated.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub region: String,
+    pub identity: Identity,
+    pub repository: RepositoryPlan,
+    pub registry_url: Option<Url>,
+    pub export_credentials: bool,
+    pub image: ImagePlan,
+}
+
+/// Which image to push, under which tags.
+#[derive(Debug, Clone)]
+pub struct ImagePlan {
+    pub source: ImageSource,
+    /// Who moves the bytes: the Docker daemon, or registry-to-registry copies.
+    pub engine: Engine,
+    /// Platforms to keep from a multi-platform image (`os/arch[/variant]`); empty keeps all.
+    pub platforms: Vec<Platform>,
+    /// Username and password for the registry the image comes from (base-image, or a remote
+    /// `image`).
+    pub source_credentials: Option<(String, String)>,
+    /// Labels the user asked for; they win over the OCI labels added to a build.
+    pub labels: Vec<(String, String)>,
+    /// Final tags, validated, first one first.
+    pub tags: Vec<String>,
+    /// `false`: build and report, write nothing to ECR.
+    pub push: bool,
+}
+
+#[derive(Debug, Clone)]
+pub enum ImageSource {
+    Build(BuildPlan),
+    /// An image already in the daemon (built by an earlier step), by name or id.
+    Local(String),
+    /// `image` with `engine: auto`: the daemon's image of that name if it has one, else the
+    /// registry image the reference names.
+    LocalOrRemote(String, ImageReference),
+    /// An image in a registry, copied to ECR unchanged (a mirror).
+    Remote(ImageReference),
+    /// A base image from a registry, with files and config changes added.
+    Patch(PatchPlan),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    Auto,
+    Docker,
+    Registry,
+}
+
+#[derive(Debug, Clone)]
+pub struct PatchPlan {
+    pub base: ImageReference,
+    /// The new layer's entries, sorted; empty when no files are added.
+    pub files: Vec<LayerEntry>,
+    pub env: Vec<(String, String)>,
+    pub workdir: Option<String>,
+    pub user: Option<String>,
+    pub entrypoint: Option<Vec<String>>,
+    pub cmd: Option<Vec<String>>,
+}
+
+#[derive(Debug, Clone)]
+pub struct BuildPlan {
+    pub context: PathBuf,
+    pub dockerfile: PathBuf,
+    pub build_args: Vec<(String, String)>,
+    pub target: Option<String>,
+}
+
+/// How credentials are obtained.
+#[derive(Debug, Clone)]
+pub struct Identity {
+    /// `None`: the default AWS credential chain (keys left by an earlier step).
+    pub web_identity: Option<WebIdentity>,
+    pub chain_role: Option<RoleArn>,
+    pub session_name: String,
+    pub duration_seconds: i32,
+}
+
+#[derive(Debug, Clone)]
+pub struct WebIdentity {
+    pub role: RoleArn,
+    pub audience: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct RepositoryPlan {
+    pub name: String,
+    pub registry_id: Option<String>,
+    pub create: bool,
+    pub settings: NewRepositorySettings,
+    pub lifecycle_policy: Option<LifecyclePolicy>,
+}
+
+/// Settings applied only when the repository is created; an existing one keeps its own.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewRepositorySettings {
+    pub scan_on_push: bool,
+    pub tag_mutability: ImageTagMutability,
+    pub encryption: EncryptionType,
+    pub kms_key: Option<String>,
+}

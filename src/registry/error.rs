@@ -1,0 +1,101 @@
+//! What can go wrong talking to a registry, and which of it another try may fix.
+
+use reqwest::StatusCode;
+
+use super::auth;
+use crate::error::NetworkFault;
+use crate::retry::{is_transient_status, Transient};
+
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    #[error("the registry at {url} refused {who} (HTTP {status})")]
+    Refused {
+        url: String,
+        status: StatusCode,
+        who: String,
+    },
+    #[error("the registry at {url} answered HTTP {status} to {what}{detail}")]
+    Unexpected {
+        url: String,
+        status: StatusCode,
+        what: String,
+        detail: String,
+    },
+    #[error("cannot reach the registry at {url}: {reason}")]
+    Unreachable {
+        url: String,
+        reason: String,
+        /// What the cause chain says: a wrong endpoint, a refused certificate, or a fault
+        /// another try may get past.
+        fault: NetworkFault,
+    },
+    #[error("{0}")]
+    Token(#[from] auth::TokenError),
+    #[error("the blob {digest} is corrupt: {why}")]
+    Mismatch { digest: String, why: String },
+}
+
+impl Transient for RegistryError {
+    fn is_transient(&self) -> bool {
+        match self {
+            RegistryError::Unexpected { status, .. } => is_transient_status(status.as_u16()),
+            RegistryError::Unreachable { fault, .. } => fault.is_transient(),
+            RegistryError::Token(e) => e.is_transient(),
+            RegistryError::Refused { .. } | RegistryError::Mismatch { .. } => false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retried_only_when_another_try_can_pass() {
+        let status = |code: u16| StatusCode::from_u16(code).unwrap();
+        let unexpected = |code| RegistryError::Unexpected {
+            url: String::new(),
+            status: status(code),
+            what: String::new(),
+            detail: String::new(),
+        };
+        let network = |fault| RegistryError::Unreachable {
+            url: String::new(),
+            reason: String::new(),
+            fault,
+        };
+        let token = |code| {
+            RegistryError::Token(auth::TokenError::Status {
+                realm: String::new(),
+                status: status(code),
+            })
+        };
+        let refused = RegistryError::Refused {
+            url: String::new(),
+            status: StatusCode::UNAUTHORIZED,
+            who: String::new(),
+        };
+        let corrupt = RegistryError::Mismatch {
+            digest: "sha256:abc".into(),
+            why: String::new(),
+        };
+        let cases = [
+            (unexpected(429), true),
+            (unexpected(503), true),
+            (network(NetworkFault::Interrupted), true),
+            (token(502), true),
+            (unexpected(400), false),
+            (unexpected(404), false),
+            // A small blob read whole whose digest is wrong.
+            (unexpected(200), false),
+            (network(NetworkFault::Unreachable), false),
+            (network(NetworkFault::UntrustedCertificate), false),
+            (token(400), false),
+            (refused, false),
+            (corrupt, false),
+        ];
+        for (error, transient) in cases {
+            assert_eq!(error.is_transient(), transient, "{error:?}");
+        }
+    }
+}

@@ -1,0 +1,175 @@
+//! The image step: a build, an image in the daemon, a patch or a mirror, made before any AWS
+//! call (a failed build leaves nothing in ECR, and a long build does not eat into the role
+//! session's lifetime) -> one [`Artifact`] for the push.
+//!
+//! `engine: auto` picks the registry engine for patches and registry images, the daemon for
+//! builds and local images. The daemon is reached only when the engine needs it: a patch or a
+//! mirror by the registry engine runs without one.
+
+mod build;
+mod files_layer;
+mod mirror;
+mod patch;
+mod patch_daemon;
+mod source;
+#[cfg(test)]
+mod tests;
+
+use crate::artifact::Artifact;
+use crate::engine::docker::{DockerEngine, LocalImage};
+use crate::error::Failure;
+use crate::github::commands::{Level, Workflow};
+use crate::github::context::RunContext;
+use crate::image::reference::ImageReference;
+use crate::inputs::{Engine, ImagePlan, ImageSource};
+use crate::oci::{Digest, Manifest};
+
+/// What the image step made.
+pub struct Made {
+    pub artifact: Artifact,
+    /// The base a patch started from.
+    pub base: Option<Base>,
+    /// The daemon, when this run reached one: the push names the image in it.
+    pub daemon: Option<DockerEngine>,
+    /// A name of this run's own in the daemon, removed by [`Made::release`].
+    temporary_name: Option<String>,
+}
+
+/// A patch's base, pinned by the digest of what was patched (an index, or one image).
+pub struct Base {
+    /// `name@digest`.
+    pub name: String,
+    pub digest: Digest,
+}
+
+impl Base {
+    fn pinned(reference: &ImageReference, manifest: &Manifest) -> Self {
+        Self {
+            name: reference.pinned(manifest.digest.as_str()),
+            digest: manifest.digest.clone(),
+        }
+    }
+}
+
+impl Made {
+    fn new(artifact: Artifact, base: Option<Base>) -> Self {
+        Self {
+            artifact,
+            base,
+            daemon: None,
+            temporary_name: None,
+        }
+    }
+
+    /// Removes the run's temporary name from the daemon, so that no run, failed or not, leaves
+    /// one behind; a failure to do so is a warning, never the run's failure.
+    pub async fn release(&self, workflow: &Workflow) {
+        if let (Some(temporary), Some(engine)) = (&self.temporary_name, &self.daemon) {
+            if let Err(e) = engine.untag(temporary).await {
+                workflow.annotate(
+                    Level::Warning,
+                    "Temporary image name left",
+                    &format!("Could not remove {temporary} from the daemon: {e}"),
+                );
+            }
+        }
+    }
+}
+
+pub async fn make(
+    plan: &ImagePlan,
+    ctx: &RunContext,
+    http: &reqwest::Client,
+    workflow: &Workflow,
+) -> anyhow::Result<Made> {
+    let daemon = connect(plan).await?;
+    // A name of this run's own until the registry's address is known.
+    let local_name = format!("ship-to-ecr-build/{:016x}", rand::random::<u64>());
+    let needs = || {
+        daemon.as_ref().ok_or_else(|| {
+            Failure::new(
+                "Docker daemon needed",
+                "this image can only be made by the daemon",
+            )
+        })
+    };
+    let mut made = match &plan.source {
+        ImageSource::Local(name) => {
+            Made::new(Artifact::Daemon(inspect(needs()?, name).await?), None)
+        }
+        ImageSource::LocalOrRemote(name, reference) => {
+            local_or_remote(daemon.as_ref(), name, reference, plan, http, workflow).await?
+        }
+        ImageSource::Remote(reference) => mirror::prepare(reference, plan, http, workflow).await?,
+        ImageSource::Build(b) => {
+            let id = build::build(needs()?, b, plan, &local_name, ctx, workflow).await?;
+            let mut made = Made::new(Artifact::Daemon(inspect(needs()?, &id).await?), None);
+            made.temporary_name = Some(format!("{local_name}:{}", plan.tags[0]));
+            made
+        }
+        ImageSource::Patch(p) if plan.engine == Engine::Docker => {
+            patch_daemon::with_daemon(needs()?, p, plan, &local_name, ctx, http, workflow).await?
+        }
+        ImageSource::Patch(p) => patch::in_registry(p, plan, ctx, http, workflow).await?,
+    };
+    made.daemon = daemon;
+    Ok(made)
+}
+
+/// The daemon, when this source needs it: a build, a local image, a patch by the docker
+/// engine. An `image` that may be local or remote only asks a daemon that is there.
+async fn connect(plan: &ImagePlan) -> Result<Option<DockerEngine>, Failure> {
+    match &plan.source {
+        ImageSource::Build(_) | ImageSource::Local(_) => Ok(Some(DockerEngine::connect().await?)),
+        ImageSource::Patch(_) if plan.engine == Engine::Docker => {
+            Ok(Some(DockerEngine::connect().await?))
+        }
+        ImageSource::LocalOrRemote(..) => Ok(DockerEngine::connect().await.ok()),
+        ImageSource::Patch(_) | ImageSource::Remote(_) => Ok(None),
+    }
+}
+
+/// The daemon's image of that name if it has one, else the registry image.
+async fn local_or_remote(
+    daemon: Option<&DockerEngine>,
+    name: &str,
+    reference: &ImageReference,
+    plan: &ImagePlan,
+    http: &reqwest::Client,
+    workflow: &Workflow,
+) -> anyhow::Result<Made> {
+    let local = match daemon {
+        Some(engine) => engine.inspect(name).await.map_err(Failure::from)?,
+        None => None,
+    };
+    match local {
+        Some(image) => {
+            workflow.info(&format!("Pushing {name} from the Docker daemon."));
+            Ok(Made::new(Artifact::Daemon(image), None))
+        }
+        None => {
+            workflow.info(&format!(
+                "The Docker daemon has no image {name}: copying it from its registry."
+            ));
+            mirror::prepare(reference, plan, http, workflow).await
+        }
+    }
+}
+
+async fn inspect(engine: &DockerEngine, name: &str) -> Result<LocalImage, Failure> {
+    engine
+        .inspect(name)
+        .await?
+        .ok_or_else(|| image_not_found(name))
+}
+
+fn image_not_found(name: &str) -> Failure {
+    Failure::new(
+        "Image not found",
+        format!(
+            "The Docker daemon has no image '{name}'. With 'image', name an image built by an \
+             earlier step of this job (as `docker build -t {name}` named it), or leave 'image' \
+             empty to build from 'context'."
+        ),
+    )
+}

@@ -1,0 +1,236 @@
+//! An HTTP stand-in in front of moto: it records every AWS call (`sts:AssumeRoleWithWebIdentity`,
+//! `ecr:CreateRepository`, ...), keeps the credentials STS hands out (for the secret scan), and
+//! answers chosen calls with an error instead of forwarding them (AccessDenied, throttling, 5xx),
+//! which moto itself never does.
+
+use std::sync::{Arc, Mutex};
+
+use axum::body::{to_bytes, Body};
+use axum::extract::{Request, State};
+use axum::http::{HeaderName, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+
+use crate::http::{serve, Served};
+
+/// An error answered instead of forwarding, `times` times, for one action.
+#[derive(Clone, Debug)]
+pub struct Fault {
+    action: String,
+    times: usize,
+    status: u16,
+    body: String,
+    content_type: &'static str,
+}
+
+impl Fault {
+    /// An STS (query protocol) error document.
+    pub fn sts(action: &str, times: usize, status: u16, code: &str, message: &str) -> Self {
+        Fault {
+            action: format!("sts:{action}"),
+            times,
+            status,
+            body: format!(
+                "<ErrorResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><Error><Type>Sender</Type><Code>{code}</Code><Message>{message}</Message></Error><RequestId>c6104cbe-af31-11e0-8154-cbc7ccf896c7</RequestId></ErrorResponse>"
+            ),
+            content_type: "text/xml",
+        }
+    }
+
+    /// An ECR (JSON protocol) error.
+    pub fn ecr(action: &str, times: usize, status: u16, code: &str, message: &str) -> Self {
+        Fault {
+            action: format!("ecr:{action}"),
+            times,
+            status,
+            body: serde_json::json!({ "__type": code, "message": message }).to_string(),
+            content_type: "application/x-amz-json-1.1",
+        }
+    }
+}
+
+#[derive(Default)]
+struct Record {
+    calls: Vec<(String, u16)>,
+    signed: Vec<(String, bool)>,
+    faults: Vec<Fault>,
+    secrets: Vec<String>,
+}
+
+#[derive(Clone)]
+struct ProxyState {
+    target: String,
+    client: reqwest::Client,
+    record: Arc<Mutex<Record>>,
+}
+
+pub struct AwsProxy {
+    served: Served,
+    state: ProxyState,
+}
+
+impl AwsProxy {
+    pub fn start(target: &str) -> Self {
+        let state = ProxyState {
+            target: target.to_string(),
+            client: reqwest::Client::new(),
+            record: Arc::default(),
+        };
+        let router = Router::new().fallback(forward).with_state(state.clone());
+        AwsProxy {
+            served: serve(router),
+            state,
+        }
+    }
+
+    pub fn url(&self) -> &str {
+        &self.served.url
+    }
+
+    pub fn inject(&self, fault: Fault) {
+        self.state.record.lock().unwrap().faults.push(fault);
+    }
+
+    /// Every call made so far as `service:Action`, in order.
+    pub fn calls(&self) -> Vec<String> {
+        self.calls_with_status()
+            .into_iter()
+            .map(|(a, _)| a)
+            .collect()
+    }
+
+    pub fn calls_with_status(&self) -> Vec<(String, u16)> {
+        self.state.record.lock().unwrap().calls.clone()
+    }
+
+    pub fn count(&self, action: &str) -> usize {
+        self.calls().iter().filter(|a| *a == action).count()
+    }
+
+    /// For each call, whether it carried an `Authorization` header (a SigV4 signature).
+    pub fn signed(&self) -> Vec<(String, bool)> {
+        self.state.record.lock().unwrap().signed.clone()
+    }
+
+    /// Access key ids, secret keys and session tokens that STS answers carried.
+    pub fn issued_secrets(&self) -> Vec<String> {
+        self.state.record.lock().unwrap().secrets.clone()
+    }
+}
+
+fn action_of(target: Option<&str>, body: &[u8]) -> String {
+    if let Some(target) = target {
+        let (service, op) = target.split_once('.').unwrap_or(("", target));
+        let service = match service {
+            s if s.starts_with("AmazonEC2ContainerRegistry") => "ecr",
+            s if s.starts_with("AmazonEC2ContainerService") => "ecs",
+            s if s.starts_with("AWSSecurityTokenService") => "sts",
+            other => other,
+        };
+        return format!("{service}:{op}");
+    }
+    let form = String::from_utf8_lossy(body);
+    let action = form
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("Action="))
+        .unwrap_or("unknown");
+    format!("sts:{action}")
+}
+
+fn xml_values(text: &str, tag: &str) -> Vec<String> {
+    let (open, close) = (format!("<{tag}>"), format!("</{tag}>"));
+    text.split(&open)
+        .skip(1)
+        .filter_map(|rest| rest.split_once(&close).map(|(v, _)| v.to_string()))
+        .collect()
+}
+
+async fn forward(State(state): State<ProxyState>, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let body = to_bytes(body, 64 << 20).await.unwrap_or_default();
+    let target = parts
+        .headers
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok());
+    let action = action_of(target, &body);
+    let signed = parts.headers.contains_key("authorization");
+    state
+        .record
+        .lock()
+        .unwrap()
+        .signed
+        .push((action.clone(), signed));
+
+    let fault = {
+        let mut record = state.record.lock().unwrap();
+        let fault = record
+            .faults
+            .iter_mut()
+            .find(|f| f.action == action && f.times > 0)
+            .map(|f| {
+                f.times -= 1;
+                f.clone()
+            });
+        if let Some(f) = &fault {
+            record.calls.push((action.clone(), f.status));
+        }
+        fault
+    };
+    if let Some(fault) = fault {
+        let mut response = (
+            StatusCode::from_u16(fault.status).unwrap(),
+            fault.body.clone(),
+        )
+            .into_response();
+        response
+            .headers_mut()
+            .insert("content-type", HeaderValue::from_static(fault.content_type));
+        return response;
+    }
+
+    let url = format!(
+        "{}{}",
+        state.target,
+        parts
+            .uri
+            .path_and_query()
+            .map(|p| p.as_str())
+            .unwrap_or("/")
+    );
+    let mut upstream = state
+        .client
+        .request(parts.method.clone(), url)
+        .body(body.to_vec());
+    for (name, value) in &parts.headers {
+        if name != "host" && name != "content-length" {
+            upstream = upstream.header(name, value);
+        }
+    }
+    let answer = match upstream.send().await {
+        Ok(answer) => answer,
+        Err(e) => return (StatusCode::BAD_GATEWAY, e.to_string()).into_response(),
+    };
+    let status = answer.status().as_u16();
+    let headers = answer.headers().clone();
+    let bytes = answer.bytes().await.unwrap_or_default();
+    {
+        let mut record = state.record.lock().unwrap();
+        record.calls.push((action.clone(), status));
+        if action.starts_with("sts:AssumeRole") {
+            let text = String::from_utf8_lossy(&bytes);
+            for tag in ["AccessKeyId", "SecretAccessKey", "SessionToken"] {
+                record.secrets.extend(xml_values(&text, tag));
+            }
+        }
+    }
+    let mut response = Response::new(Body::from(bytes));
+    *response.status_mut() = StatusCode::from_u16(status).unwrap();
+    for (name, value) in &headers {
+        if name != "content-length" && name != "transfer-encoding" {
+            response
+                .headers_mut()
+                .insert(HeaderName::from(name), value.clone());
+        }
+    }
+    response
+}

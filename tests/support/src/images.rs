@@ -1,0 +1,176 @@
+//! Images for the tests, made locally since nothing can be pulled here, and the registry read
+//! back with plain HTTP (not with the action's code).
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+
+use serde_json::Value;
+
+/// A base image with a shell: Debian's static busybox imported as a one-layer image.
+const BASE_IMAGE: &str = "ship-to-ecr-local/busybox:1";
+
+pub fn base_image() -> &'static str {
+    static DONE: OnceLock<()> = OnceLock::new();
+    DONE.get_or_init(|| {
+        if docker(&["image", "inspect", BASE_IMAGE]).0 {
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("root");
+        std::fs::create_dir_all(root.join("bin")).unwrap();
+        std::fs::copy("/bin/busybox", root.join("bin/busybox"))
+            .expect("/bin/busybox (busybox-static) is installed by scripts/install-stand-ins");
+        for applet in ["sh", "ls", "cat", "echo", "mkdir", "touch", "false"] {
+            std::os::unix::fs::symlink("busybox", root.join("bin").join(applet)).unwrap();
+        }
+        let tar = dir.path().join("rootfs.tar");
+        let ok = Command::new("tar")
+            .arg("-C")
+            .arg(&root)
+            .arg("-cf")
+            .arg(&tar)
+            .arg(".")
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "tar of the base rootfs");
+        let (ok, out) = docker(&[
+            "import",
+            "-c",
+            "CMD [\"/bin/sh\"]",
+            &tar.display().to_string(),
+            BASE_IMAGE,
+        ]);
+        assert!(ok, "docker import: {out}");
+    });
+    BASE_IMAGE
+}
+
+/// Runs the docker CLI; (success, stdout + stderr).
+pub fn docker(args: &[&str]) -> (bool, String) {
+    let out = Command::new("docker")
+        .args(args)
+        .output()
+        .expect("docker CLI");
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+/// Removes every image name in the daemon under `prefix` (a test's registry host), tags and
+/// digest references (images pulled by digest have no tag).
+pub fn remove_images_under(prefix: &str) {
+    let (_, list) = docker(&[
+        "image",
+        "ls",
+        "--digests",
+        "--format",
+        "{{.Repository}}:{{.Tag}} {{.Repository}}@{{.Digest}}",
+    ]);
+    let names: Vec<&str> = list
+        .split_whitespace()
+        .filter(|n| n.starts_with(prefix) && !n.ends_with(":<none>") && !n.ends_with("@<none>"))
+        .collect();
+    if !names.is_empty() {
+        let mut args = vec!["rmi", "--force"];
+        args.extend(names);
+        docker(&args);
+    }
+}
+
+/// The registry as a user would query it with curl.
+pub struct RegistryReader {
+    url: String,
+    user: String,
+    password: String,
+}
+
+const ACCEPT: &str = "application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.oci.image.index.v1+json";
+
+impl RegistryReader {
+    pub fn new(url: &str, user: &str, password: &str) -> Self {
+        RegistryReader {
+            url: url.to_string(),
+            user: user.to_string(),
+            password: password.to_string(),
+        }
+    }
+
+    fn get(&self, path: &str) -> reqwest::blocking::Response {
+        reqwest::blocking::Client::new()
+            .get(format!("{}/v2/{path}", self.url))
+            .basic_auth(&self.user, Some(&self.password))
+            .header("Accept", ACCEPT)
+            .send()
+            .expect("registry answers")
+    }
+
+    /// (digest, manifest JSON) of `repo:reference`, or `None` when absent.
+    pub fn manifest(&self, repo: &str, reference: &str) -> Option<(String, Value)> {
+        let response = self.get(&format!("{repo}/manifests/{reference}"));
+        if response.status() == 404 {
+            return None;
+        }
+        assert!(response.status().is_success(), "{}", response.status());
+        let digest = response
+            .headers()
+            .get("docker-content-digest")
+            .map(|v| v.to_str().unwrap().to_string())
+            .expect("Docker-Content-Digest");
+        Some((digest, response.json().unwrap()))
+    }
+
+    pub fn blob(&self, repo: &str, digest: &str) -> Vec<u8> {
+        let response = self.get(&format!("{repo}/blobs/{digest}"));
+        assert!(response.status().is_success(), "{}", response.status());
+        response.bytes().unwrap().to_vec()
+    }
+
+    /// The image config of `repo:reference`.
+    pub fn config(&self, repo: &str, reference: &str) -> Value {
+        let (_, manifest) = self.manifest(repo, reference).expect("manifest");
+        let digest = manifest["config"]["digest"].as_str().unwrap();
+        serde_json::from_slice(&self.blob(repo, digest)).unwrap()
+    }
+
+    pub fn tags(&self, repo: &str) -> Vec<String> {
+        let response = self.get(&format!("{repo}/tags/list"));
+        if response.status() == 404 {
+            return Vec::new();
+        }
+        let value: Value = response.json().unwrap();
+        let mut tags: Vec<String> = value["tags"]
+            .as_array()
+            .map(|t| t.iter().map(|t| t.as_str().unwrap().to_string()).collect())
+            .unwrap_or_default();
+        tags.sort();
+        tags
+    }
+}
+
+/// `docker login` to the ECR stand-in with a `DOCKER_CONFIG` of the caller's own (never the
+/// user's config), for the docker CLI peers of the benchmarks.
+pub fn cli_login(config: &Path, host: &str) {
+    let mut login = Command::new("docker")
+        .env("DOCKER_CONFIG", config)
+        .args(["login", "-u", "AWS", "--password-stdin", host])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    login
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(crate::registry_password().as_bytes())
+        .unwrap();
+    assert!(login.wait().unwrap().success(), "docker login to {host}");
+}
