@@ -2,23 +2,19 @@
 //! back with plain HTTP: tags, manifest, config, labels, layers.
 
 use serde_json::json;
-use support::images::{base_image, docker};
+use support::images::docker;
 use support::{ActionRun, StandIns};
 
 const REPO: &str = "octo-org/web-app";
 const SHA: &str = "4f3c2b1a0e9d8c7b6a5f4e3d2c1b0a9f8e7d6c5b";
 
-/// A small app on the busybox base: two layers of its own on top of the base's one. Its RUN
-/// step holds this test's nonce, so no two tests share the classic builder's cached steps:
-/// one test's clean-up (`docker rmi`) would otherwise delete an intermediate image that another
-/// test's build is using as its parent, failing that build.
+/// A small app on this test's busybox base: two layers of its own on top of the base's one.
 fn app(s: &StandIns, marker: &str) -> ActionRun {
     s.action().write_file(
         "Dockerfile",
         &format!(
             "FROM {}\nARG GREETING=hi\nRUN echo \"$GREETING\" > /greeting.txt # {}\nCOPY app/ /app/\nCMD [\"cat\", \"/app/index.html\"]\n",
-            base_image(),
-            s.nonce
+            s.base, s.nonce
         ),
     )
     .write_file("app/index.html", &format!("<h1>{marker}</h1>\n"))
@@ -208,8 +204,7 @@ fn image_mode_pushes_a_local_image_unchanged() {
         dir.path().join("Dockerfile"),
         format!(
             "FROM {}\nRUN echo {} > /built-by-an-earlier-step\n",
-            base_image(),
-            s.nonce
+            s.base, s.nonce
         ),
     )
     .unwrap();
@@ -347,7 +342,7 @@ fn a_build_error_shows_the_failing_step_and_its_output() {
             "Dockerfile",
             &format!(
                 "FROM {}\nRUN echo preparing && echo 'compiler says: missing semicolon' && exit 3\n",
-                base_image()
+                s.base
             ),
         )
         .run();

@@ -13,38 +13,66 @@ const BASE_IMAGE: &str = "ship-to-ecr-local/busybox:1";
 pub fn base_image() -> &'static str {
     static DONE: OnceLock<()> = OnceLock::new();
     DONE.get_or_init(|| {
-        if docker(&["image", "inspect", BASE_IMAGE]).0 {
-            return;
+        if !docker(&["image", "inspect", BASE_IMAGE]).0 {
+            import_rootfs(BASE_IMAGE, &[]);
         }
+    });
+    BASE_IMAGE
+}
+
+/// The same busybox image under `name`, with a label of its own, so that it has an id of its
+/// own. A test that builds on it is alone among that image's children: Docker 20.10's classic
+/// builder fails a build ("unable to find image") when a sibling of the build's parent (or,
+/// with `FROM scratch`, any image without a parent) is deleted while it probes its cache, and
+/// the tests running alongside delete their images as they end.
+pub fn unique_base(name: &str, nonce: &str) -> String {
+    import_rootfs(
+        name,
+        &["-c", &format!("LABEL ship-to-ecr.test.nonce={nonce}")],
+    );
+    name.to_string()
+}
+
+/// `docker import` of the busybox rootfs (made once per test process) as `name`.
+fn import_rootfs(name: &str, changes: &[&str]) {
+    static ROOTFS: OnceLock<tempfile::TempDir> = OnceLock::new();
+    let dir = ROOTFS.get_or_init(|| {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().join("root");
         std::fs::create_dir_all(root.join("bin")).unwrap();
         std::fs::copy("/bin/busybox", root.join("bin/busybox"))
             .expect("/bin/busybox (busybox-static) is installed by scripts/install-stand-ins");
-        for applet in ["sh", "ls", "cat", "echo", "mkdir", "touch", "false"] {
+        for applet in [
+            "sh",
+            "ls",
+            "cat",
+            "echo",
+            "mkdir",
+            "touch",
+            "false",
+            "head",
+            "sha256sum",
+        ] {
             std::os::unix::fs::symlink("busybox", root.join("bin").join(applet)).unwrap();
         }
-        let tar = dir.path().join("rootfs.tar");
         let ok = Command::new("tar")
             .arg("-C")
             .arg(&root)
             .arg("-cf")
-            .arg(&tar)
+            .arg(dir.path().join("rootfs.tar"))
             .arg(".")
             .status()
             .unwrap()
             .success();
         assert!(ok, "tar of the base rootfs");
-        let (ok, out) = docker(&[
-            "import",
-            "-c",
-            "CMD [\"/bin/sh\"]",
-            &tar.display().to_string(),
-            BASE_IMAGE,
-        ]);
-        assert!(ok, "docker import: {out}");
+        dir
     });
-    BASE_IMAGE
+    let tar = dir.path().join("rootfs.tar").display().to_string();
+    let mut args = vec!["import", "-c", "CMD [\"/bin/sh\"]"];
+    args.extend_from_slice(changes);
+    args.extend([tar.as_str(), name]);
+    let (ok, out) = docker(&args);
+    assert!(ok, "docker import: {out}");
 }
 
 /// Runs the docker CLI; (success, stdout + stderr).

@@ -11,10 +11,11 @@ pub struct StandIns {
     pub proxy: AwsProxy,
     pub oidc: OidcIssuer,
     pub registry: Server,
-    /// This test's own word, written into the files it builds: two tests never build the same
-    /// image, so the classic builder never answers one test's step from an image that another
-    /// test's cleanup is deleting (ports, and with them registry names, are reused over time).
+    /// This test's own word, written into the files it builds, so that two tests never build
+    /// the same image (registry names are not enough: ports are reused over time).
     pub nonce: String,
+    /// A busybox base of this test's own (see `images::unique_base`), removed on drop.
+    pub base: String,
 }
 
 impl StandIns {
@@ -27,12 +28,15 @@ impl StandIns {
         let proxy = AwsProxy::start(&moto.url);
         let oidc = OidcIssuer::start(claims);
         let registry = processes::registry(Some(("AWS", &registry_password())));
+        let nonce = format!("{:016x}", rand::random::<u64>());
+        let base = images::unique_base(&format!("ship-to-ecr-local/base-{nonce}:1"), &nonce);
         StandIns {
             moto,
             proxy,
             oidc,
             registry,
-            nonce: format!("{:016x}", rand::random::<u64>()),
+            nonce,
+            base,
         }
     }
 
@@ -51,12 +55,13 @@ impl StandIns {
     }
 
     /// A run with the runner's variables and the inputs every run needs; its workspace holds a
-    /// tiny Dockerfile (`FROM scratch`, one file), so a run builds and pushes in a moment. The
-    /// file holds this test's nonce, so no two tests build the same image (the cleanup of one
-    /// must not delete an image another is still using).
+    /// tiny Dockerfile (this test's base and one file), so a run builds and pushes in a moment.
     pub fn action(&self) -> ActionRun {
         ActionRun::new()
-            .write_file("Dockerfile", "FROM scratch\nCOPY hello.txt /hello.txt\n")
+            .write_file(
+                "Dockerfile",
+                &format!("FROM {}\nCOPY hello.txt /hello.txt\n", self.base),
+            )
             .write_file(
                 "hello.txt",
                 &format!("hello from ship-to-ecr, test {}\n", self.nonce),
@@ -110,8 +115,10 @@ impl StandIns {
 }
 
 impl Drop for StandIns {
-    /// The images this test pushed are named after its registry: remove them from the daemon.
+    /// The images this test pushed are named after its registry: remove them from the daemon,
+    /// then the test's base.
     fn drop(&mut self) {
         images::remove_images_under(&format!("{}/", self.registry_host()));
+        images::docker(&["rmi", "--force", &self.base]);
     }
 }
