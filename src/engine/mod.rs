@@ -2,4 +2,5 @@
 //! the archive format `docker load` reads. (The daemonless path is `registry`.)
 
 pub mod archive;
+pub mod buildkit;
 pub mod docker;

@@ -1,0 +1,219 @@
+//! Builds with the daemon's BuildKit: the context goes in the `/build` request's body (version
+//! 2), the session serves secrets and registry credentials, and the response is BuildKit's status
+//! stream, rendered as plain progress, ending with the image's id.
+//!
+//! Why not bollard: its BuildKit build (0.21) opens a session of its own that serves no
+//! secrets, and the pieces to open another are private to it.
+
+pub mod progress;
+pub mod session;
+pub mod transport;
+
+use std::time::Duration;
+
+use base64::Engine;
+use bollard_buildkit_proto::moby::buildkit::v1::StatusResponse;
+use futures_util::Stream;
+use http_body_util::BodyExt;
+use prost::Message;
+use serde_json::Value;
+
+use self::progress::{CacheUse, Progress};
+use self::session::Provided;
+use self::transport::Endpoint;
+use super::docker::{BuildFailure, DockerError};
+use crate::error::with_causes;
+
+/// How long the daemon may say nothing before the build is reported stuck. BuildKit reports
+/// progress while steps run; only a step that prints nothing for this long is cut short.
+const SILENCE_LIMIT: Duration = Duration::from_secs(30 * 60);
+
+/// One BuildKit build.
+pub struct BuildKitRequest<'a> {
+    pub context: std::pin::Pin<Box<dyn Stream<Item = std::io::Result<bytes::Bytes>> + Send>>,
+    /// The Dockerfile's path inside the context.
+    pub dockerfile: &'a str,
+    /// `repo:tag` the image is named in the daemon.
+    pub tag: &'a str,
+    pub build_args: &'a [(String, String)],
+    pub labels: &'a [(String, String)],
+    pub target: Option<&'a str>,
+    /// `os/arch[/variant]`, for a single-platform build other than the daemon's.
+    pub platform: Option<&'a str>,
+    /// Images whose inline cache the build may use.
+    pub cache_from: &'a [String],
+    /// Embed the cache's metadata in the image (`BUILDKIT_INLINE_CACHE`).
+    pub inline_cache: bool,
+    /// What the session serves.
+    pub provided: Provided,
+}
+
+/// What a build made.
+#[derive(Debug, Clone)]
+pub struct Built {
+    pub id: String,
+    pub cache: CacheUse,
+}
+
+fn json<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_string(value).unwrap_or_default()
+}
+
+fn map<'a>(pairs: &'a [(String, String)]) -> serde_json::Map<String, Value> {
+    pairs
+        .iter()
+        .map(|(k, v): &'a (String, String)| (k.clone(), Value::String(v.clone())))
+        .collect()
+}
+
+/// The `/build` query: what the CLI sends for `DOCKER_BUILDKIT=1 docker build`.
+fn query(request: &BuildKitRequest<'_>, session: &str) -> String {
+    let mut args = map(request.build_args);
+    if request.inline_cache {
+        args.insert("BUILDKIT_INLINE_CACHE".into(), "1".into());
+    }
+    let mut q = url::form_urlencoded::Serializer::new(String::new());
+    q.append_pair("version", "2")
+        .append_pair("session", session)
+        .append_pair("buildid", &format!("{:032x}", rand::random::<u128>()))
+        .append_pair("dockerfile", request.dockerfile)
+        .append_pair("t", request.tag)
+        .append_pair("buildargs", &json(&args))
+        .append_pair("labels", &json(&map(request.labels)))
+        .append_pair("cachefrom", &json(&request.cache_from))
+        .append_pair("rm", "1")
+        .append_pair("forcerm", "1");
+    if let Some(target) = request.target {
+        q.append_pair("target", target);
+    }
+    if let Some(platform) = request.platform {
+        q.append_pair("platform", platform);
+    }
+    q.finish()
+}
+
+/// Builds, handing each progress line to `on_line`.
+pub async fn build(
+    endpoint: &Endpoint,
+    request: BuildKitRequest<'_>,
+    mut on_line: impl FnMut(&str),
+) -> Result<Built, DockerError> {
+    let unreachable = |e: std::io::Error| DockerError::Unreachable(with_causes(&e));
+    let session = session::open(endpoint, request.provided.clone())
+        .await
+        .map_err(unreachable)?;
+    let path = format!("/build?{}", query(&request, &session.id));
+    let http = hyper::Request::post(path)
+        .header("Host", "docker")
+        .header("Content-Type", "application/x-tar")
+        .body(transport::streamed(request.context))
+        .map_err(|e| DockerError::Daemon(e.to_string()))?;
+    let mut sender = endpoint.connect().await.map_err(unreachable)?;
+    let response = sender
+        .send_request(http)
+        .await
+        .map_err(|e| DockerError::Daemon(with_causes(&e)))?;
+    let status = response.status();
+    let mut body = response.into_body();
+    if !status.is_success() {
+        let text = body
+            .collect()
+            .await
+            .map(|b| b.to_bytes())
+            .unwrap_or_default();
+        return Err(DockerError::Daemon(daemon_message(&text)));
+    }
+
+    let mut progress = Progress::default();
+    let mut pending: Vec<u8> = Vec::new();
+    let mut id = None;
+    loop {
+        let frame = match tokio::time::timeout(SILENCE_LIMIT, body.frame()).await {
+            Err(_) => {
+                return Err(DockerError::Daemon(format!(
+                    "the daemon reported nothing for {} minutes during the build{}",
+                    SILENCE_LIMIT.as_secs() / 60,
+                    if session.is_closed() {
+                        ", and it closed the build session"
+                    } else {
+                        ""
+                    }
+                )))
+            }
+            Ok(None) => break,
+            Ok(Some(frame)) => frame.map_err(|e| {
+                let closed = if session.is_closed() {
+                    " (the daemon closed the build session)"
+                } else {
+                    ""
+                };
+                DockerError::Daemon(format!(
+                    "the build's connection broke{closed}: {}",
+                    with_causes(&e)
+                ))
+            })?,
+        };
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        pending.extend_from_slice(&data);
+        let mut messages = serde_json::Deserializer::from_slice(&pending).into_iter::<Value>();
+        let mut used = 0;
+        while let Some(Ok(message)) = messages.next() {
+            used = messages.byte_offset();
+            if let Some(error) = message.get("errorDetail").or(message.get("error")) {
+                let text = error
+                    .get("message")
+                    .and_then(Value::as_str)
+                    .or(error.as_str())
+                    .unwrap_or_default()
+                    .to_string();
+                let (step, output) = progress.failed_step().unzip();
+                return Err(DockerError::Build(BuildFailure {
+                    step,
+                    output: output.unwrap_or_default(),
+                    message: text,
+                }));
+            }
+            match message.get("id").and_then(Value::as_str) {
+                Some("moby.buildkit.trace") => {
+                    if let Some(status) = message
+                        .get("aux")
+                        .and_then(Value::as_str)
+                        .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
+                        .and_then(|bytes| StatusResponse::decode(bytes.as_slice()).ok())
+                    {
+                        progress.update(status, &mut on_line);
+                    }
+                }
+                Some("moby.image.id") => {
+                    id = message
+                        .pointer("/aux/ID")
+                        .and_then(Value::as_str)
+                        .map(str::to_string);
+                }
+                _ => {
+                    if let Some(text) = message.get("stream").and_then(Value::as_str) {
+                        text.lines()
+                            .filter(|l| !l.trim().is_empty())
+                            .for_each(&mut on_line);
+                    }
+                }
+            }
+        }
+        pending.drain(..used);
+    }
+    let id = id.ok_or_else(|| DockerError::Daemon("the build reported no image id".into()))?;
+    Ok(Built {
+        id,
+        cache: progress.cache_use(),
+    })
+}
+
+/// The daemon's `{"message": ...}` error body, or the body as it is.
+fn daemon_message(body: &[u8]) -> String {
+    serde_json::from_slice::<Value>(body)
+        .ok()
+        .and_then(|v| v.get("message").and_then(Value::as_str).map(str::to_string))
+        .unwrap_or_else(|| String::from_utf8_lossy(body).trim().to_string())
+}

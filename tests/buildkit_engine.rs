@@ -1,0 +1,128 @@
+//! The BuildKit engine against this machine's daemon, below the action: the session serves a
+//! secret, the progress reads as the CLI's, a failure names its step and keeps its last lines.
+
+use std::collections::HashMap;
+
+use ship_to_ecr::engine::buildkit::session::Provided;
+use ship_to_ecr::engine::buildkit::transport::Endpoint;
+use ship_to_ecr::engine::buildkit::{build, BuildKitRequest, Built};
+use ship_to_ecr::engine::docker::DockerError;
+use support::images::{docker, unique_base};
+
+fn context(files: &[(&str, &str)]) -> Vec<u8> {
+    let mut tar = tar::Builder::new(Vec::new());
+    for (name, content) in files {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(content.len() as u64);
+        header.set_mode(0o644);
+        header.set_cksum();
+        tar.append_data(&mut header, name, content.as_bytes())
+            .unwrap();
+    }
+    tar.into_inner().unwrap()
+}
+
+fn run(
+    dockerfile: &str,
+    tag: &str,
+    secrets: &[(&str, &str)],
+) -> (Result<Built, DockerError>, Vec<String>) {
+    let tar = context(&[("Dockerfile", dockerfile)]);
+    let provided = Provided {
+        secrets: secrets
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.as_bytes().to_vec()))
+            .collect(),
+        credentials: HashMap::new(),
+    };
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let mut lines = Vec::new();
+    let result = runtime.block_on(build(
+        &Endpoint::from_env().expect("a unix or tcp DOCKER_HOST"),
+        BuildKitRequest {
+            context: Box::pin(futures_util::stream::iter([Ok(bytes::Bytes::from(tar))])),
+            dockerfile: "Dockerfile",
+            tag,
+            build_args: &[],
+            labels: &[("team".into(), "platform".into())],
+            target: None,
+            platform: None,
+            cache_from: &[],
+            inline_cache: true,
+            provided,
+        },
+        |l| lines.push(l.to_string()),
+    ));
+    (result, lines)
+}
+
+#[test]
+fn a_secret_is_served_and_the_progress_reads_as_the_cli() {
+    let nonce = format!("{:016x}", rand::random::<u64>());
+    let base = unique_base(&format!("ship-to-ecr-local/engine-{nonce}:1"), &nonce);
+    let tag = format!("ship-to-ecr-engine-test/{nonce}:1");
+    let dockerfile = format!(
+        "FROM {base}\nRUN --mount=type=cache,target=/cache echo {nonce} > /cache/x\nRUN --mount=type=secret,id=tok sha256sum /run/secrets/tok > /hash && echo hashed\n"
+    );
+    let (result, lines) = run(&dockerfile, &tag, &[("tok", "s3cr3t-value")]);
+    let built = result.unwrap_or_else(|e| panic!("{e:?}\n{}", lines.join("\n")));
+    assert!(built.id.starts_with("sha256:"), "{built:?}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("3/3] RUN --mount=type=secret")),
+        "{lines:#?}"
+    );
+    assert!(lines.iter().any(|l| l.ends_with(" hashed")), "{lines:#?}");
+    assert!(lines.iter().any(|l| l.contains(" DONE ")), "{lines:#?}");
+    assert_eq!(built.cache.steps, 3, "{lines:#?}");
+    let (ok, out) = docker(&["run", "--rm", &tag, "cat", "/hash"]);
+    assert!(ok, "{out}");
+    // sha256 of "s3cr3t-value"
+    assert!(
+        out.starts_with("1f3fa74b1208842aad0b685f0cd06053a9e84f0eb7f2c1c94c96ea25cb13cd77"),
+        "{out}"
+    );
+    let (_, labels) = docker(&[
+        "image",
+        "inspect",
+        "--format",
+        "{{json .Config.Labels}}",
+        &tag,
+    ]);
+    assert!(labels.contains("\"team\":\"platform\""), "{labels}");
+    docker(&["rmi", "--force", &tag, &base]);
+}
+
+#[test]
+fn a_failed_step_is_named_with_its_last_lines() {
+    let nonce = format!("{:016x}", rand::random::<u64>());
+    let base = unique_base(&format!("ship-to-ecr-local/engine-{nonce}:1"), &nonce);
+    let dockerfile = format!(
+        "FROM {base}\nRUN echo {nonce} && echo 'compiler says: missing semicolon' && false\n"
+    );
+    let (result, lines) = run(
+        &dockerfile,
+        &format!("ship-to-ecr-engine-test/{nonce}:1"),
+        &[],
+    );
+    let Err(DockerError::Build(failure)) = result else {
+        panic!("expected a build failure: {result:?}\n{}", lines.join("\n"));
+    };
+    assert!(
+        failure
+            .step
+            .as_deref()
+            .unwrap_or("")
+            .contains("2/2] RUN echo"),
+        "{failure:?}"
+    );
+    assert!(
+        failure
+            .output
+            .iter()
+            .any(|l| l.contains("missing semicolon")),
+        "{failure:?}"
+    );
+    docker(&["rmi", "--force", &base]);
+}
