@@ -126,12 +126,17 @@ fn refuse_without_buildkit(
 /// One `os/arch[/variant]`; a list is refused, as a build makes one image.
 fn platform(value: &str) -> Result<Platform, InputError> {
     let example = "linux/arm64";
-    if value.contains([',', '\n']) {
+    let named: Vec<&str> = value
+        .split([',', '\n'])
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .collect();
+    if named.len() > 1 {
         return Err(InputError::new(
             "platform",
             format!(
-                "'{}' names several platforms, but a build makes an image for one",
-                value.replace('\n', ",")
+                "names several platforms ({}), but a build makes an image for one",
+                named.join(", ")
             ),
             example,
         ));
@@ -167,4 +172,171 @@ fn dockerfile(
         ),
         "app/Dockerfile",
     )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::{plan_logged, plan_with, workspace};
+    use super::*;
+    use crate::inputs::{BuildSecret, ImageSource, Plan};
+
+    fn build_of(plan: Plan) -> BuildPlan {
+        match plan.image.source {
+            ImageSource::Build(build) => build,
+            other => panic!("not a build: {other:?}"),
+        }
+    }
+
+    /// The inputs of each refusal, in order.
+    fn refused(pairs: &[(&str, &str)]) -> Vec<&'static str> {
+        let errors = plan_with(pairs).unwrap_err();
+        errors.iter().map(|e| e.input).collect()
+    }
+
+    #[test]
+    fn defaults_build_with_the_best_builder_an_automatic_cache_and_keep_the_image() {
+        let build = build_of(plan_with(&[]).unwrap());
+        assert_eq!(build.builder, Builder::Auto);
+        assert!(build.secrets.is_empty());
+        assert_eq!(build.cache, CachePlan::Auto);
+        assert_eq!(build.platform, None);
+        assert!(build.load);
+    }
+
+    #[test]
+    fn every_build_input_read() {
+        std::fs::write(workspace().join("every-input.npmrc"), "token-6d1e\n").unwrap();
+        let (plan, log) = plan_logged(&[
+            ("INPUT_BUILDER", "BuildKit"),
+            ("INPUT_BUILD-SECRETS", "id=npmrc,src=every-input.npmrc"),
+            ("INPUT_CACHE", "from=registry.example/app:main\nto=inline"),
+            ("INPUT_PLATFORM", "linux/arm64/v8"),
+            ("INPUT_LOAD", "false"),
+        ]);
+        let build = build_of(plan.unwrap());
+        assert_eq!(build.builder, Builder::BuildKit);
+        assert_eq!(
+            build.secrets,
+            [BuildSecret {
+                id: "npmrc".into(),
+                value: b"token-6d1e\n".to_vec()
+            }]
+        );
+        assert_eq!(
+            build.cache,
+            CachePlan::Explicit {
+                from: vec!["registry.example/app:main".into()],
+                inline: true
+            }
+        );
+        assert_eq!(
+            build.platform,
+            Some(Platform::new("linux", "arm64", Some("v8")))
+        );
+        assert!(!build.load);
+        assert_eq!(log.text(), "::add-mask::token-6d1e\n");
+        assert_eq!(
+            plan_with(&[("INPUT_BUILDER", "classic"), ("INPUT_CACHE", "off")])
+                .map(|p| build_of(p).builder),
+            Ok(Builder::Classic)
+        );
+    }
+
+    #[test]
+    fn a_secret_is_masked_even_when_another_input_is_refused() {
+        std::fs::write(workspace().join("refused-run.npmrc"), "token-93f0").unwrap();
+        let (plan, log) = plan_logged(&[
+            ("INPUT_BUILD-SECRETS", "id=npmrc,src=refused-run.npmrc"),
+            ("INPUT_TAGS", "-nightly"),
+        ]);
+        assert_eq!(plan.unwrap_err()[0].input, "tags");
+        assert_eq!(log.text(), "::add-mask::token-93f0\n");
+    }
+
+    #[test]
+    fn bad_values_are_named() {
+        for (input, value, words, example) in [
+            (
+                "builder",
+                "kaniko",
+                "'kaniko' must be one of auto, buildkit, classic",
+                "auto",
+            ),
+            (
+                "platform",
+                "arm64",
+                "'arm64' is not a platform: os/architecture[/variant], lower-case",
+                "linux/arm64",
+            ),
+            (
+                "platform",
+                "linux/amd64,\nlinux/arm64",
+                "names several platforms (linux/amd64, linux/arm64), but a build makes an image for one",
+                "linux/arm64",
+            ),
+            ("load", "no", "'no' must be true or false", "true"),
+        ] {
+            let errors = plan_with(&[(&format!("INPUT_{}", input.to_uppercase()), value)])
+                .unwrap_err();
+            assert_eq!(errors.len(), 1, "{errors:?}");
+            assert_eq!(
+                (errors[0].input, errors[0].rule.as_str(), errors[0].example.as_str()),
+                (input, words, example)
+            );
+        }
+    }
+
+    #[test]
+    fn what_only_buildkit_does_is_refused_with_the_classic_builder() {
+        std::fs::write(workspace().join("classic.npmrc"), "token-c1a5").unwrap();
+        let errors = plan_with(&[
+            ("INPUT_BUILDER", "classic"),
+            ("INPUT_BUILD-SECRETS", "id=npmrc,src=classic.npmrc"),
+            ("INPUT_CACHE", "to=inline"),
+        ])
+        .unwrap_err();
+        let found: Vec<(&str, &str)> = errors
+            .iter()
+            .map(|e| (e.input, e.example.as_str()))
+            .collect();
+        assert_eq!(found, [("build-secrets", ""), ("cache", "auto")]);
+        assert!(
+            errors[0].rule.contains("build secrets need BuildKit"),
+            "{errors:?}"
+        );
+        assert!(errors[1].rule.contains("needs BuildKit"), "{errors:?}");
+        for cache in ["auto", "off"] {
+            assert!(plan_with(&[("INPUT_BUILDER", "classic"), ("INPUT_CACHE", cache)]).is_ok());
+        }
+    }
+
+    #[test]
+    fn build_inputs_are_refused_with_an_image_or_a_base_image_but_not_their_defaults() {
+        let build_inputs = [
+            ("INPUT_BUILDER", "buildkit"),
+            ("INPUT_BUILD-SECRETS", "id=npmrc,env=NPM_TOKEN"),
+            ("INPUT_CACHE", "off"),
+            ("INPUT_PLATFORM", "linux/arm64"),
+            ("INPUT_LOAD", "false"),
+        ];
+        for mode in [
+            ("INPUT_IMAGE", "web-app:1"),
+            ("INPUT_BASE-IMAGE", "nginx:1.27"),
+        ] {
+            let mut given = vec![mode];
+            given.extend(build_inputs);
+            assert_eq!(
+                refused(&given),
+                ["builder", "build-secrets", "cache", "platform", "load"],
+                "{mode:?}"
+            );
+            let defaults = [
+                mode,
+                ("INPUT_BUILDER", "auto"),
+                ("INPUT_CACHE", "Auto"),
+                ("INPUT_LOAD", "TRUE"),
+            ];
+            assert!(plan_with(&defaults).is_ok(), "{mode:?}");
+        }
+    }
 }

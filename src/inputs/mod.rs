@@ -155,7 +155,7 @@ mod tests {
     use super::raw::vars;
     use super::*;
 
-    fn ctx() -> RunContext {
+    pub(super) fn ctx() -> RunContext {
         RunContext {
             run_id: Some("42".into()),
             run_attempt: Some("2".into()),
@@ -172,7 +172,7 @@ mod tests {
     }
 
     /// A workflow whose log the test can read back.
-    fn workflow() -> (Workflow, crate::github::captured::Log) {
+    pub(super) fn workflow() -> (Workflow, crate::github::captured::Log) {
         let log = crate::github::captured::Log::default();
         let workflow = Workflow::new(
             crate::github::commands::CommandFiles::default(),
@@ -182,7 +182,7 @@ mod tests {
     }
 
     /// A workspace with a Dockerfile at its root, shared by the tests.
-    fn workspace() -> PathBuf {
+    pub(super) fn workspace() -> PathBuf {
         static DIR: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
         let dir = DIR.get_or_init(|| {
             let dir = tempfile::tempdir().unwrap();
@@ -292,14 +292,22 @@ mod tests {
         assert_eq!(errors[0].input, "keep-images");
     }
 
-    fn plan_with(pairs: &[(&str, &str)]) -> Result<Plan, Vec<InputError>> {
+    pub(super) fn plan_with(pairs: &[(&str, &str)]) -> Result<Plan, Vec<InputError>> {
+        plan_logged(pairs).0
+    }
+
+    /// The plan for the required inputs and `pairs`, and the log parsing wrote.
+    pub(super) fn plan_logged(
+        pairs: &[(&str, &str)],
+    ) -> (Result<Plan, Vec<InputError>>, crate::github::captured::Log) {
         let mut given = vars(&[
             ("INPUT_AWS-REGION", "eu-west-1"),
             ("INPUT_REPOSITORY", "app"),
         ]);
         given.extend(vars(pairs));
-        Plan::from_raw(&RawInputs::from_vars(given).unwrap(), &ctx(), &workflow().0)
-            .map_err(|e| e.0)
+        let (workflow, log) = workflow();
+        let plan = Plan::from_raw(&RawInputs::from_vars(given).unwrap(), &ctx(), &workflow);
+        (plan.map_err(|e| e.0), log)
     }
 
     #[test]
@@ -384,6 +392,11 @@ mod tests {
             ("build-args", "NODE_ENV"),
             ("target", "build stage"),
             ("labels", "team platform"),
+            ("builder", "kaniko"),
+            ("build-secrets", "npmrc"),
+            ("cache", "gha"),
+            ("platform", "arm64"),
+            ("load", "no"),
             ("tags", "-nightly"),
             ("push", "maybe"),
         ];
