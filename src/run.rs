@@ -128,5 +128,5 @@ fn read_plan(
         workflow.mask(password);
         workflow.mask(password.trim());
     }
-    Ok(Plan::from_raw(&raw, ctx)?)
+    Ok(Plan::from_raw(&raw, ctx, workflow)?)
 }

@@ -1,13 +1,11 @@
 //! The image section: where the image comes from (a build, a daemon image, a registry image, a
 //! patched base), who moves its bytes, and the tags it is pushed under.
 
-use std::path::{Path, PathBuf};
-
-use super::patch;
-use super::rules::paths::{workspace_path, PathKind};
 use super::rules::values;
-use super::{present, BuildPlan, Engine, Errors, ImagePlan, ImageSource, PatchPlan, RawInputs};
+use super::{build, patch};
+use super::{present, Engine, Errors, ImagePlan, ImageSource, PatchPlan, RawInputs};
 use crate::error::InputError;
+use crate::github::commands::Workflow;
 use crate::github::context::RunContext;
 use crate::image::reference::ImageReference;
 use crate::image::tags::{self, TagValues};
@@ -20,7 +18,12 @@ const ENGINES: &[(&str, Engine)] = &[
     ("registry", Engine::Registry),
 ];
 
-pub(super) fn parse(raw: &RawInputs, ctx: &RunContext, errors: &mut Errors) -> Option<ImagePlan> {
+pub(super) fn parse(
+    raw: &RawInputs,
+    ctx: &RunContext,
+    workflow: &Workflow,
+    errors: &mut Errors,
+) -> Option<ImagePlan> {
     let engine = errors.optional(&raw.engine, Engine::Auto, |v| {
         values::one_of("engine", v, ENGINES)
     });
@@ -41,7 +44,7 @@ pub(super) fn parse(raw: &RawInputs, ctx: &RunContext, errors: &mut Errors) -> O
             "only applies in patch mode, with base-image set",
         );
     }
-    let source = source(raw, ctx, engine, build_args, target, errors);
+    let source = source(raw, ctx, engine, (build_args, target), workflow, errors);
     refuse_mismatches(
         source.as_ref(),
         engine,
@@ -94,17 +97,6 @@ fn patch_inputs_set(raw: &RawInputs) -> [(&'static str, bool); 6] {
     ]
 }
 
-/// The build inputs, each with whether it is set. The runner passes every input's default, so
-/// `context` counts as set only when it is not the default ".".
-fn build_inputs_set(raw: &RawInputs) -> [(&'static str, bool); 4] {
-    [
-        ("context", present(&raw.context).is_some_and(|c| c != ".")),
-        ("dockerfile", present(&raw.dockerfile).is_some()),
-        ("build-args", present(&raw.build_args).is_some()),
-        ("target", present(&raw.target).is_some()),
-    ]
-}
-
 /// Username and password for the source registry: both or neither, and only with an image
 /// that can come from a registry.
 fn source_credentials(raw: &RawInputs, errors: &mut Errors) -> Option<Option<(String, String)>> {
@@ -144,8 +136,8 @@ fn source(
     raw: &RawInputs,
     ctx: &RunContext,
     engine: Option<Engine>,
-    build_args: Option<Vec<(String, String)>>,
-    target: Option<Option<String>>,
+    (build_args, target): (Option<Vec<(String, String)>>, Option<Option<String>>),
+    workflow: &Workflow,
     errors: &mut Errors,
 ) -> Option<ImageSource> {
     match (present(&raw.image), present(&raw.base_image)) {
@@ -160,7 +152,7 @@ fn source(
         }
         (Some(name), None) => {
             errors.refuse_each_set(
-                build_inputs_set(raw)
+                build::inputs_set(raw)
                     .into_iter()
                     .chain([("labels", present(&raw.labels).is_some())]),
                 "only applies when building; with 'image' the image is pushed exactly as it was built",
@@ -169,13 +161,15 @@ fn source(
         }
         (None, Some(base)) => {
             errors.refuse_each_set(
-                build_inputs_set(raw),
+                build::inputs_set(raw),
                 "only applies when building from a Dockerfile; with 'base-image' the image is \
                  patched with 'files', 'env' and the other patch inputs",
             );
             patch_plan(raw, base, ctx, errors).map(ImageSource::Patch)
         }
-        (None, None) => build_plan(raw, ctx, build_args, target, errors).map(ImageSource::Build),
+        (None, None) => {
+            build::plan(raw, ctx, build_args, target, workflow, errors).map(ImageSource::Build)
+        }
     }
 }
 
@@ -208,7 +202,7 @@ fn refuse_mismatches(
             errors.refuse(InputError::new(
                 "platforms",
                 "only applies to an image from a registry (base-image, or a remote image); a \
-                 build or a local image has one platform",
+                 build or a local image has one platform (to build for another, use 'platform')",
                 "",
             ));
         }
@@ -324,64 +318,4 @@ fn patch_plan(
         entrypoint,
         cmd,
     })
-}
-
-fn build_plan(
-    raw: &RawInputs,
-    ctx: &RunContext,
-    build_args: Option<Vec<(String, String)>>,
-    target: Option<Option<String>>,
-    errors: &mut Errors,
-) -> Option<BuildPlan> {
-    let context = errors.check(workspace_path(
-        "context",
-        present(&raw.context).unwrap_or("."),
-        &ctx.workspace,
-        PathKind::Folder,
-        "app",
-    ));
-    let dockerfile = context
-        .as_ref()
-        .and_then(|context| dockerfile(raw, ctx, context, errors));
-    let (Some(context), Some(dockerfile), Some(build_args), Some(target)) =
-        (context, dockerfile, build_args, target)
-    else {
-        return None;
-    };
-    Some(BuildPlan {
-        context,
-        dockerfile,
-        build_args,
-        target,
-    })
-}
-
-/// The `dockerfile` input, or the context's `Dockerfile` when it has one.
-fn dockerfile(
-    raw: &RawInputs,
-    ctx: &RunContext,
-    context: &Path,
-    errors: &mut Errors,
-) -> Option<PathBuf> {
-    if let Some(path) = present(&raw.dockerfile) {
-        return errors.check(workspace_path(
-            "dockerfile",
-            path,
-            &ctx.workspace,
-            PathKind::File,
-            "app/Dockerfile",
-        ));
-    }
-    let default = context.join("Dockerfile");
-    if default.is_file() {
-        return Some(default);
-    }
-    errors.check(Err(InputError::new(
-        "dockerfile",
-        format!(
-            "is empty and the context has no Dockerfile ({}); name the Dockerfile, or set 'image' to push an image built earlier",
-            default.display()
-        ),
-        "app/Dockerfile",
-    )))
 }

@@ -5,6 +5,9 @@
 //! value only when all of them were good; [`Plan::from_raw`] runs every section, so all bad
 //! inputs are reported together, in the order of the sections.
 
+mod build;
+mod build_secrets;
+mod cache;
 mod identity;
 mod image;
 pub mod lifecycle;
@@ -15,11 +18,14 @@ mod repository;
 pub mod rules;
 
 use crate::error::{InputError, InputErrors};
+use crate::github::commands::Workflow;
 use crate::github::context::RunContext;
+pub use build_secrets::{BuildSecret, MAX_SECRET_BYTES};
+pub use cache::CachePlan;
 pub use lifecycle::LifecyclePolicy;
 pub use plan::{
-    BuildPlan, Engine, Identity, ImagePlan, ImageSource, NewRepositorySettings, PatchPlan, Plan,
-    RepositoryPlan, WebIdentity,
+    BuildPlan, Builder, Engine, Identity, ImagePlan, ImageSource, NewRepositorySettings, PatchPlan,
+    Plan, RepositoryPlan, WebIdentity,
 };
 use raw::present;
 pub use raw::{InputSpec, RawInputs, INPUTS};
@@ -81,7 +87,13 @@ impl Errors {
 }
 
 impl Plan {
-    pub fn from_raw(raw: &RawInputs, ctx: &RunContext) -> Result<Plan, InputErrors> {
+    /// The plan, or every bad input. Secrets the inputs name (build secrets) are read here and
+    /// masked through `workflow` as they are read, before any error is reported.
+    pub fn from_raw(
+        raw: &RawInputs,
+        ctx: &RunContext,
+        workflow: &Workflow,
+    ) -> Result<Plan, InputErrors> {
         let mut errors = Errors::default();
         let region = errors.required(
             &raw.aws_region,
@@ -95,7 +107,7 @@ impl Plan {
         let identity = identity::parse(raw, ctx, &mut errors);
         let destination = repository::parse(raw, ctx, &mut errors);
         let export_credentials = export_credentials(raw, ctx, &mut errors);
-        let image = image::parse(raw, ctx, &mut errors);
+        let image = image::parse(raw, ctx, workflow, &mut errors);
         match (region, identity, destination, export_credentials, image) {
             (
                 Some(region),
@@ -143,7 +155,7 @@ mod tests {
     use super::raw::vars;
     use super::*;
 
-    fn ctx() -> RunContext {
+    pub(super) fn ctx() -> RunContext {
         RunContext {
             run_id: Some("42".into()),
             run_attempt: Some("2".into()),
@@ -159,8 +171,18 @@ mod tests {
         }
     }
 
+    /// A workflow whose log the test can read back.
+    pub(super) fn workflow() -> (Workflow, crate::github::captured::Log) {
+        let log = crate::github::captured::Log::default();
+        let workflow = Workflow::new(
+            crate::github::commands::CommandFiles::default(),
+            Box::new(log.clone()),
+        );
+        (workflow, log)
+    }
+
     /// A workspace with a Dockerfile at its root, shared by the tests.
-    fn workspace() -> PathBuf {
+    pub(super) fn workspace() -> PathBuf {
         static DIR: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
         let dir = DIR.get_or_init(|| {
             let dir = tempfile::tempdir().unwrap();
@@ -182,7 +204,7 @@ mod tests {
             ("INPUT_KEEP-IMAGES", ""),
         ]))
         .unwrap();
-        let plan = Plan::from_raw(&raw, &ctx()).unwrap();
+        let plan = Plan::from_raw(&raw, &ctx(), &workflow().0).unwrap();
         assert_eq!(plan.region, "eu-west-1");
         let web = plan.identity.web_identity.unwrap();
         assert_eq!(web.role.account, "123456789012");
@@ -209,8 +231,12 @@ mod tests {
             ("INPUT_AWS-REGION", "eu-west-1"),
             ("INPUT_REPOSITORY", "app"),
         ];
-        let empty =
-            Plan::from_raw(&RawInputs::from_vars(vars(&required)).unwrap(), &ctx()).unwrap();
+        let empty = Plan::from_raw(
+            &RawInputs::from_vars(vars(&required)).unwrap(),
+            &ctx(),
+            &workflow().0,
+        )
+        .unwrap();
         let mut given: Vec<(String, String)> = INPUTS
             .iter()
             .filter(|spec| !spec.default.is_empty())
@@ -222,7 +248,8 @@ mod tests {
             })
             .collect();
         given.extend(vars(&required));
-        let explicit = Plan::from_raw(&RawInputs::from_vars(given).unwrap(), &ctx()).unwrap();
+        let explicit =
+            Plan::from_raw(&RawInputs::from_vars(given).unwrap(), &ctx(), &workflow().0).unwrap();
         assert_eq!(format!("{empty:?}"), format!("{explicit:?}"));
     }
 
@@ -233,7 +260,10 @@ mod tests {
             ("INPUT_REPOSITORY", "app"),
         ]))
         .unwrap();
-        assert_eq!(Plan::from_raw(&raw, &ctx()).unwrap().region, "ap-south-1");
+        assert_eq!(
+            Plan::from_raw(&raw, &ctx(), &workflow().0).unwrap().region,
+            "ap-south-1"
+        );
     }
 
     #[test]
@@ -244,7 +274,7 @@ mod tests {
             ("INPUT_SCAN-ON-PUSH", "maybe"),
         ]))
         .unwrap();
-        let errors = Plan::from_raw(&raw, &ctx()).unwrap_err().0;
+        let errors = Plan::from_raw(&raw, &ctx(), &workflow().0).unwrap_err().0;
         let names: Vec<&str> = errors.iter().map(|e| e.input).collect();
         assert_eq!(names, ["aws-region", "repository", "scan-on-push"]);
     }
@@ -258,17 +288,26 @@ mod tests {
             ("INPUT_LIFECYCLE-POLICY", &lifecycle::keep_newest(3).text),
         ]))
         .unwrap();
-        let errors = Plan::from_raw(&raw, &ctx()).unwrap_err().0;
+        let errors = Plan::from_raw(&raw, &ctx(), &workflow().0).unwrap_err().0;
         assert_eq!(errors[0].input, "keep-images");
     }
 
-    fn plan_with(pairs: &[(&str, &str)]) -> Result<Plan, Vec<InputError>> {
+    pub(super) fn plan_with(pairs: &[(&str, &str)]) -> Result<Plan, Vec<InputError>> {
+        plan_logged(pairs).0
+    }
+
+    /// The plan for the required inputs and `pairs`, and the log parsing wrote.
+    pub(super) fn plan_logged(
+        pairs: &[(&str, &str)],
+    ) -> (Result<Plan, Vec<InputError>>, crate::github::captured::Log) {
         let mut given = vars(&[
             ("INPUT_AWS-REGION", "eu-west-1"),
             ("INPUT_REPOSITORY", "app"),
         ]);
         given.extend(vars(pairs));
-        Plan::from_raw(&RawInputs::from_vars(given).unwrap(), &ctx()).map_err(|e| e.0)
+        let (workflow, log) = workflow();
+        let plan = Plan::from_raw(&RawInputs::from_vars(given).unwrap(), &ctx(), &workflow);
+        (plan.map_err(|e| e.0), log)
     }
 
     #[test]
@@ -353,6 +392,11 @@ mod tests {
             ("build-args", "NODE_ENV"),
             ("target", "build stage"),
             ("labels", "team platform"),
+            ("builder", "kaniko"),
+            ("build-secrets", "npmrc"),
+            ("cache", "gha"),
+            ("platform", "arm64"),
+            ("load", "no"),
             ("tags", "-nightly"),
             ("push", "maybe"),
         ];
@@ -360,7 +404,7 @@ mod tests {
             .iter()
             .map(|(name, value)| (format!("INPUT_{}", name.to_uppercase()), value.to_string()))
             .collect();
-        let errors = Plan::from_raw(&RawInputs::from_vars(given).unwrap(), &ctx())
+        let errors = Plan::from_raw(&RawInputs::from_vars(given).unwrap(), &ctx(), &workflow().0)
             .unwrap_err()
             .0;
         let names: Vec<&str> = errors.iter().map(|e| e.input).collect();

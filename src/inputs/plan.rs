@@ -5,6 +5,8 @@ use std::path::PathBuf;
 use aws_sdk_ecr::types::{EncryptionType, ImageTagMutability};
 use reqwest::Url;
 
+use super::build_secrets::BuildSecret;
+use super::cache::CachePlan;
 use super::lifecycle::LifecyclePolicy;
 use super::rules::aws::RoleArn;
 use crate::image::reference::ImageReference;
@@ -80,6 +82,23 @@ pub struct BuildPlan {
     pub dockerfile: PathBuf,
     pub build_args: Vec<(String, String)>,
     pub target: Option<String>,
+    pub builder: Builder,
+    /// Read and masked while the inputs were parsed; never printed (see [`BuildSecret`]).
+    pub secrets: Vec<BuildSecret>,
+    pub cache: CachePlan,
+    /// The one platform to build for; `None` builds for the daemon's own.
+    pub platform: Option<Platform>,
+    /// `false`: the built image's names are removed from the daemon after the push.
+    pub load: bool,
+}
+
+/// Which of the daemon's builders runs the Dockerfile.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Builder {
+    /// BuildKit when the daemon offers it, else the classic builder.
+    Auto,
+    BuildKit,
+    Classic,
 }
 
 /// How credentials are obtained.

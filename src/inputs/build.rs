@@ -1,0 +1,342 @@
+//! The build inputs: the context and Dockerfile, the builder, build secrets (read and masked
+//! here), the cache, the platform, and whether the image stays in the daemon.
+
+use std::path::{Path, PathBuf};
+
+use super::cache::{self, CachePlan};
+use super::rules::paths::{workspace_path, PathKind};
+use super::rules::values;
+use super::{build_secrets, present, BuildPlan, Builder, Errors, RawInputs};
+use crate::error::InputError;
+use crate::github::commands::Workflow;
+use crate::github::context::RunContext;
+use crate::oci::Platform;
+
+/// The words `builder` accepts.
+const BUILDERS: &[(&str, Builder)] = &[
+    ("auto", Builder::Auto),
+    ("buildkit", Builder::BuildKit),
+    ("classic", Builder::Classic),
+];
+
+/// The build inputs, each with whether it is set. The runner passes every input's default, so
+/// an input with a default counts as set only when it says something else.
+pub(super) fn inputs_set(raw: &RawInputs) -> [(&'static str, bool); 9] {
+    let other_than = |value: &Option<String>, default: &str| {
+        present(value).is_some_and(|v| !v.eq_ignore_ascii_case(default))
+    };
+    [
+        ("context", present(&raw.context).is_some_and(|c| c != ".")),
+        ("dockerfile", present(&raw.dockerfile).is_some()),
+        ("build-args", present(&raw.build_args).is_some()),
+        ("target", present(&raw.target).is_some()),
+        ("builder", other_than(&raw.builder, "auto")),
+        ("build-secrets", present(&raw.build_secrets).is_some()),
+        ("cache", other_than(&raw.cache, "auto")),
+        ("platform", present(&raw.platform).is_some()),
+        ("load", other_than(&raw.load, "true")),
+    ]
+}
+
+/// The build, every input checked; each secret is masked as it is read, before any other input
+/// is reported.
+pub(super) fn plan(
+    raw: &RawInputs,
+    ctx: &RunContext,
+    build_args: Option<Vec<(String, String)>>,
+    target: Option<Option<String>>,
+    workflow: &Workflow,
+    errors: &mut Errors,
+) -> Option<BuildPlan> {
+    let context = errors.check(workspace_path(
+        "context",
+        present(&raw.context).unwrap_or("."),
+        &ctx.workspace,
+        PathKind::Folder,
+        "app",
+    ));
+    let dockerfile = context
+        .as_ref()
+        .and_then(|context| dockerfile(raw, ctx, context, errors));
+    let builder = errors.optional(&raw.builder, Builder::Auto, |v| {
+        values::one_of("builder", v, BUILDERS)
+    });
+    let secrets = errors.optional(&raw.build_secrets, Vec::new(), |v| {
+        build_secrets::parse(v, &ctx.workspace, &|name| std::env::var_os(name), workflow)
+    });
+    let cache = errors.optional(&raw.cache, CachePlan::Auto, cache::parse);
+    let platform = errors.optional(&raw.platform, None, |v| platform(v).map(Some));
+    let load = errors.optional(&raw.load, true, |v| values::boolean("load", v));
+    if builder == Some(Builder::Classic) {
+        refuse_without_buildkit(secrets.as_deref(), cache.as_ref(), errors);
+    }
+    let (
+        Some(context),
+        Some(dockerfile),
+        Some(build_args),
+        Some(target),
+        Some(builder),
+        Some(secrets),
+        Some(cache),
+        Some(platform),
+        Some(load),
+    ) = (
+        context, dockerfile, build_args, target, builder, secrets, cache, platform, load,
+    )
+    else {
+        return None;
+    };
+    Some(BuildPlan {
+        context,
+        dockerfile,
+        build_args,
+        target,
+        builder,
+        secrets,
+        cache,
+        platform,
+        load,
+    })
+}
+
+/// What only BuildKit does, asked of the classic builder.
+fn refuse_without_buildkit(
+    secrets: Option<&[build_secrets::BuildSecret]>,
+    cache: Option<&CachePlan>,
+    errors: &mut Errors,
+) {
+    if secrets.is_some_and(|s| !s.is_empty()) {
+        errors.refuse(InputError::new(
+            "build-secrets",
+            "is set, but build secrets need BuildKit and builder is classic; use builder: auto \
+             (or buildkit) to mount them",
+            "",
+        ));
+    }
+    if matches!(cache, Some(CachePlan::Explicit { .. })) {
+        errors.refuse(InputError::new(
+            "cache",
+            "gives from/to lines, but importing and exporting a cache needs BuildKit and \
+             builder is classic; use builder: auto (or buildkit), or cache: auto or off",
+            "auto",
+        ));
+    }
+}
+
+/// One `os/arch[/variant]`; a list is refused, as a build makes one image.
+fn platform(value: &str) -> Result<Platform, InputError> {
+    let example = "linux/arm64";
+    let named: Vec<&str> = value
+        .split([',', '\n'])
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .collect();
+    if named.len() > 1 {
+        return Err(InputError::new(
+            "platform",
+            format!(
+                "names several platforms ({}), but a build makes an image for one",
+                named.join(", ")
+            ),
+            example,
+        ));
+    }
+    Platform::parse(value).map_err(|why| InputError::new("platform", why, example))
+}
+
+/// The `dockerfile` input, or the context's `Dockerfile` when it has one.
+fn dockerfile(
+    raw: &RawInputs,
+    ctx: &RunContext,
+    context: &Path,
+    errors: &mut Errors,
+) -> Option<PathBuf> {
+    if let Some(path) = present(&raw.dockerfile) {
+        return errors.check(workspace_path(
+            "dockerfile",
+            path,
+            &ctx.workspace,
+            PathKind::File,
+            "app/Dockerfile",
+        ));
+    }
+    let default = context.join("Dockerfile");
+    if default.is_file() {
+        return Some(default);
+    }
+    errors.check(Err(InputError::new(
+        "dockerfile",
+        format!(
+            "is empty and the context has no Dockerfile ({}); name the Dockerfile, or set 'image' to push an image built earlier",
+            default.display()
+        ),
+        "app/Dockerfile",
+    )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::{plan_logged, plan_with, workspace};
+    use super::*;
+    use crate::inputs::{BuildSecret, ImageSource, Plan};
+
+    fn build_of(plan: Plan) -> BuildPlan {
+        match plan.image.source {
+            ImageSource::Build(build) => build,
+            other => panic!("not a build: {other:?}"),
+        }
+    }
+
+    /// The inputs of each refusal, in order.
+    fn refused(pairs: &[(&str, &str)]) -> Vec<&'static str> {
+        let errors = plan_with(pairs).unwrap_err();
+        errors.iter().map(|e| e.input).collect()
+    }
+
+    #[test]
+    fn defaults_build_with_the_best_builder_an_automatic_cache_and_keep_the_image() {
+        let build = build_of(plan_with(&[]).unwrap());
+        assert_eq!(build.builder, Builder::Auto);
+        assert!(build.secrets.is_empty());
+        assert_eq!(build.cache, CachePlan::Auto);
+        assert_eq!(build.platform, None);
+        assert!(build.load);
+    }
+
+    #[test]
+    fn every_build_input_read() {
+        std::fs::write(workspace().join("every-input.npmrc"), "token-6d1e\n").unwrap();
+        let (plan, log) = plan_logged(&[
+            ("INPUT_BUILDER", "BuildKit"),
+            ("INPUT_BUILD-SECRETS", "id=npmrc,src=every-input.npmrc"),
+            ("INPUT_CACHE", "from=registry.example/app:main\nto=inline"),
+            ("INPUT_PLATFORM", "linux/arm64/v8"),
+            ("INPUT_LOAD", "false"),
+        ]);
+        let build = build_of(plan.unwrap());
+        assert_eq!(build.builder, Builder::BuildKit);
+        assert_eq!(
+            build.secrets,
+            [BuildSecret {
+                id: "npmrc".into(),
+                value: b"token-6d1e\n".to_vec()
+            }]
+        );
+        assert_eq!(
+            build.cache,
+            CachePlan::Explicit {
+                from: vec!["registry.example/app:main".into()],
+                inline: true
+            }
+        );
+        assert_eq!(
+            build.platform,
+            Some(Platform::new("linux", "arm64", Some("v8")))
+        );
+        assert!(!build.load);
+        assert_eq!(log.text(), "::add-mask::token-6d1e\n");
+        assert_eq!(
+            plan_with(&[("INPUT_BUILDER", "classic"), ("INPUT_CACHE", "off")])
+                .map(|p| build_of(p).builder),
+            Ok(Builder::Classic)
+        );
+    }
+
+    #[test]
+    fn a_secret_is_masked_even_when_another_input_is_refused() {
+        std::fs::write(workspace().join("refused-run.npmrc"), "token-93f0").unwrap();
+        let (plan, log) = plan_logged(&[
+            ("INPUT_BUILD-SECRETS", "id=npmrc,src=refused-run.npmrc"),
+            ("INPUT_TAGS", "-nightly"),
+        ]);
+        assert_eq!(plan.unwrap_err()[0].input, "tags");
+        assert_eq!(log.text(), "::add-mask::token-93f0\n");
+    }
+
+    #[test]
+    fn bad_values_are_named() {
+        for (input, value, words, example) in [
+            (
+                "builder",
+                "kaniko",
+                "'kaniko' must be one of auto, buildkit, classic",
+                "auto",
+            ),
+            (
+                "platform",
+                "arm64",
+                "'arm64' is not a platform: os/architecture[/variant], lower-case",
+                "linux/arm64",
+            ),
+            (
+                "platform",
+                "linux/amd64,\nlinux/arm64",
+                "names several platforms (linux/amd64, linux/arm64), but a build makes an image for one",
+                "linux/arm64",
+            ),
+            ("load", "no", "'no' must be true or false", "true"),
+        ] {
+            let errors = plan_with(&[(&format!("INPUT_{}", input.to_uppercase()), value)])
+                .unwrap_err();
+            assert_eq!(errors.len(), 1, "{errors:?}");
+            assert_eq!(
+                (errors[0].input, errors[0].rule.as_str(), errors[0].example.as_str()),
+                (input, words, example)
+            );
+        }
+    }
+
+    #[test]
+    fn what_only_buildkit_does_is_refused_with_the_classic_builder() {
+        std::fs::write(workspace().join("classic.npmrc"), "token-c1a5").unwrap();
+        let errors = plan_with(&[
+            ("INPUT_BUILDER", "classic"),
+            ("INPUT_BUILD-SECRETS", "id=npmrc,src=classic.npmrc"),
+            ("INPUT_CACHE", "to=inline"),
+        ])
+        .unwrap_err();
+        let found: Vec<(&str, &str)> = errors
+            .iter()
+            .map(|e| (e.input, e.example.as_str()))
+            .collect();
+        assert_eq!(found, [("build-secrets", ""), ("cache", "auto")]);
+        assert!(
+            errors[0].rule.contains("build secrets need BuildKit"),
+            "{errors:?}"
+        );
+        assert!(errors[1].rule.contains("needs BuildKit"), "{errors:?}");
+        for cache in ["auto", "off"] {
+            assert!(plan_with(&[("INPUT_BUILDER", "classic"), ("INPUT_CACHE", cache)]).is_ok());
+        }
+    }
+
+    #[test]
+    fn build_inputs_are_refused_with_an_image_or_a_base_image_but_not_their_defaults() {
+        let build_inputs = [
+            ("INPUT_BUILDER", "buildkit"),
+            ("INPUT_BUILD-SECRETS", "id=npmrc,env=NPM_TOKEN"),
+            ("INPUT_CACHE", "off"),
+            ("INPUT_PLATFORM", "linux/arm64"),
+            ("INPUT_LOAD", "false"),
+        ];
+        for mode in [
+            ("INPUT_IMAGE", "web-app:1"),
+            ("INPUT_BASE-IMAGE", "nginx:1.27"),
+        ] {
+            let mut given = vec![mode];
+            given.extend(build_inputs);
+            assert_eq!(
+                refused(&given),
+                ["builder", "build-secrets", "cache", "platform", "load"],
+                "{mode:?}"
+            );
+            let defaults = [
+                mode,
+                ("INPUT_BUILDER", "auto"),
+                ("INPUT_CACHE", "Auto"),
+                ("INPUT_LOAD", "TRUE"),
+            ];
+            assert!(plan_with(&defaults).is_ok(), "{mode:?}");
+        }
+    }
+}
