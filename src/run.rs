@@ -1,9 +1,14 @@
 //! The pipeline, top to bottom, in the order of the action's log: inputs (no network) ->
 //! image -> credentials -> repository -> registry login -> push -> outputs and summary.
-//! Each step writes its outputs as soon as they are known.
+//! Each step writes its outputs as soon as they are known. A BuildKit build that imports its
+//! cache from ECR signs in during the image step; the rest of the run reuses that sign-in.
 
 use std::time::Instant;
 
+use tokio::sync::OnceCell;
+
+use crate::aws::ecr::{EcrFailure, RegistryCredentials};
+use crate::aws::session::AwsSession;
 use crate::error::Failure;
 use crate::github::commands::Workflow;
 use crate::github::context::RunContext;
@@ -23,35 +28,58 @@ pub async fn run(workflow: &Workflow, vars: Vec<(String, String)>) -> anyhow::Re
     let token_service = credentials::token_service(&plan.identity, workflow)?;
     let http = HttpClients::new()?;
 
-    // 2. The image, before any AWS call.
-    let made = image::make(&plan.image, &ctx, &http.registry, workflow).await?;
+    // 2. The image, before any AWS call (but a BuildKit build's cache from ECR: see above).
+    let signed_in = OnceCell::new();
+    let sign_in_early = async || {
+        let signed = signed_in
+            .get_or_try_init(|| sign_in(&plan, token_service.as_ref(), &http, workflow))
+            .await?;
+        let login = signed.login.clone().map_err(|e| {
+            crate::aws::explain::ecr_failure(e, &signed.session.principal, &plan.repository.name)
+        })?;
+        login::check(
+            Ok(login),
+            &plan,
+            None,
+            &http.registry,
+            &signed.session,
+            workflow,
+        )
+        .await
+    };
+    let made = image::make(&plan.image, &ctx, &http.registry, &sign_in_early, workflow).await?;
     if let Some(base) = &made.base {
         outputs::set(workflow, Output::BaseDigest, base.digest.as_str())?;
     }
 
     // 3 to 7; whatever their outcome, the image's temporary name in the daemon goes afterwards.
-    let outcome = publish(
-        &plan,
-        &made,
-        token_service.as_ref(),
-        &http,
-        workflow,
-        started,
-    )
+    let outcome = async {
+        let signed = match signed_in.into_inner() {
+            Some(signed) => signed,
+            None => sign_in(&plan, token_service.as_ref(), &http, workflow).await?,
+        };
+        publish(&plan, &made, signed, &http, workflow, started).await
+    }
     .await;
     made.release(workflow).await;
     outcome
 }
 
-async fn publish(
+/// Who we are to AWS, and ECR's registry credentials.
+struct SignedIn {
+    session: AwsSession,
+    ecr: aws_sdk_ecr::Client,
+    account: String,
+    login: Result<RegistryCredentials, EcrFailure>,
+}
+
+/// 3. Credentials; then who we are and the registry's credentials, asked at once.
+async fn sign_in(
     plan: &Plan,
-    made: &Made,
     token_service: Option<&TokenService>,
     http: &HttpClients,
     workflow: &Workflow,
-    started: Instant,
-) -> anyhow::Result<()> {
-    // 3. Credentials; then who we are and the registry's credentials, asked at once.
+) -> anyhow::Result<SignedIn> {
     let session = credentials::obtain(
         &plan.identity,
         &plan.region,
@@ -67,6 +95,28 @@ async fn publish(
     );
     let account = account?;
     outputs::set(workflow, Output::AwsAccountId, &account)?;
+    Ok(SignedIn {
+        session,
+        ecr,
+        account,
+        login,
+    })
+}
+
+async fn publish(
+    plan: &Plan,
+    made: &Made,
+    signed: SignedIn,
+    http: &HttpClients,
+    workflow: &Workflow,
+    started: Instant,
+) -> anyhow::Result<()> {
+    let SignedIn {
+        session,
+        ecr,
+        account,
+        login,
+    } = signed;
 
     // 4. The repository.
     let repo = repository::prepare(&ecr, plan, &account, workflow, &session).await?;
@@ -90,6 +140,11 @@ async fn publish(
     .await?;
 
     // 7. Outputs, exported credentials when asked, the summary.
+    let build_cache = made.build.as_ref().map(|b| match &b.cache {
+        Some(cache) => cache.describe(),
+        None if b.builder == "classic" => "none (classic builder)".to_string(),
+        None => "off".to_string(),
+    });
     report::write(
         &report::Published {
             session: &session,
@@ -103,6 +158,8 @@ async fn publish(
             tags,
             artifact: &made.artifact,
             base: made.base.as_ref().map(|b| b.name.as_str()),
+            builder: made.build.as_ref().map(|b| b.builder),
+            build_cache: build_cache.as_deref(),
             report: report.as_ref(),
             export_credentials: plan.export_credentials,
             started,

@@ -99,6 +99,43 @@ impl LocalImage {
     }
 }
 
+/// The daemon as `/version` and `/info` describe it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DaemonInfo {
+    /// The engine's version (`20.10.24`).
+    pub version: String,
+    /// The newest Engine API it speaks (`1.41`).
+    pub api_version: String,
+    pub os: String,
+    pub arch: String,
+    /// Images kept by containerd's snapshotters rather than the classic graph driver.
+    pub containerd_store: bool,
+}
+
+impl DaemonInfo {
+    /// BuildKit is built into Linux daemons from Engine API 1.39 (Docker 18.09).
+    pub fn has_buildkit(&self) -> bool {
+        let api = self.api_version.split_once('.').and_then(|(major, minor)| {
+            Some((major.parse::<u32>().ok()?, minor.parse::<u32>().ok()?))
+        });
+        self.os == "linux" && api.is_some_and(|v| v >= (1, 39))
+    }
+
+    /// `daemon 20.10.24, API 1.41, store: classic`.
+    pub fn describe(&self) -> String {
+        format!(
+            "daemon {}, API {}, store: {}",
+            self.version,
+            self.api_version,
+            if self.containerd_store {
+                "containerd"
+            } else {
+                "classic"
+            }
+        )
+    }
+}
+
 /// What the daemon reported while pushing.
 #[derive(Debug, Clone, Default)]
 pub struct DaemonPush {
@@ -230,6 +267,25 @@ impl DockerEngine {
             }
         }
         image_id.ok_or_else(|| DockerError::Daemon("the build reported no image id".into()))
+    }
+
+    /// What the daemon is and can do, for choosing a builder and saying why.
+    pub async fn describe(&self) -> Result<DaemonInfo, DockerError> {
+        let daemon = |e: bollard::errors::Error| DockerError::Daemon(with_causes(&e));
+        let version = self.docker.version().await.map_err(daemon)?;
+        let info = self.docker.info().await.map_err(daemon)?;
+        // The containerd image store shows as a snapshotter in the driver's status.
+        let containerd_store = info.driver_status.unwrap_or_default().iter().any(|pair| {
+            pair.iter()
+                .any(|v| v.starts_with("io.containerd.snapshotter"))
+        });
+        Ok(DaemonInfo {
+            version: version.version.unwrap_or_default(),
+            api_version: version.api_version.unwrap_or_default(),
+            os: version.os.unwrap_or_else(|| "linux".into()),
+            arch: version.arch.unwrap_or_else(|| "amd64".into()),
+            containerd_store,
+        })
     }
 
     /// The daemon's platform as an image index names it (`linux/amd64`), without a variant:

@@ -81,3 +81,9 @@ pub fn destination(fake: &FakeRegistry) -> Destination {
 pub async fn destination_registry() -> FakeRegistry {
     FakeRegistry::basic(DESTINATION_USER, DESTINATION_PASSWORD).await
 }
+
+/// In-process tests have no ECR to sign in to; the image step calls this only for a BuildKit
+/// build's cache, which these tests never make.
+pub async fn no_ecr() -> anyhow::Result<crate::registry::destination::Destination> {
+    anyhow::bail!("no ECR in in-process tests")
+}

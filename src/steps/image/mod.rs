@@ -23,6 +23,7 @@ use crate::github::context::RunContext;
 use crate::image::reference::ImageReference;
 use crate::inputs::{Engine, ImagePlan, ImageSource};
 use crate::oci::{Digest, Manifest};
+use crate::registry::destination::Destination;
 
 /// What the image step made.
 pub struct Made {
@@ -33,6 +34,14 @@ pub struct Made {
     pub daemon: Option<DockerEngine>,
     /// A name of this run's own in the daemon, removed by [`Made::release`].
     temporary_name: Option<String>,
+    /// How a build was made, for the summary.
+    pub build: Option<BuildSummary>,
+}
+
+/// Which builder built the image and what its cache did.
+pub struct BuildSummary {
+    pub builder: &'static str,
+    pub cache: Option<build::CacheReport>,
 }
 
 /// A patch's base, pinned by the digest of what was patched (an index, or one image).
@@ -58,6 +67,7 @@ impl Made {
             base,
             daemon: None,
             temporary_name: None,
+            build: None,
         }
     }
 
@@ -76,10 +86,13 @@ impl Made {
     }
 }
 
+/// Makes the image. `sign_in` signs in to this repository in ECR; only a BuildKit build that
+/// imports its cache from there calls it, so every other image is made before any AWS call.
 pub async fn make(
     plan: &ImagePlan,
     ctx: &RunContext,
     http: &reqwest::Client,
+    sign_in: &impl AsyncFn() -> anyhow::Result<Destination>,
     workflow: &Workflow,
 ) -> anyhow::Result<Made> {
     let daemon = connect(plan).await?;
@@ -102,9 +115,14 @@ pub async fn make(
         }
         ImageSource::Remote(reference) => mirror::prepare(reference, plan, http, workflow).await?,
         ImageSource::Build(b) => {
-            let id = build::build(needs()?, b, plan, &local_name, ctx, workflow).await?;
-            let mut made = Made::new(Artifact::Daemon(inspect(needs()?, &id).await?), None);
+            let built =
+                build::build(needs()?, b, plan, &local_name, ctx, sign_in, workflow).await?;
+            let mut made = Made::new(Artifact::Daemon(inspect(needs()?, &built.id).await?), None);
             made.temporary_name = Some(format!("{local_name}:{}", plan.tags[0]));
+            made.build = Some(BuildSummary {
+                builder: built.builder,
+                cache: built.cache,
+            });
             made
         }
         ImageSource::Patch(p) if plan.engine == Engine::Docker => {

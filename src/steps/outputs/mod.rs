@@ -27,6 +27,10 @@ pub struct Published<'a> {
     pub artifact: &'a Artifact,
     /// A patch's base, pinned by digest.
     pub base: Option<&'a str>,
+    /// The builder of a build (`BuildKit`, `classic`).
+    pub builder: Option<&'a str>,
+    /// What a build's cache did, in words (`off`, or what was imported and used).
+    pub build_cache: Option<&'a str>,
     /// `None`: push was false.
     pub report: Option<&'a PushReport>,
     pub export_credentials: bool,

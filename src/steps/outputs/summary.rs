@@ -51,6 +51,12 @@ pub fn markdown(s: &Published<'_>, image_name: &str) -> String {
     if let Some(base) = s.base {
         rows.push(("Base", format!("`{base}`")));
     }
+    if let Some(builder) = s.builder {
+        rows.push(("Builder", builder.to_string()));
+    }
+    if let Some(cache) = s.build_cache {
+        rows.push(("Build cache", cache.to_string()));
+    }
     let size = i64::try_from(s.artifact.size()).unwrap_or(i64::MAX);
     rows.push((
         "Size",

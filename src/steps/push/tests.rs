@@ -15,7 +15,14 @@ async fn mirrored(source: &FakeRegistry) -> (SeededImage, Artifact) {
     let plan = testing::image_plan(crate::inputs::ImageSource::Remote(reference), &[]);
     let (workflow, _) = testing::workflow();
     let (ctx, http) = (testing::run_context(), source.http());
-    let made = crate::steps::image::make(&plan, &ctx, &http, &workflow).await;
+    let made = crate::steps::image::make(
+        &plan,
+        &ctx,
+        &http,
+        &crate::steps::testing::no_ecr,
+        &workflow,
+    )
+    .await;
     (image, made.unwrap().artifact)
 }
 

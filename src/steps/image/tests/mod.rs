@@ -18,7 +18,10 @@ use crate::steps::testing::{self, Log, DESTINATION_REPOSITORY};
 async fn make_logged(source: &FakeRegistry, plan: &ImagePlan) -> (anyhow::Result<Made>, Log) {
     let (workflow, log) = testing::workflow();
     let (ctx, http) = (testing::run_context(), source.http());
-    (make(plan, &ctx, &http, &workflow).await, log)
+    (
+        make(plan, &ctx, &http, &crate::steps::testing::no_ecr, &workflow).await,
+        log,
+    )
 }
 
 fn prepared(made: &Made) -> &PreparedImage {

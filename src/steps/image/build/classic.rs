@@ -1,5 +1,5 @@
-//! The build step: the context packed as a tar stream, built by the daemon with the OCI labels
-//! and the user's labels, its output folded into a log group.
+//! The classic builder: the context as a tar stream, then the OCI labels and the user's labels
+//! in one generated `FROM <id>` + `LABEL` build (its `labels` option commits one container each).
 
 use crate::engine::docker::{BuildRequest, ContextBody, DockerEngine};
 use crate::error::Failure;

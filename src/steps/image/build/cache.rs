@@ -1,0 +1,75 @@
+//! Where a BuildKit build's cache comes from: with `cache: auto`, this repository's image for
+//! the branch, then `latest`, whichever ECR has (a fresh runner has no cache of its own); with
+//! explicit lines, the images they name. The cache travels inline, in the pushed image's config.
+
+use crate::engine::buildkit::progress::CacheUse;
+use crate::github::commands::Workflow;
+use crate::github::context::RunContext;
+use crate::image::tags::sanitise;
+use crate::inputs::CachePlan;
+use crate::registry::destination::Destination;
+
+/// What the cache did, for the summary.
+#[derive(Debug, Clone, Default)]
+pub struct CacheReport {
+    /// The images the cache was imported from.
+    pub imported: Vec<String>,
+    /// Whether the pushed image carries the cache for the next run.
+    pub inline: bool,
+    pub used: CacheUse,
+}
+
+impl CacheReport {
+    /// `imported from host/repo:main; 3 of 5 steps cached; exported inline`.
+    pub fn describe(&self) -> String {
+        let from = if self.imported.is_empty() {
+            "nothing to import".to_string()
+        } else {
+            format!("imported from {}", self.imported.join(", "))
+        };
+        format!(
+            "{from}; {} of {} steps cached{}",
+            self.used.cached,
+            self.used.steps,
+            if self.inline { "; exported inline" } else { "" }
+        )
+    }
+}
+
+/// The images to import from, and whether to export inline; `None` when the cache is off.
+pub async fn sources(
+    plan: &CachePlan,
+    ctx: &RunContext,
+    ecr: Option<&Destination>,
+    workflow: &Workflow,
+) -> Option<(Vec<String>, bool)> {
+    match plan {
+        CachePlan::Off => None,
+        CachePlan::Explicit { from, inline } => Some((from.clone(), *inline)),
+        CachePlan::Auto => {
+            let Some(ecr) = ecr else {
+                return Some((Vec::new(), true));
+            };
+            let mut tags: Vec<String> = ctx
+                .event
+                .branch()
+                .map(|b| sanitise(&b))
+                .into_iter()
+                .collect();
+            tags.push("latest".into());
+            tags.dedup();
+            let mut found = Vec::new();
+            for tag in tags {
+                // A tag that is not there, or that cannot be read, only means less cache.
+                let there = ecr
+                    .client
+                    .get_manifest(&ecr.repository, &tag, workflow.retry_notice())
+                    .await;
+                if let Ok(Some(_)) = there {
+                    found.push(format!("{}:{tag}", ecr.repository_uri()));
+                }
+            }
+            Some((found, true))
+        }
+    }
+}

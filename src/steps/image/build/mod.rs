@@ -1,0 +1,120 @@
+//! The build step: the context packed as a tar stream and built by the daemon's BuildKit, or by
+//! its classic builder when asked or when the daemon has no BuildKit; the output folded into a
+//! log group. Either way the result is an image in the daemon, named `local_name:first tag`.
+
+mod buildkit;
+mod cache;
+mod classic;
+
+use crate::engine::buildkit::transport::Endpoint;
+use crate::engine::docker::{DaemonInfo, DockerEngine};
+use crate::error::Failure;
+use crate::github::commands::{Level, Workflow};
+use crate::github::context::RunContext;
+use crate::inputs::{BuildPlan, Builder, ImagePlan};
+use crate::registry::destination::Destination;
+
+pub use cache::CacheReport;
+
+/// What the build made, and how, for the log and the summary.
+pub struct Built {
+    pub id: String,
+    /// `BuildKit` or `classic`.
+    pub builder: &'static str,
+    /// `None` when the cache was off or the builder has none to import.
+    pub cache: Option<CacheReport>,
+}
+
+/// Builds `build` with the builder the plan and the daemon allow; `sign_in` reaches this
+/// repository in ECR, for a cache imported from there.
+pub async fn build(
+    engine: &DockerEngine,
+    build: &BuildPlan,
+    image: &ImagePlan,
+    local_name: &str,
+    ctx: &RunContext,
+    sign_in: &impl AsyncFn() -> anyhow::Result<Destination>,
+    workflow: &Workflow,
+) -> anyhow::Result<Built> {
+    let daemon = engine.describe().await.map_err(Failure::from)?;
+    match choose(build, &daemon, Endpoint::from_env(), workflow)? {
+        Some(endpoint) => {
+            workflow.info(&format!("Builder: BuildKit ({}).", daemon.describe()));
+            buildkit::build(
+                &endpoint, &daemon, build, image, local_name, ctx, sign_in, workflow,
+            )
+            .await
+        }
+        None => {
+            workflow.info(&format!("Builder: classic ({}).", daemon.describe()));
+            let id = classic::build(engine, build, image, local_name, ctx, workflow).await?;
+            Ok(Built {
+                id,
+                builder: "classic",
+                cache: None,
+            })
+        }
+    }
+}
+
+/// BuildKit's endpoint when it builds, `None` for the classic builder; refuses what the
+/// classic builder cannot do when it is the only one.
+fn choose(
+    build: &BuildPlan,
+    daemon: &DaemonInfo,
+    endpoint: Option<Endpoint>,
+    workflow: &Workflow,
+) -> Result<Option<Endpoint>, Failure> {
+    let missing = if !daemon.has_buildkit() {
+        Some(format!(
+            "the Docker daemon ({}, {}) has no BuildKit (Linux daemons from Docker 18.09, Engine API 1.39)",
+            daemon.describe(),
+            daemon.os
+        ))
+    } else if endpoint.is_none() {
+        Some(
+            "DOCKER_HOST names a daemon this action reaches only through the Docker API \
+             (TLS or ssh), not for BuildKit's session"
+                .to_string(),
+        )
+    } else {
+        None
+    };
+    let needs_buildkit = [
+        (!build.secrets.is_empty(), "build-secrets"),
+        (build.platform.is_some(), "platform"),
+    ];
+    match (build.builder, missing) {
+        (Builder::Classic, _) => {
+            if let Some((_, input)) = needs_buildkit.iter().find(|(set, _)| *set) {
+                return Err(Failure::new(
+                    "BuildKit needed",
+                    format!("'{input}' needs BuildKit, but 'builder' is classic. Use builder: auto."),
+                ));
+            }
+            Ok(None)
+        }
+        (_, None) => Ok(endpoint),
+        (Builder::BuildKit, Some(why)) => Err(Failure::new(
+            "BuildKit not available",
+            format!("'builder' is buildkit, but {why}. Use builder: auto to fall back to the classic builder."),
+        )),
+        (Builder::Auto, Some(why)) => {
+            if let Some((_, input)) = needs_buildkit.iter().find(|(set, _)| *set) {
+                return Err(Failure::new(
+                    "BuildKit not available",
+                    format!("'{input}' needs BuildKit, but {why}."),
+                ));
+            }
+            workflow.annotate(
+                Level::Notice,
+                "Classic builder",
+                &format!(
+                    "Building with the classic builder: {why}. It cannot do RUN --mount, build \
+                     secrets or a cache imported from ECR."
+                ),
+            );
+            Ok(None)
+        }
+    }
+}
