@@ -101,6 +101,64 @@ const CASES: &[(&str, &str, &str)] = &[
     ("tags", "pr-{{pr}}", "gives no tag in this run"),
     ("push", "maybe", "true or false"),
     ("image", "my image", "not an image name"),
+    ("builder", "kaniko", "one of auto, buildkit, classic"),
+    ("build-secrets", "npmrc", "must be id=NAME,src=PATH"),
+    (
+        "build-secrets",
+        "id=npmrc,type=file,src=hello.txt",
+        "or id=NAME,env=VARIABLE",
+    ),
+    (
+        "build-secrets",
+        "id=my token,src=hello.txt",
+        "may hold only letters",
+    ),
+    (
+        "build-secrets",
+        "id=npmrc,src=hello.txt,env=NPM_TOKEN",
+        "both src and env",
+    ),
+    (
+        "build-secrets",
+        "id=npmrc,src=hello.txt\nid=npmrc,src=Dockerfile",
+        "line 2 gives the id 'npmrc' a second time",
+    ),
+    (
+        "build-secrets",
+        "id=npmrc,src=ci/npmrc",
+        "does not exist in the workspace",
+    ),
+    (
+        "build-secrets",
+        "id=npmrc,src=../.npmrc",
+        "inside the workspace",
+    ),
+    (
+        "build-secrets",
+        "id=token,env=SHIP_TO_ECR_NEVER_SET",
+        "the variable SHIP_TO_ECR_NEVER_SET is not set",
+    ),
+    (
+        "build-secrets",
+        "id=token,env=NPM-TOKEN",
+        "not a variable name",
+    ),
+    ("cache", "gha", "must be from=IMAGE or to=inline"),
+    ("cache", "from=Web App:main", "not an image reference"),
+    (
+        "cache",
+        "from=type=registry,ref=registry.example/app:cache",
+        "registry cache (type=registry) is not supported",
+    ),
+    ("cache", "to=registry", "write to=inline"),
+    ("cache", "auto\nto=inline", "line 1 ('auto')"),
+    ("platform", "arm64", "not a platform"),
+    (
+        "platform",
+        "linux/amd64,linux/arm64",
+        "names several platforms",
+    ),
+    ("load", "no", "true or false"),
 ];
 
 /// Exit 1 with exactly one annotation, for `input`, whose message has `words`, the rule, and a
@@ -329,6 +387,136 @@ fn patch_inputs_that_contradict_each_other_are_refused() {
         title(&docker_engine_two_platforms),
         "Invalid input 'platforms'"
     );
+    assert!(s.proxy.calls().is_empty());
+    assert_eq!(s.oidc.requests(), 0);
+}
+
+#[test]
+fn a_build_secret_is_masked_even_when_another_input_stops_the_run() {
+    let s = StandIns::start();
+    let file_lines = [
+        "//npm.example/:_authToken=npm-secret-5e2a".to_string(),
+        "always-auth-7c41".to_string(),
+    ];
+    let from_env = "pip-secret-0b9d".to_string();
+    let result = s
+        .action()
+        .write_file(
+            "ci/npmrc",
+            &format!("{}\n{}\n", file_lines[0], file_lines[1]),
+        )
+        .env("PIP_TOKEN", &from_env)
+        .input(
+            "build-secrets",
+            "id=npmrc,src=ci/npmrc\nid=pip,env=PIP_TOKEN",
+        )
+        .input("tags", "-nightly")
+        .run();
+    assert_refused_alone(&result, "tags", "-nightly", "not a valid tag");
+    let mut secrets = file_lines.to_vec();
+    secrets.push(from_env);
+    result.assert_masked(&secrets);
+    secrets.extend(s.secrets());
+    result.assert_no_secret_leaked(&secrets, true);
+    assert_eq!(s.oidc.requests(), 0);
+    assert!(s.proxy.calls().is_empty());
+}
+
+#[test]
+fn build_secrets_that_cannot_be_used_are_refused_unread() {
+    let s = StandIns::start();
+    let too_big = "s".repeat(500 * 1024 + 1);
+    let result = s
+        .action()
+        .write_file("big.secret", &too_big)
+        .input("build-secrets", "id=big,src=big.secret")
+        .run();
+    assert_refused_alone(
+        &result,
+        "build-secrets",
+        "",
+        "BuildKit takes a secret of at most 500 KiB",
+    );
+    assert!(!result.stdout.contains("::add-mask::"), "{result}");
+    let empty = s
+        .action()
+        .env("NPM_TOKEN", "")
+        .input("build-secrets", "id=npmrc,env=NPM_TOKEN")
+        .run();
+    assert_refused_alone(
+        &empty,
+        "build-secrets",
+        "",
+        "the variable NPM_TOKEN is empty",
+    );
+    assert!(s.proxy.calls().is_empty());
+    assert_eq!(s.oidc.requests(), 0);
+}
+
+#[test]
+fn what_only_buildkit_does_is_refused_with_the_classic_builder() {
+    let s = StandIns::start();
+    let secrets = s
+        .action()
+        .input("builder", "classic")
+        .input("build-secrets", "id=hello,src=hello.txt")
+        .run();
+    assert_refused_alone(
+        &secrets,
+        "builder",
+        "classic",
+        "is classic, but build-secrets is set and build secrets need BuildKit",
+    );
+    let cache = s
+        .action()
+        .input("builder", "classic")
+        .input("cache", "to=inline")
+        .run();
+    assert_refused_alone(
+        &cache,
+        "cache",
+        "to=inline",
+        "needs BuildKit and builder is classic",
+    );
+    assert!(s.proxy.calls().is_empty());
+    assert_eq!(s.oidc.requests(), 0);
+}
+
+#[test]
+fn build_inputs_are_refused_with_an_image_or_a_base_image() {
+    let s = StandIns::start();
+    let build_inputs = [
+        ("builder", "buildkit"),
+        ("build-secrets", "id=hello,src=hello.txt"),
+        ("cache", "off"),
+        ("platform", "linux/arm64"),
+        ("load", "false"),
+    ];
+    for mode in [("image", "web-app:1"), ("base-image", "nginx:1.27")] {
+        let mut run = s.action().input(mode.0, mode.1);
+        for (input, value) in build_inputs {
+            run = run.input(input, value);
+        }
+        let result = run.run();
+        result.expect_code(1);
+        let titles: Vec<String> = result.errors().into_iter().map(|(t, _)| t).collect();
+        assert_eq!(
+            titles,
+            build_inputs.map(|(input, _)| format!("Invalid input '{input}'")),
+            "{mode:?}"
+        );
+        // The runner passes every default: those are not refused.
+        let defaults = s
+            .action()
+            .input(mode.0, mode.1)
+            .input("builder", "auto")
+            .input("cache", "auto")
+            .input("load", "true")
+            .input("tags", "-nightly")
+            .run();
+        assert_eq!(defaults.errors().len(), 1, "{defaults}");
+        assert_eq!(defaults.errors()[0].0, "Invalid input 'tags'");
+    }
     assert!(s.proxy.calls().is_empty());
     assert_eq!(s.oidc.requests(), 0);
 }

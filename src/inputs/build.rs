@@ -106,11 +106,12 @@ fn refuse_without_buildkit(
     errors: &mut Errors,
 ) {
     if secrets.is_some_and(|s| !s.is_empty()) {
+        // The builder is what to change: the Dockerfile's secret mounts need the secrets.
         errors.refuse(InputError::new(
-            "build-secrets",
-            "is set, but build secrets need BuildKit and builder is classic; use builder: auto \
-             (or buildkit) to mount them",
-            "",
+            "builder",
+            "is classic, but build-secrets is set and build secrets need BuildKit; use auto or \
+             buildkit (or leave build-secrets empty)",
+            "auto",
         ));
     }
     if matches!(cache, Some(CachePlan::Explicit { .. })) {
@@ -299,7 +300,7 @@ mod tests {
             .iter()
             .map(|e| (e.input, e.example.as_str()))
             .collect();
-        assert_eq!(found, [("build-secrets", ""), ("cache", "auto")]);
+        assert_eq!(found, [("builder", "auto"), ("cache", "auto")]);
         assert!(
             errors[0].rule.contains("build secrets need BuildKit"),
             "{errors:?}"

@@ -44,7 +44,7 @@ pub(super) fn parse(
             "only applies in patch mode, with base-image set",
         );
     }
-    let source = source(raw, ctx, engine, (build_args, target), workflow, errors);
+    let source = source(raw, ctx, engine, build_args, target, workflow, errors);
     refuse_mismatches(
         source.as_ref(),
         engine,
@@ -136,7 +136,8 @@ fn source(
     raw: &RawInputs,
     ctx: &RunContext,
     engine: Option<Engine>,
-    (build_args, target): (Option<Vec<(String, String)>>, Option<Option<String>>),
+    build_args: Option<Vec<(String, String)>>,
+    target: Option<Option<String>>,
     workflow: &Workflow,
     errors: &mut Errors,
 ) -> Option<ImageSource> {
