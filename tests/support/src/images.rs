@@ -167,6 +167,50 @@ impl RegistryReader {
         serde_json::from_slice(&self.blob(repo, digest)).unwrap()
     }
 
+    /// Every byte `repo:reference` holds, as a user could fetch it: (what, bytes) for the
+    /// manifest, the config (with its history) and each layer uncompressed, so that a search
+    /// of them also covers tar headers and entries that are not regular files.
+    pub fn contents(&self, repo: &str, reference: &str) -> Vec<(String, Vec<u8>)> {
+        let (digest, manifest) = self.manifest(repo, reference).expect("manifest");
+        let mut contents = vec![(
+            format!("manifest {digest}"),
+            serde_json::to_vec(&manifest).unwrap(),
+        )];
+        let config = manifest["config"]["digest"].as_str().unwrap();
+        contents.push((format!("config {config}"), self.blob(repo, config)));
+        for layer in manifest["layers"].as_array().unwrap() {
+            let digest = layer["digest"].as_str().unwrap();
+            let tar = unpacked(
+                layer["mediaType"].as_str().unwrap(),
+                self.blob(repo, digest),
+            );
+            contents.push((format!("layer {digest}"), tar));
+        }
+        contents
+    }
+
+    /// (path, content) of every regular file in the layers of `repo:reference`, lowest layer
+    /// first, paths as the tar names them (`app/index.html`).
+    pub fn files(&self, repo: &str, reference: &str) -> Vec<(String, Vec<u8>)> {
+        let mut files = Vec::new();
+        for (what, tar) in self.contents(repo, reference) {
+            if !what.starts_with("layer ") {
+                continue;
+            }
+            let mut archive = tar::Archive::new(&tar[..]);
+            for entry in archive.entries().unwrap() {
+                let mut entry = entry.unwrap();
+                if entry.header().entry_type().is_file() {
+                    let path = entry.path().unwrap().display().to_string();
+                    let mut content = Vec::new();
+                    std::io::Read::read_to_end(&mut entry, &mut content).unwrap();
+                    files.push((path, content));
+                }
+            }
+        }
+        files
+    }
+
     pub fn tags(&self, repo: &str) -> Vec<String> {
         let response = self.get(&format!("{repo}/tags/list"));
         if response.status() == 404 {
@@ -179,6 +223,20 @@ impl RegistryReader {
             .unwrap_or_default();
         tags.sort();
         tags
+    }
+}
+
+/// A layer blob as a tar stream, whichever of the registries' layer types it is.
+fn unpacked(media_type: &str, blob: Vec<u8>) -> Vec<u8> {
+    if media_type.ends_with("gzip") {
+        let mut tar = Vec::new();
+        std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&blob[..]), &mut tar)
+            .expect("a gzip layer that unpacks");
+        tar
+    } else if media_type.ends_with(".tar") {
+        blob
+    } else {
+        panic!("a layer of a type these tests cannot unpack: {media_type}")
     }
 }
 

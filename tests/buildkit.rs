@@ -1,0 +1,329 @@
+//! Builds through BuildKit (issue 11), end to end on this machine's daemon: each Dockerfile
+//! feature the classic builder lacks, build secrets that never reach the registry, the
+//! `platform`, `target` and `builder` inputs, and how a failed step is reported. The cache that
+//! survives a fresh runner has a test binary of its own (`tests/buildkit_cache.rs`): it prunes
+//! the daemon's whole build cache.
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use sha2::Digest;
+use support::images::docker;
+use support::{ActionResult, ActionRun, StandIns};
+
+const REPO: &str = "octo-org/web-app";
+
+/// A run whose Dockerfile is `FROM <this test's base>` then `steps`.
+fn building(s: &StandIns, steps: &str) -> ActionRun {
+    s.action()
+        .write_file("Dockerfile", &format!("FROM {}\n{steps}", s.base))
+}
+
+/// The log's BuildKit progress lines, as the CLI's plain progress prints them (`#5 [2/3] RUN ...`).
+fn progress_steps(log: &str) -> Vec<&str> {
+    log.lines()
+        .filter(|line| {
+            let Some(rest) = line.strip_prefix('#') else {
+                return false;
+            };
+            let number = rest.chars().take_while(char::is_ascii_digit).count();
+            number > 0 && rest[number..].starts_with(" [")
+        })
+        .collect()
+}
+
+/// The run said it built with BuildKit, and its log shows BuildKit's progress.
+fn assert_built_with_buildkit(result: &ActionResult) {
+    assert!(
+        result.stdout.contains("Builder: BuildKit (daemon "),
+        "the log names the builder: {result}"
+    );
+    assert!(
+        !progress_steps(&result.stdout).is_empty(),
+        "BuildKit's progress is in the log: {result}"
+    );
+}
+
+/// The content of the file at `path` in the image pushed as `main`.
+fn pushed_file(s: &StandIns, path: &str) -> Option<String> {
+    s.reader()
+        .files(REPO, "main")
+        .into_iter()
+        .find(|(p, _)| p == path)
+        .map(|(_, content)| String::from_utf8_lossy(&content).into_owned())
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    format!("{:x}", sha2::Sha256::digest(bytes))
+}
+
+#[test]
+fn a_cache_mount_builds_and_pushes_through_buildkit() {
+    let s = StandIns::start();
+    let result = building(
+        &s,
+        &format!(
+            "RUN --mount=type=cache,id=cache-{0},target=/root/.cache \
+             echo {0} > /root/.cache/run && cat /root/.cache/run > /seen\n",
+            s.nonce
+        ),
+    )
+    .run();
+    result.expect_code(0);
+    assert_built_with_buildkit(&result);
+    assert_eq!(pushed_file(&s, "seen"), Some(format!("{}\n", s.nonce)));
+    let files = s.reader().files(REPO, "main");
+    assert!(
+        !files.iter().any(|(p, _)| p.starts_with("root/.cache")),
+        "a cache mount is not part of the image: {:?}",
+        files.iter().map(|(p, _)| p).collect::<Vec<_>>()
+    );
+    result.assert_no_secret_leaked(&s.secrets(), true);
+}
+
+#[test]
+fn a_bind_mount_reads_the_context_without_copying_it() {
+    let s = StandIns::start();
+    let result = building(
+        &s,
+        "RUN --mount=type=bind,source=x,target=/x cat /x/file > /out\n",
+    )
+    .write_file("x/file", &format!("bound {}\n", s.nonce))
+    .run();
+    result.expect_code(0);
+    assert_built_with_buildkit(&result);
+    assert_eq!(pushed_file(&s, "out"), Some(format!("bound {}\n", s.nonce)));
+    assert_eq!(
+        pushed_file(&s, "x/file"),
+        None,
+        "the bound folder is not copied"
+    );
+}
+
+#[test]
+fn build_secrets_reach_the_build_and_nothing_else() {
+    let s = StandIns::start();
+    // An .npmrc of two tokens (a multi-line value), and a token from the environment.
+    let npmrc = format!(
+        "//registry.npmjs.org/:_authToken=npm_{0}a\n//npm.pkg.github.com/:_authToken=ghp_{0}b\n",
+        s.nonce
+    );
+    let token = format!("tok_{}_from_env", s.nonce);
+    let result = building(
+        &s,
+        "RUN --mount=type=secret,id=npmrc sha256sum /run/secrets/npmrc > /hash\n\
+         RUN --mount=type=secret,id=token sha256sum /run/secrets/token > /hash-token\n",
+    )
+    .write_file("secret.txt", &npmrc)
+    .write_file(".dockerignore", "secret.txt\n")
+    .env("NPM_TOKEN", &token)
+    .input(
+        "build-secrets",
+        "id=npmrc,src=secret.txt\nid=token,env=NPM_TOKEN",
+    )
+    .run();
+    result.expect_code(0);
+    assert_built_with_buildkit(&result);
+
+    // The build saw each value: its hash is in the image.
+    assert_eq!(
+        pushed_file(&s, "hash"),
+        Some(format!(
+            "{}  /run/secrets/npmrc\n",
+            sha256_hex(npmrc.as_bytes())
+        ))
+    );
+    assert_eq!(
+        pushed_file(&s, "hash-token"),
+        Some(format!(
+            "{}  /run/secrets/token\n",
+            sha256_hex(token.as_bytes())
+        ))
+    );
+
+    // No value, nor any line of one, in anything the registry holds or the run wrote.
+    let mut values: Vec<String> = npmrc.lines().map(str::to_string).collect();
+    values.extend([npmrc.clone(), token.clone()]);
+    for (what, bytes) in s.reader().contents(REPO, "main") {
+        for value in &values {
+            for form in [value.clone(), STANDARD.encode(value)] {
+                assert!(
+                    !contains(&bytes, form.as_bytes()),
+                    "a secret ({}...) is in the registry's {what}",
+                    &value[..12]
+                );
+            }
+        }
+    }
+    let lines: Vec<String> = npmrc.lines().map(str::to_string).collect();
+    result.assert_masked(&lines);
+    result.assert_masked(std::slice::from_ref(&token));
+    result.assert_no_secret_leaked(&values, true);
+    result.assert_no_secret_leaked(&s.secrets(), true);
+
+    // Masked as they are read, before the daemon is asked anything.
+    let position = |text: &str| result.stdout.find(text);
+    let builder = position("Builder: ").expect("the builder line");
+    for value in [&lines[0], &lines[1], &token] {
+        let mask = position(&format!("::add-mask::{value}")).expect("its mask");
+        assert!(mask < builder, "masked before the build starts: {result}");
+    }
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+#[test]
+fn a_target_stage_builds_with_build_args_and_only_the_stages_it_needs() {
+    let s = StandIns::start();
+    // `broken` is not needed by `runtime`: BuildKit never runs it (the classic builder would).
+    let result = s
+        .action()
+        .write_file(
+            "Dockerfile",
+            &format!(
+                "FROM {0} AS builder\nARG FLAVOUR=plain\nRUN echo \"built $FLAVOUR {1}\" > /artifact\n\
+                 FROM {0} AS broken\nRUN echo 'this stage must not run' && false\n\
+                 FROM {0} AS runtime\nCOPY --from=builder /artifact /artifact\n\
+                 FROM runtime AS debug\nRUN echo debug > /debug\n",
+                s.base, s.nonce
+            ),
+        )
+        .input("target", "runtime")
+        .input("build-args", "FLAVOUR=spicy")
+        .run();
+    result.expect_code(0);
+    assert_eq!(
+        pushed_file(&s, "artifact"),
+        Some(format!("built spicy {}\n", s.nonce))
+    );
+    assert_eq!(pushed_file(&s, "debug"), None, "the stage after the target");
+    assert!(
+        !result.stdout.contains("this stage must not run"),
+        "{result}"
+    );
+    assert_built_with_buildkit(&result);
+}
+
+#[test]
+fn a_platform_the_daemon_cannot_run_is_refused_before_any_aws_call() {
+    let (_, arch) = docker(&["version", "--format", "{{.Server.Arch}}"]);
+    if arch.trim() == "s390x"
+        || std::path::Path::new("/proc/sys/fs/binfmt_misc/qemu-s390x").exists()
+    {
+        println!("skipped: this machine can run linux/s390x (native or through qemu)");
+        return;
+    }
+    let s = StandIns::start();
+    let result = s.action().input("platform", "linux/s390x").run();
+    result.expect_code(1);
+    let (_, message) = &result.errors()[0];
+    assert!(message.contains("linux/s390x"), "{message}");
+    assert!(message.contains("platform"), "names the input: {message}");
+    assert!(s.proxy.calls().is_empty(), "{:?}", s.proxy.calls());
+    assert_eq!(s.oidc.requests(), 0);
+    assert!(s.reader().tags(REPO).is_empty());
+}
+
+#[test]
+fn heredocs_and_copy_link_build_where_the_frontend_has_them() {
+    let (ok, version) = docker(&["version", "--format", "{{.Server.Version}}"]);
+    assert!(ok, "{version}");
+    let major: u32 = version
+        .trim()
+        .split('.')
+        .next()
+        .and_then(|m| m.parse().ok())
+        .expect("the daemon's version");
+    if major < 23 {
+        println!(
+            "skipped: Docker {} has the built-in Dockerfile frontend 1.2, without heredocs and \
+             COPY --link (they need 1.4, built into Docker 23; `# syntax=` would pull it)",
+            version.trim()
+        );
+        return;
+    }
+    let s = StandIns::start();
+    let result = building(
+        &s,
+        &format!(
+            "COPY <<EOF /greeting.txt\nhello {0}\nEOF\nCOPY --link app.txt /app.txt\n\
+             RUN <<EOF\necho ran {0} > /ran.txt\nEOF\n",
+            s.nonce
+        ),
+    )
+    .write_file("app.txt", "linked\n")
+    .run();
+    result.expect_code(0);
+    assert_built_with_buildkit(&result);
+    assert_eq!(
+        pushed_file(&s, "greeting.txt"),
+        Some(format!("hello {}\n", s.nonce))
+    );
+    assert_eq!(pushed_file(&s, "app.txt").as_deref(), Some("linked\n"));
+    assert_eq!(
+        pushed_file(&s, "ran.txt"),
+        Some(format!("ran {}\n", s.nonce))
+    );
+}
+
+#[test]
+fn builder_classic_builds_with_the_classic_builder() {
+    let s = StandIns::start();
+    let result = s.action().input("builder", "classic").run();
+    result.expect_code(0);
+    assert_eq!(
+        pushed_file(&s, "hello.txt"),
+        Some(format!("hello from ship-to-ecr, test {}\n", s.nonce))
+    );
+    assert!(result.stdout.contains("Step 2/2 : COPY"), "{result}");
+    assert!(progress_steps(&result.stdout).is_empty(), "{result}");
+    assert!(result.stdout.contains("Builder: classic"), "{result}");
+}
+
+#[test]
+fn a_mount_under_the_classic_builder_says_buildkit_is_needed() {
+    let s = StandIns::start();
+    let result = building(
+        &s,
+        "RUN --mount=type=cache,target=/root/.cache echo cached\n",
+    )
+    .input("builder", "classic")
+    .run();
+    result.expect_code(1);
+    let (_, message) = &result.errors()[0];
+    assert!(message.contains("--mount"), "{message}");
+    assert!(message.contains("BuildKit"), "{message}");
+    assert!(s.proxy.calls().is_empty(), "{:?}", s.proxy.calls());
+    assert!(s.repositories().is_empty());
+}
+
+#[test]
+fn a_failing_step_is_named_with_its_line_and_last_output() {
+    let s = StandIns::start();
+    let result = building(
+        &s,
+        "COPY hello.txt /hello.txt\n\
+         RUN for i in $(busybox seq 1 40); do echo \"out $i end\"; done; exit 3\n",
+    )
+    .run();
+    result.expect_code(1);
+    let (title, message) = &result.errors()[0];
+    assert_eq!(title, "Build failed", "{result}");
+    assert!(
+        message.contains("[3/3] RUN for i in"),
+        "the step: {message}"
+    );
+    assert!(message.contains("Dockerfile:3"), "the line: {message}");
+    assert!(message.contains("exit code: 3"), "{message}");
+    // The last 30 lines of its output, not the first.
+    for shown in ["out 40 end", "out 20 end"] {
+        assert!(message.contains(shown), "{shown}: {message}");
+    }
+    assert!(!message.contains("out 1 end"), "{message}");
+    assert!(!progress_steps(&result.stdout).is_empty(), "{result}");
+    assert!(s.proxy.calls().is_empty(), "{:?}", s.proxy.calls());
+    assert!(s.repositories().is_empty());
+    assert!(s.reader().tags(REPO).is_empty());
+    result.assert_no_secret_leaked(&s.secrets(), true);
+}
