@@ -301,12 +301,10 @@ fn a_mount_under_the_classic_builder_says_buildkit_is_needed() {
 #[test]
 fn a_failing_step_is_named_with_its_line_and_last_output() {
     let s = StandIns::start();
-    let result = building(
-        &s,
-        "COPY hello.txt /hello.txt\n\
-         RUN for i in $(busybox seq 1 40); do echo \"out $i end\"; done; exit 3\n",
-    )
-    .run();
+    let failing = "COPY hello.txt /hello.txt\n\
+         RUN for i in $(busybox seq 1 40); do echo \"out $i end\"; done; exit 3\n";
+    // With the cache off, the build comes before any AWS call.
+    let result = building(&s, failing).input("cache", "off").run();
     result.expect_code(1);
     let (title, message) = &result.errors()[0];
     assert_eq!(title, "Build failed", "{result}");
@@ -325,5 +323,22 @@ fn a_failing_step_is_named_with_its_line_and_last_output() {
     assert!(s.proxy.calls().is_empty(), "{:?}", s.proxy.calls());
     assert!(s.repositories().is_empty());
     assert!(s.reader().tags(REPO).is_empty());
+    result.assert_no_secret_leaked(&s.secrets(), true);
+
+    // With `cache: auto` the cache is read from ECR first: read-only calls, nothing written.
+    let result = building(&s, failing).run();
+    result.expect_code(1);
+    assert_eq!(result.errors()[0].0, "Build failed", "{result}");
+    let mut calls = s.proxy.calls();
+    calls.sort();
+    assert_eq!(
+        calls,
+        [
+            "ecr:GetAuthorizationToken",
+            "sts:AssumeRoleWithWebIdentity",
+            "sts:GetCallerIdentity"
+        ]
+    );
+    assert!(s.repositories().is_empty());
     result.assert_no_secret_leaked(&s.secrets(), true);
 }
