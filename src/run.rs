@@ -16,6 +16,7 @@ use crate::github::oidc::TokenService;
 use crate::http::HttpClients;
 use crate::inputs::{Plan, RawInputs};
 use crate::outputs::{self, Output};
+use crate::steps::image::build::CacheHome;
 use crate::steps::image::Made;
 use crate::steps::{credentials, image, login, outputs as report, push, repository};
 
@@ -37,7 +38,7 @@ pub async fn run(workflow: &Workflow, vars: Vec<(String, String)>) -> anyhow::Re
         let login = signed.login.clone().map_err(|e| {
             crate::aws::explain::ecr_failure(e, &signed.session.principal, &plan.repository.name)
         })?;
-        login::check(
+        let ecr = login::check(
             Ok(login),
             &plan,
             None,
@@ -45,7 +46,9 @@ pub async fn run(workflow: &Workflow, vars: Vec<(String, String)>) -> anyhow::Re
             &signed.session,
             workflow,
         )
-        .await
+        .await?;
+        let immutable = repository::tags_immutable(&signed.ecr, &plan, &signed.session).await?;
+        Ok(CacheHome { ecr, immutable })
     };
     let made = image::make(&plan.image, &ctx, &http.registry, &sign_in_early, workflow).await?;
     if let Some(base) = &made.base {

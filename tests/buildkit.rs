@@ -334,6 +334,7 @@ fn a_failing_step_is_named_with_its_line_and_last_output() {
     assert_eq!(
         calls,
         [
+            "ecr:DescribeRepositories",
             "ecr:GetAuthorizationToken",
             "sts:AssumeRoleWithWebIdentity",
             "sts:GetCallerIdentity"

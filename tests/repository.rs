@@ -210,7 +210,8 @@ fn ecr_throttling_is_retried_by_the_sdk() {
         "ThrottlingException",
         "Rate exceeded",
     ));
-    s.action().run().expect_code(0);
+    // The cache off: its early read of the repository would meet the injected faults first.
+    s.action().input("cache", "off").run().expect_code(0);
     assert_eq!(
         s.proxy.count("ecr:DescribeRepositories"),
         3,
@@ -238,7 +239,8 @@ fn an_existing_repository_created_by_a_parallel_job_is_used() {
         "RepositoryNotFoundException",
         "not found",
     ));
-    let result = s.action().run();
+    // The cache off: its early read of the repository would meet the injected fault first.
+    let result = s.action().input("cache", "off").run();
     result.expect_code(0);
     assert_eq!(s.proxy.count("ecr:CreateRepository"), 1);
     assert!(result

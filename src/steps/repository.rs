@@ -17,6 +17,26 @@ pub struct RepositoryOutcome {
     pub lifecycle: LifecycleChange,
 }
 
+/// Whether any of the image's tags cannot move once written: the existing repository's rule,
+/// else the one this run would create it with. A read only.
+pub async fn tags_immutable(
+    client: &aws_sdk_ecr::Client,
+    plan: &Plan,
+    session: &AwsSession,
+) -> anyhow::Result<bool> {
+    let wanted = &plan.repository;
+    let existing = ecr::describe_repository(client, &wanted.name, wanted.registry_id.as_deref())
+        .await
+        .map_err(|e| ecr_failure(e, &session.principal, &wanted.name))?;
+    Ok(match existing {
+        Some(repo) => plan.image.tags.iter().any(|t| repo.is_tag_immutable(t)),
+        None => matches!(
+            wanted.settings.tag_mutability,
+            ImageTagMutability::Immutable | ImageTagMutability::ImmutableWithExclusion
+        ),
+    })
+}
+
 pub async fn prepare(
     client: &aws_sdk_ecr::Client,
     plan: &Plan,

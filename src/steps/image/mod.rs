@@ -6,7 +6,7 @@
 //! builds and local images. The daemon is reached only when the engine needs it: a patch or a
 //! mirror by the registry engine runs without one.
 
-mod build;
+pub mod build;
 mod files_layer;
 mod mirror;
 mod patch;
@@ -23,7 +23,6 @@ use crate::github::context::RunContext;
 use crate::image::reference::ImageReference;
 use crate::inputs::{Engine, ImagePlan, ImageSource};
 use crate::oci::{Digest, Manifest};
-use crate::registry::destination::Destination;
 
 /// What the image step made.
 pub struct Made {
@@ -92,7 +91,7 @@ pub async fn make(
     plan: &ImagePlan,
     ctx: &RunContext,
     http: &reqwest::Client,
-    sign_in: &impl AsyncFn() -> anyhow::Result<Destination>,
+    sign_in: &impl AsyncFn() -> anyhow::Result<build::CacheHome>,
     workflow: &Workflow,
 ) -> anyhow::Result<Made> {
     let daemon = connect(plan).await?;

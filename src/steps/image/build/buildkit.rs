@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use super::cache::{self, CacheReport};
+use super::cache::{self, CacheHome, CacheReport};
 use super::Built;
 use crate::engine::buildkit::session::Provided;
 use crate::engine::buildkit::transport::Endpoint;
@@ -17,7 +17,6 @@ use crate::image::context;
 use crate::image::labels::build_labels;
 use crate::inputs::{BuildPlan, CachePlan, ImagePlan};
 use crate::oci::Platform;
-use crate::registry::destination::Destination;
 
 #[allow(clippy::too_many_arguments)]
 pub async fn build(
@@ -27,7 +26,7 @@ pub async fn build(
     image: &ImagePlan,
     local_name: &str,
     ctx: &RunContext,
-    sign_in: &impl AsyncFn() -> anyhow::Result<Destination>,
+    sign_in: &impl AsyncFn() -> anyhow::Result<CacheHome>,
     workflow: &Workflow,
 ) -> anyhow::Result<Built> {
     if let Some(platform) = &build.platform {
@@ -47,15 +46,17 @@ pub async fn build(
     }
     // The cache of earlier runs is in ECR: reading it needs the registry's credentials first
     // (read-only calls; nothing is written anywhere before the image exists).
-    let ecr = match build.cache {
+    let home = match build.cache {
         CachePlan::Auto => Some(sign_in().await?),
         _ => None,
     };
-    let ecr = ecr.as_ref();
-    let cache = cache::sources(&build.cache, ctx, ecr, workflow).await;
-    let (cache_from, inline) = cache.clone().unwrap_or_default();
+    let cache = cache::sources(&build.cache, ctx, home.as_ref(), workflow).await;
+    let (cache_from, inline) = cache
+        .as_ref()
+        .map(|c| (c.imported.clone(), c.inline))
+        .unwrap_or_default();
     let mut credentials = HashMap::new();
-    if let Some(ecr) = ecr {
+    if let Some(CacheHome { ecr, .. }) = &home {
         credentials.insert(
             ecr.host.clone(),
             (ecr.username.clone(), ecr.password.clone()),
@@ -114,10 +115,9 @@ pub async fn build(
     Ok(Built {
         id: built.id,
         builder: "BuildKit",
-        cache: cache.map(|(imported, inline)| CacheReport {
-            imported,
-            inline,
+        cache: cache.map(|c| CacheReport {
             used: built.cache,
+            ..c
         }),
     })
 }

@@ -9,6 +9,15 @@ use crate::image::tags::sanitise;
 use crate::inputs::CachePlan;
 use crate::registry::destination::Destination;
 
+/// This repository in ECR, signed in, where `cache: auto` finds and leaves the cache.
+pub struct CacheHome {
+    pub ecr: Destination,
+    /// The image's first tag cannot move once written. The inline cache records where its
+    /// steps came from, so a re-run of the same commit that imported it is a different image,
+    /// which an immutable tag would refuse: there the cache is imported, never exported.
+    pub immutable: bool,
+}
+
 /// What the cache did, for the summary.
 #[derive(Debug, Clone, Default)]
 pub struct CacheReport {
@@ -16,6 +25,8 @@ pub struct CacheReport {
     pub imported: Vec<String>,
     /// Whether the pushed image carries the cache for the next run.
     pub inline: bool,
+    /// Why it does not, when `cache: auto` chose so.
+    pub not_exported: Option<&'static str>,
     pub used: CacheUse,
 }
 
@@ -36,20 +47,27 @@ impl CacheReport {
     }
 }
 
-/// The images to import from, and whether to export inline; `None` when the cache is off.
+/// Where the cache comes from and goes; `None` when the cache is off.
 pub async fn sources(
     plan: &CachePlan,
     ctx: &RunContext,
-    ecr: Option<&Destination>,
+    home: Option<&CacheHome>,
     workflow: &Workflow,
-) -> Option<(Vec<String>, bool)> {
+) -> Option<CacheReport> {
+    let report = |imported, inline, not_exported| CacheReport {
+        imported,
+        inline,
+        not_exported,
+        used: CacheUse::default(),
+    };
     match plan {
         CachePlan::Off => None,
-        CachePlan::Explicit { from, inline } => Some((from.clone(), *inline)),
+        CachePlan::Explicit { from, inline } => Some(report(from.clone(), *inline, None)),
         CachePlan::Auto => {
-            let Some(ecr) = ecr else {
-                return Some((Vec::new(), true));
+            let Some(home) = home else {
+                return Some(report(Vec::new(), true, None));
             };
+            let ecr = &home.ecr;
             let mut tags: Vec<String> = ctx
                 .event
                 .branch()
@@ -69,7 +87,11 @@ pub async fn sources(
                     found.push(format!("{}:{tag}", ecr.repository_uri()));
                 }
             }
-            Some((found, true))
+            Some(if home.immutable {
+                report(found, false, Some("the tags are immutable"))
+            } else {
+                report(found, true, None)
+            })
         }
     }
 }

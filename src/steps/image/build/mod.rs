@@ -12,9 +12,8 @@ use crate::error::Failure;
 use crate::github::commands::{Level, Workflow};
 use crate::github::context::RunContext;
 use crate::inputs::{BuildPlan, Builder, ImagePlan};
-use crate::registry::destination::Destination;
 
-pub use cache::CacheReport;
+pub use cache::{CacheHome, CacheReport};
 
 /// What the build made, and how, for the log and the summary.
 pub struct Built {
@@ -33,7 +32,7 @@ pub async fn build(
     image: &ImagePlan,
     local_name: &str,
     ctx: &RunContext,
-    sign_in: &impl AsyncFn() -> anyhow::Result<Destination>,
+    sign_in: &impl AsyncFn() -> anyhow::Result<CacheHome>,
     workflow: &Workflow,
 ) -> anyhow::Result<Built> {
     let daemon = engine.describe().await.map_err(Failure::from)?;
