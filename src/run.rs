@@ -14,7 +14,7 @@ use crate::github::commands::Workflow;
 use crate::github::context::RunContext;
 use crate::github::oidc::TokenService;
 use crate::http::HttpClients;
-use crate::inputs::{Plan, RawInputs};
+use crate::inputs::{ImageSource, Plan, RawInputs};
 use crate::outputs::{self, Output};
 use crate::steps::image::build::CacheHome;
 use crate::steps::image::Made;
@@ -141,6 +141,16 @@ async fn publish(
         workflow,
     )
     .await?;
+
+    if let ImageSource::Build(build) = &plan.image.source {
+        if !build.load {
+            let names: Vec<String> = tags
+                .iter()
+                .map(|t| format!("{}:{t}", to.repository_uri()))
+                .collect();
+            made.unload(&names, workflow).await;
+        }
+    }
 
     // 7. Outputs, exported credentials when asked, the summary.
     let build_cache = made.build.as_ref().map(|b| match &b.cache {

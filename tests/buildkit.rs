@@ -7,7 +7,7 @@
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use sha2::Digest;
-use support::images::docker;
+use support::images::{self, docker};
 use support::{ActionResult, ActionRun, StandIns};
 
 const REPO: &str = "octo-org/web-app";
@@ -342,4 +342,49 @@ fn a_failing_step_is_named_with_its_line_and_last_output() {
     );
     assert!(s.repositories().is_empty());
     result.assert_no_secret_leaked(&s.secrets(), true);
+}
+
+#[test]
+fn load_false_leaves_nothing_of_the_run_in_the_daemon() {
+    let s = StandIns::start();
+    let marker = format!("test.id={}", s.nonce);
+    let name_of_ours = |names: &str| {
+        names
+            .lines()
+            .any(|n| n.starts_with(&s.registry_host()) || n.starts_with("ship-to-ecr-build/"))
+    };
+    let images_with_marker = || {
+        docker(&[
+            "image",
+            "ls",
+            "--filter",
+            &format!("label={marker}"),
+            "--format",
+            "{{.Repository}}:{{.Tag}}",
+        ])
+        .1
+    };
+
+    let kept = building(&s, "RUN echo kept > /kept\n")
+        .input("labels", &marker)
+        .run();
+    kept.expect_code(0);
+    assert!(
+        name_of_ours(&images_with_marker()),
+        "load: true keeps the image: {kept}"
+    );
+    images::remove_images_under(&format!("{}/", s.registry_host()));
+
+    let unloaded = building(&s, "RUN echo unloaded > /unloaded\n")
+        .input("labels", &marker)
+        .input("load", "false")
+        .run();
+    unloaded.expect_code(0);
+    assert!(
+        unloaded.stdout.contains("load is false"),
+        "the log says so: {unloaded}"
+    );
+    let left = images_with_marker();
+    assert!(!name_of_ours(&left), "names left in the daemon: {left}");
+    assert_eq!(pushed_file(&s, "unloaded"), Some("unloaded\n".into()));
 }

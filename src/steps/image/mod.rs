@@ -70,6 +70,23 @@ impl Made {
         }
     }
 
+    /// With `load: false`: removes the names the push gave the built image in the daemon
+    /// (`names`, of which only those the push used exist), so that with the temporary name
+    /// gone the daemon keeps nothing of this run. Names another job gave it stay.
+    pub async fn unload(&self, names: &[String], workflow: &Workflow) {
+        let Some(engine) = &self.daemon else { return };
+        let mut removed = 0;
+        for name in names {
+            // A name the push never used is not there: nothing to say about it.
+            if engine.untag(name).await.is_ok() {
+                removed += 1;
+            }
+        }
+        workflow.info(&format!(
+            "load is false: {removed} name(s) of the built image removed from the Docker daemon."
+        ));
+    }
+
     /// Removes the run's temporary name from the daemon, so that no run, failed or not, leaves
     /// one behind; a failure to do so is a warning, never the run's failure.
     pub async fn release(&self, workflow: &Workflow) {
