@@ -42,7 +42,11 @@ impl CacheReport {
             "{from}; {} of {} steps cached{}",
             self.used.cached,
             self.used.steps,
-            if self.inline { "; exported inline" } else { "" }
+            match (self.inline, self.not_exported) {
+                (true, _) => "; exported inline".to_string(),
+                (false, Some(why)) => format!("; not exported: {why}"),
+                (false, None) => String::new(),
+            }
         )
     }
 }
