@@ -36,8 +36,8 @@ fn command() -> Command {
             "From git push to an image in Amazon ECR, keyless, in one step.\n\n\
              Runs as a GitHub Action (inputs from INPUT_* variables) or from a shell with the \
              flags below; each flag sets the same input as its INPUT_<NAME> variable and wins \
-             over it. Multi-line inputs (tags, labels, files, env, build-args) take one line per \
-             flag, repeated. Outside Actions, outputs are printed as name=value lines.",
+             over it. Multi-line inputs (tags, labels, files, env, build-args, build-secrets, cache) \
+             take one line per flag, repeated. Outside Actions, outputs are printed as name=value lines.",
         )
         .max_term_width(100);
     for input in INPUTS {
