@@ -50,6 +50,7 @@ fn run(
             cache_from: &[],
             inline_cache: true,
             provided,
+            silence_limit: std::time::Duration::from_secs(300),
         },
         |l| lines.push(l.to_string()),
     ));

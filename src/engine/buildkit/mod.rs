@@ -7,6 +7,8 @@
 
 pub mod progress;
 pub mod session;
+#[cfg(test)]
+mod tests;
 pub mod transport;
 
 use std::time::Duration;
@@ -26,7 +28,7 @@ use crate::error::with_causes;
 
 /// How long the daemon may say nothing before the build is reported stuck. BuildKit reports
 /// progress while steps run; only a step that prints nothing for this long is cut short.
-const SILENCE_LIMIT: Duration = Duration::from_secs(30 * 60);
+pub const SILENCE_LIMIT: Duration = Duration::from_secs(30 * 60);
 
 /// One BuildKit build.
 pub struct BuildKitRequest<'a> {
@@ -46,6 +48,8 @@ pub struct BuildKitRequest<'a> {
     pub inline_cache: bool,
     /// What the session serves.
     pub provided: Provided,
+    /// How long the daemon may say nothing ([`SILENCE_LIMIT`] in the action).
+    pub silence_limit: Duration,
 }
 
 /// What a build made.
@@ -99,6 +103,7 @@ pub async fn build(
     mut on_line: impl FnMut(&str),
 ) -> Result<Built, DockerError> {
     let unreachable = |e: std::io::Error| DockerError::Unreachable(with_causes(&e));
+    let silence_limit = request.silence_limit;
     let session = session::open(endpoint, request.provided.clone())
         .await
         .map_err(unreachable)?;
@@ -128,11 +133,11 @@ pub async fn build(
     let mut pending: Vec<u8> = Vec::new();
     let mut id = None;
     loop {
-        let frame = match tokio::time::timeout(SILENCE_LIMIT, body.frame()).await {
+        let frame = match tokio::time::timeout(silence_limit, body.frame()).await {
             Err(_) => {
                 return Err(DockerError::Daemon(format!(
-                    "the daemon reported nothing for {} minutes during the build{}",
-                    SILENCE_LIMIT.as_secs() / 60,
+                    "the daemon reported nothing for {} s during the build{}",
+                    silence_limit.as_secs(),
                     if session.is_closed() {
                         ", and it closed the build session"
                     } else {

@@ -91,6 +91,7 @@ pub async fn build(
             cache_from: &cache_from,
             inline_cache: inline,
             provided,
+            silence_limit: engine::SILENCE_LIMIT,
         },
         |line| workflow.info(line),
     )
