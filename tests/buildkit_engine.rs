@@ -40,6 +40,7 @@ fn run(
     let result = runtime.block_on(build(
         &Endpoint::from_env().expect("a unix or tcp DOCKER_HOST"),
         BuildKitRequest {
+            api_version: &docker_api_version(),
             context: Box::pin(futures_util::stream::iter([Ok(bytes::Bytes::from(tar))])),
             dockerfile: "Dockerfile",
             tag,
@@ -55,6 +56,14 @@ fn run(
         |l| lines.push(l.to_string()),
     ));
     (result, lines)
+}
+
+/// The daemon's newest API version, as `docker version` reports it.
+fn docker_api_version() -> String {
+    docker(&["version", "--format", "{{.Server.APIVersion}}"])
+        .1
+        .trim()
+        .to_string()
 }
 
 #[test]

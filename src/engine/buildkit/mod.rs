@@ -32,6 +32,8 @@ pub const SILENCE_LIMIT: Duration = Duration::from_secs(30 * 60);
 
 /// One BuildKit build.
 pub struct BuildKitRequest<'a> {
+    /// The newest Engine API version the daemon speaks (`/version`'s `ApiVersion`).
+    pub api_version: &'a str,
     pub context: std::pin::Pin<Box<dyn Stream<Item = std::io::Result<bytes::Bytes>> + Send>>,
     /// The Dockerfile's path inside the context.
     pub dockerfile: &'a str,
@@ -104,10 +106,14 @@ pub async fn build(
 ) -> Result<Built, DockerError> {
     let unreachable = |e: std::io::Error| DockerError::Unreachable(with_causes(&e));
     let silence_limit = request.silence_limit;
-    let session = session::open(endpoint, request.provided.clone())
+    let session = session::open(endpoint, request.api_version, request.provided.clone())
         .await
         .map_err(unreachable)?;
-    let path = format!("/build?{}", query(&request, &session.id));
+    let path = format!(
+        "{}?{}",
+        transport::versioned(request.api_version, "/build"),
+        query(&request, &session.id)
+    );
     let http = hyper::Request::post(path)
         .header("Host", "docker")
         .header("Content-Type", "application/x-tar")

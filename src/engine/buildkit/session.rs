@@ -65,10 +65,10 @@ impl Drop for Session {
 }
 
 /// Opens a session with the daemon and serves it in the background.
-pub async fn open(endpoint: &Endpoint, provided: Provided) -> std::io::Result<Session> {
+pub async fn open(endpoint: &Endpoint, api: &str, provided: Provided) -> std::io::Result<Session> {
     let id = format!("ship-to-ecr-{:032x}", rand::random::<u128>());
     let mut sender = endpoint.connect().await?;
-    let mut request = hyper::Request::post("/session")
+    let mut request = hyper::Request::post(super::transport::versioned(api, "/session"))
         .header("Host", "docker")
         .header("Connection", "Upgrade")
         .header("Upgrade", "h2c")

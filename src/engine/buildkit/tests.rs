@@ -26,7 +26,7 @@ async fn silent_daemon(path: std::path::PathBuf) {
                 }
                 head.push(byte[0]);
             }
-            if head.starts_with(b"POST /session") {
+            if head.starts_with(b"POST /v1.41/session") {
                 let _ = stream
                     .write_all(
                         b"HTTP/1.1 101 UPGRADED\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n",
@@ -57,6 +57,7 @@ async fn a_daemon_that_falls_silent_is_reported_not_waited_for() {
     let result = build(
         &Endpoint::Unix(socket),
         BuildKitRequest {
+            api_version: "1.41",
             context: Box::pin(futures_util::stream::iter([Ok(bytes::Bytes::from_static(
                 b"",
             ))])),

@@ -16,6 +16,25 @@ pub enum Endpoint {
     Tcp(String),
 }
 
+/// The newest Engine API version these requests are pinned to: `/session` is deprecated from
+/// 1.53, and daemons refuse versions older than their minimum (1.44 from Docker 29).
+const NEWEST_API: (u32, u32) = (1, 52);
+
+/// `path` under the API version to use with a daemon that speaks up to `api` (`1.41`).
+pub fn versioned(api: &str, path: &str) -> String {
+    let parsed = api
+        .split_once('.')
+        .and_then(|(a, b)| Some((a.parse::<u32>().ok()?, b.parse::<u32>().ok()?)));
+    match parsed {
+        Some(v) => {
+            let (major, minor) = v.min(NEWEST_API);
+            format!("/v{major}.{minor}{path}")
+        }
+        // Unversioned: the daemon's own newest.
+        None => path.to_string(),
+    }
+}
+
 /// A byte stream to the daemon, over either kind of socket.
 pub trait DaemonIo: AsyncRead + AsyncWrite + Send + Unpin + 'static {}
 impl<T: AsyncRead + AsyncWrite + Send + Unpin + 'static> DaemonIo for T {}
@@ -89,6 +108,13 @@ impl Endpoint {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn requests_are_pinned_below_the_session_s_deprecation() {
+        assert_eq!(versioned("1.41", "/build"), "/v1.41/build");
+        assert_eq!(versioned("1.54", "/session"), "/v1.52/session");
+        assert_eq!(versioned("", "/session"), "/session");
+    }
 
     #[test]
     fn docker_host_forms() {

@@ -81,6 +81,7 @@ pub async fn build(
     let built = engine::build(
         endpoint,
         BuildKitRequest {
+            api_version: &daemon.api_version,
             context: Box::pin(streamed.body),
             dockerfile: &streamed.dockerfile,
             tag: &tag,
