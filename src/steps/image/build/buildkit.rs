@@ -71,9 +71,8 @@ pub async fn build(
         credentials,
     };
 
-    let context_error =
-        |e: context::ContextError| Failure::new("Cannot read the build context", e.to_string());
-    let streamed = context::stream(&build.context, &build.dockerfile).map_err(context_error)?;
+    let streamed =
+        context::stream(&build.context, &build.dockerfile).map_err(super::context_failure)?;
     let tag = format!("{local_name}:{first_tag}");
     let platform = build.platform.as_ref().map(Platform::to_string);
     let _group = workflow.group(&format!("Build {tag} with BuildKit"));
@@ -97,17 +96,7 @@ pub async fn build(
         |line| workflow.info(line),
     )
     .await;
-    // A context that could not be read explains a failed build better than the daemon does;
-    // but packing that stopped because the build stopped is the build's failure.
-    let packed = streamed
-        .packed
-        .await
-        .map_err(|e| Failure::new("Cannot read the build context", e.to_string()))?;
-    let files = match packed {
-        Ok(files) => files,
-        Err(e) if !e.is_broken_pipe() || built.is_ok() => return Err(context_error(e).into()),
-        Err(_) => 0,
-    };
+    let files = super::packed_files(streamed.packed, built.is_ok()).await?;
     let built = built.map_err(|e| failure(e, &build.dockerfile))?;
     workflow.info(&format!(
         "Built {tag} ({}) from {files} files in {:.1} s.",

@@ -23,9 +23,8 @@ pub async fn build(
     // fallback when the event carries none.
     let created = ctx.event.commit_time.unwrap_or(ctx.started_at);
     let labels = build_labels(&ctx.event, first_tag, created, &image.labels);
-    let context_error =
-        |e: context::ContextError| Failure::new("Cannot read the build context", e.to_string());
-    let streamed = context::stream(&build.context, &build.dockerfile).map_err(context_error)?;
+    let streamed =
+        context::stream(&build.context, &build.dockerfile).map_err(super::context_failure)?;
     let _group = workflow.group(&format!("Build {local_name}:{first_tag}"));
     let tag = format!("{local_name}:{first_tag}");
     let started = std::time::Instant::now();
@@ -41,17 +40,7 @@ pub async fn build(
             |line| workflow.info(line),
         )
         .await;
-    // A context that could not be read explains a failed build better than the daemon does;
-    // but packing that stopped because the build stopped is the build's failure.
-    let packed = streamed
-        .packed
-        .await
-        .map_err(|e| Failure::new("Cannot read the build context", e.to_string()))?;
-    let files = match packed {
-        Ok(files) => files,
-        Err(e) if !e.is_broken_pipe() || built.is_ok() => return Err(context_error(e).into()),
-        Err(_) => 0,
-    };
+    let files = super::packed_files(streamed.packed, built.is_ok()).await?;
     let built = built.map_err(Failure::from)?;
     // The labels, all in one step on top of what the user's Dockerfile built.
     let label_file = label_dockerfile(&built, &labels);

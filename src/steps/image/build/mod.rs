@@ -11,6 +11,7 @@ use crate::engine::docker::{DaemonInfo, DockerEngine};
 use crate::error::Failure;
 use crate::github::commands::{Level, Workflow};
 use crate::github::context::RunContext;
+use crate::image::context::ContextError;
 use crate::inputs::{BuildPlan, Builder, ImagePlan};
 
 pub use cache::{CacheHome, CacheReport};
@@ -115,5 +116,26 @@ fn choose(
             );
             Ok(None)
         }
+    }
+}
+
+fn context_failure(e: ContextError) -> Failure {
+    Failure::new("Cannot read the build context", e.to_string())
+}
+
+/// How many files the context held. A context that could not be read explains a failed build
+/// better than the daemon does; but packing that stopped because the build stopped (a broken
+/// pipe) is the build's failure, reported by the caller.
+async fn packed_files(
+    packed: tokio::task::JoinHandle<Result<usize, ContextError>>,
+    built: bool,
+) -> Result<usize, Failure> {
+    let packed = packed
+        .await
+        .map_err(|e| Failure::new("Cannot read the build context", e.to_string()))?;
+    match packed {
+        Ok(files) => Ok(files),
+        Err(e) if !e.is_broken_pipe() || built => Err(context_failure(e)),
+        Err(_) => Ok(0),
     }
 }
