@@ -65,10 +65,11 @@ fn json<T: serde::Serialize>(value: &T) -> String {
     serde_json::to_string(value).unwrap_or_default()
 }
 
-fn map<'a>(pairs: &'a [(String, String)]) -> serde_json::Map<String, Value> {
+/// `{"KEY": "value", ...}`, as `/build` takes build args and labels.
+fn map(pairs: &[(String, String)]) -> serde_json::Map<String, Value> {
     pairs
         .iter()
-        .map(|(k, v): &'a (String, String)| (k.clone(), Value::String(v.clone())))
+        .map(|(k, v)| (k.clone(), Value::String(v.clone())))
         .collect()
 }
 
@@ -172,45 +173,7 @@ pub async fn build(
         let mut used = 0;
         while let Some(Ok(message)) = messages.next() {
             used = messages.byte_offset();
-            if let Some(error) = message.get("errorDetail").or(message.get("error")) {
-                let text = error
-                    .get("message")
-                    .and_then(Value::as_str)
-                    .or(error.as_str())
-                    .unwrap_or_default()
-                    .to_string();
-                let (step, output) = progress.failed_step().unzip();
-                return Err(DockerError::Build(BuildFailure {
-                    step,
-                    output: output.unwrap_or_default(),
-                    message: text,
-                }));
-            }
-            match message.get("id").and_then(Value::as_str) {
-                Some("moby.buildkit.trace") => {
-                    if let Some(status) = message
-                        .get("aux")
-                        .and_then(Value::as_str)
-                        .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
-                        .and_then(|bytes| StatusResponse::decode(bytes.as_slice()).ok())
-                    {
-                        progress.update(status, &mut on_line);
-                    }
-                }
-                Some("moby.image.id") => {
-                    id = message
-                        .pointer("/aux/ID")
-                        .and_then(Value::as_str)
-                        .map(str::to_string);
-                }
-                _ => {
-                    if let Some(text) = message.get("stream").and_then(Value::as_str) {
-                        text.lines()
-                            .filter(|l| !l.trim().is_empty())
-                            .for_each(&mut on_line);
-                    }
-                }
-            }
+            take(message, &mut progress, &mut id, &mut on_line)?;
         }
         pending.drain(..used);
     }
@@ -219,6 +182,56 @@ pub async fn build(
         id,
         cache: progress.cache_use(),
     })
+}
+
+/// Takes one message of the `/build` stream: BuildKit's status, the image's id, a line of
+/// text, or the error that ends the build (with the step that failed and its last lines).
+fn take(
+    message: Value,
+    progress: &mut Progress,
+    id: &mut Option<String>,
+    on_line: &mut impl FnMut(&str),
+) -> Result<(), DockerError> {
+    if let Some(error) = message.get("errorDetail").or(message.get("error")) {
+        let text = error
+            .get("message")
+            .and_then(Value::as_str)
+            .or(error.as_str())
+            .unwrap_or_default()
+            .to_string();
+        let (step, output) = progress.failed_step().unzip();
+        return Err(DockerError::Build(BuildFailure {
+            step,
+            output: output.unwrap_or_default(),
+            message: text,
+        }));
+    }
+    match message.get("id").and_then(Value::as_str) {
+        Some("moby.buildkit.trace") => {
+            if let Some(status) = message
+                .get("aux")
+                .and_then(Value::as_str)
+                .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
+                .and_then(|bytes| StatusResponse::decode(bytes.as_slice()).ok())
+            {
+                progress.update(status, on_line);
+            }
+        }
+        Some("moby.image.id") => {
+            *id = message
+                .pointer("/aux/ID")
+                .and_then(Value::as_str)
+                .map(str::to_string);
+        }
+        _ => {
+            if let Some(text) = message.get("stream").and_then(Value::as_str) {
+                text.lines()
+                    .filter(|l| !l.trim().is_empty())
+                    .for_each(&mut *on_line);
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The daemon's `{"message": ...}` error body, or the body as it is.
