@@ -22,16 +22,13 @@ const PART_MB: usize = 50;
 const PARTS: usize = 4;
 
 fn main() {
-    // `cargo test --all-targets` also runs bench targets: only measure when cargo bench asks.
-    if !std::env::args().any(|a| a == "--bench") {
-        println!("build_push: a benchmark; run it with scripts/bench");
+    if !support::bench::asked("build_push") {
         return;
     }
     let base = images::base_image();
     let s = StandIns::start();
     let host = s.registry_host();
-    let docker_config = tempfile::tempdir().unwrap();
-    images::cli_login(docker_config.path(), &host);
+    let docker_config = support::bench::cli_config(&s);
 
     let labels = [
         "org.opencontainers.image.created=2026-11-20T09:30:00Z",

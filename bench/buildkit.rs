@@ -55,16 +55,13 @@ const OURS_NO_CACHE: &str = "ship-to-ecr, cache: off";
 const CLI_CACHE_FROM: &str = "BuildKit CLI pair, --cache-from";
 
 fn main() {
-    // `cargo test --all-targets` also runs bench targets: only measure when cargo bench asks.
-    if !std::env::args().any(|a| a == "--bench") {
-        println!("buildkit: a benchmark; run it with scripts/bench");
+    if !support::bench::asked("buildkit") {
         return;
     }
     let base = images::base_image();
     let s = StandIns::start();
     let host = s.registry_host();
-    let docker_config = tempfile::tempdir().unwrap();
-    images::cli_login(docker_config.path(), &host);
+    let docker_config = support::bench::cli_config(&s);
     let config = docker_config.path();
 
     let mut times: BTreeMap<&str, Vec<Duration>> = BTreeMap::new();

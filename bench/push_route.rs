@@ -20,8 +20,7 @@ use support::{images, registry_password, StandIns};
 const ROUNDS: usize = 3;
 
 fn main() {
-    if !std::env::args().any(|a| a == "--bench") {
-        println!("push_route: a benchmark; run it with scripts/bench");
+    if !support::bench::asked("push_route") {
         return;
     }
     let base = images::base_image();
@@ -54,8 +53,7 @@ fn main() {
             let which = (round + offset) % names.len();
             // A registry of its own: the daemon mounts blobs it pushed to the same registry.
             let s = StandIns::start();
-            let config = tempfile::tempdir().unwrap();
-            images::cli_login(config.path(), &s.registry_host());
+            let config = support::bench::cli_config(&s);
             let repo = "bench/route";
             let started = Instant::now();
             match which {

@@ -31,8 +31,7 @@ use support::{registry_password, StandIns};
 const ROUNDS: usize = 3;
 
 fn main() {
-    if !std::env::args().any(|a| a == "--bench") {
-        println!("registry_engine: a benchmark; run it with scripts/bench");
+    if !support::bench::asked("registry_engine") {
         return;
     }
     let source = SourceRegistry::anonymous();

@@ -11,6 +11,7 @@ mod action_result;
 mod action_run;
 mod aws_proxy;
 pub mod base_images;
+pub mod bench;
 mod http;
 pub mod images;
 mod net;
