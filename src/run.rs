@@ -153,11 +153,6 @@ async fn publish(
     }
 
     // 7. Outputs, exported credentials when asked, the summary.
-    let build_cache = made.build.as_ref().map(|b| match &b.cache {
-        Some(cache) => cache.describe(),
-        None if b.builder == "classic" => "none (classic builder)".to_string(),
-        None => "off".to_string(),
-    });
     report::write(
         &report::Published {
             session: &session,
@@ -172,7 +167,7 @@ async fn publish(
             artifact: &made.artifact,
             base: made.base.as_ref().map(|b| b.name.as_str()),
             builder: made.build.as_ref().map(|b| b.builder),
-            build_cache: build_cache.as_deref(),
+            build_cache: made.build.as_ref().map(|b| b.cache.as_str()),
             report: report.as_ref(),
             export_credentials: plan.export_credentials,
             started,

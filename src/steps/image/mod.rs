@@ -40,7 +40,8 @@ pub struct Made {
 /// Which builder built the image and what its cache did.
 pub struct BuildSummary {
     pub builder: &'static str,
-    pub cache: Option<build::CacheReport>,
+    /// What the cache did, in words.
+    pub cache: String,
 }
 
 /// A patch's base, pinned by the digest of what was patched (an index, or one image).
@@ -137,7 +138,7 @@ pub async fn make(
             made.temporary_name = Some(format!("{local_name}:{}", plan.tags[0]));
             made.build = Some(BuildSummary {
                 builder: built.builder,
-                cache: built.cache,
+                cache: built.cache_row(),
             });
             made
         }

@@ -25,6 +25,17 @@ pub struct Built {
     pub cache: Option<CacheReport>,
 }
 
+impl Built {
+    /// What the cache did, in words for the summary.
+    pub fn cache_row(&self) -> String {
+        match (&self.cache, self.builder) {
+            (Some(cache), _) => cache.describe(),
+            (None, "classic") => "none (classic builder)".to_string(),
+            (None, _) => "off".to_string(),
+        }
+    }
+}
+
 /// Builds `build` with the builder the plan and the daemon allow; `sign_in` reaches this
 /// repository in ECR, for a cache imported from there.
 pub async fn build(
