@@ -478,6 +478,17 @@ fn what_only_buildkit_does_is_refused_with_the_classic_builder() {
         "to=inline",
         "needs BuildKit and builder is classic",
     );
+    let platform = s
+        .action()
+        .input("builder", "classic")
+        .input("platform", "linux/arm64")
+        .run();
+    assert_refused_alone(
+        &platform,
+        "platform",
+        "linux/arm64",
+        "needs BuildKit and builder is classic",
+    );
     assert!(s.proxy.calls().is_empty());
     assert_eq!(s.oidc.requests(), 0);
 }

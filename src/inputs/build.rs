@@ -68,7 +68,12 @@ pub(super) fn plan(
     let platform = errors.optional(&raw.platform, None, |v| platform(v).map(Some));
     let load = errors.optional(&raw.load, true, |v| values::boolean("load", v));
     if builder == Some(Builder::Classic) {
-        refuse_without_buildkit(secrets.as_deref(), cache.as_ref(), errors);
+        refuse_without_buildkit(
+            secrets.as_deref(),
+            cache.as_ref(),
+            platform.as_ref(),
+            errors,
+        );
     }
     let (
         Some(context),
@@ -103,6 +108,7 @@ pub(super) fn plan(
 fn refuse_without_buildkit(
     secrets: Option<&[build_secrets::BuildSecret]>,
     cache: Option<&CachePlan>,
+    platform: Option<&Option<Platform>>,
     errors: &mut Errors,
 ) {
     if secrets.is_some_and(|s| !s.is_empty()) {
@@ -120,6 +126,14 @@ fn refuse_without_buildkit(
             "gives from/to lines, but importing and exporting a cache needs BuildKit and \
              builder is classic; use builder: auto (or buildkit), or cache: auto or off",
             "auto",
+        ));
+    }
+    if matches!(platform, Some(Some(_))) {
+        errors.refuse(InputError::new(
+            "platform",
+            "is set, but building for a platform other than the daemon's needs BuildKit and \
+             builder is classic; use builder: auto (or buildkit), or leave platform empty",
+            "linux/arm64",
         ));
     }
 }
@@ -294,13 +308,21 @@ mod tests {
             ("INPUT_BUILDER", "classic"),
             ("INPUT_BUILD-SECRETS", "id=npmrc,src=classic.npmrc"),
             ("INPUT_CACHE", "to=inline"),
+            ("INPUT_PLATFORM", "linux/arm64"),
         ])
         .unwrap_err();
         let found: Vec<(&str, &str)> = errors
             .iter()
             .map(|e| (e.input, e.example.as_str()))
             .collect();
-        assert_eq!(found, [("builder", "auto"), ("cache", "auto")]);
+        assert_eq!(
+            found,
+            [
+                ("builder", "auto"),
+                ("cache", "auto"),
+                ("platform", "linux/arm64")
+            ]
+        );
         assert!(
             errors[0].rule.contains("build secrets need BuildKit"),
             "{errors:?}"

@@ -69,7 +69,7 @@ pub async fn build(
 }
 
 /// BuildKit's endpoint when it builds, `None` for the classic builder; refuses what the
-/// classic builder cannot do when it is the only one.
+/// classic builder cannot do when the daemon leaves no other.
 fn choose(
     build: &BuildPlan,
     daemon: &DaemonInfo,
@@ -91,20 +91,13 @@ fn choose(
     } else {
         None
     };
+    // What only BuildKit does; with `builder: classic` the inputs already refused it.
     let needs_buildkit = [
         (!build.secrets.is_empty(), "build-secrets"),
         (build.platform.is_some(), "platform"),
     ];
     match (build.builder, missing) {
-        (Builder::Classic, _) => {
-            if let Some((_, input)) = needs_buildkit.iter().find(|(set, _)| *set) {
-                return Err(Failure::new(
-                    "BuildKit needed",
-                    format!("'{input}' needs BuildKit, but 'builder' is classic. Use builder: auto."),
-                ));
-            }
-            Ok(None)
-        }
+        (Builder::Classic, _) => Ok(None),
         (_, None) => Ok(endpoint),
         (Builder::BuildKit, Some(why)) => Err(Failure::new(
             "BuildKit not available",
