@@ -17,6 +17,17 @@ pub struct RepositoryOutcome {
     pub lifecycle: LifecycleChange,
 }
 
+/// The repository, if it exists; a refusal explained.
+async fn find(
+    client: &aws_sdk_ecr::Client,
+    wanted: &RepositoryPlan,
+    session: &AwsSession,
+) -> Result<Option<RepositoryState>, Failure> {
+    ecr::describe_repository(client, &wanted.name, wanted.registry_id.as_deref())
+        .await
+        .map_err(|e| ecr_failure(e, &session.principal, &wanted.name))
+}
+
 /// Whether any of the image's tags cannot move once written: the existing repository's rule,
 /// else the one this run would create it with. A read only.
 pub async fn tags_immutable(
@@ -25,10 +36,7 @@ pub async fn tags_immutable(
     session: &AwsSession,
 ) -> anyhow::Result<bool> {
     let wanted = &plan.repository;
-    let existing = ecr::describe_repository(client, &wanted.name, wanted.registry_id.as_deref())
-        .await
-        .map_err(|e| ecr_failure(e, &session.principal, &wanted.name))?;
-    Ok(match existing {
+    Ok(match find(client, wanted, session).await? {
         Some(repo) => plan.image.tags.iter().any(|t| repo.is_tag_immutable(t)),
         None => matches!(
             wanted.settings.tag_mutability,
@@ -47,9 +55,7 @@ pub async fn prepare(
     let _group = workflow.group("ECR repository");
     let wanted = &plan.repository;
     let fail = |e| ecr_failure(e, &session.principal, &wanted.name);
-    let existing = ecr::describe_repository(client, &wanted.name, wanted.registry_id.as_deref())
-        .await
-        .map_err(fail)?;
+    let existing = find(client, wanted, session).await?;
     if !plan.image.push {
         match &existing {
             Some(repo) => workflow.info(&format!(
