@@ -221,7 +221,7 @@ fn image_mode_pushes_a_local_image_unchanged() {
     let result = s.action().input("image", &name).input("tags", "v7").run();
     result.expect_code(0);
     let reader = s.reader();
-    let (_, manifest) = reader.manifest(REPO, "v7").unwrap();
+    let (digest, manifest) = reader.manifest(REPO, "v7").unwrap();
     assert_eq!(
         manifest["config"]["digest"],
         id.trim(),
@@ -231,6 +231,28 @@ fn image_mode_pushes_a_local_image_unchanged() {
         !result.stdout.contains("::group::Build"),
         "nothing is built"
     );
+    // This daemon keeps images in the classic store: they leave through the export API,
+    // compressed here, and what reached the registry is exactly the daemon's image.
+    assert!(
+        result
+            .stdout
+            .contains("layer(s) out of the daemon and compressed them"),
+        "{}",
+        result.stdout
+    );
+    reader.assert_layers_match_the_config(REPO, "v7");
+
+    // The same image pushed again, to a repository that has none of it, is the same manifest:
+    // the compression is the same bytes every time.
+    let again = s
+        .action()
+        .input("image", &name)
+        .input("repository", "elsewhere/app")
+        .input("tags", "v7")
+        .run();
+    again.expect_code(0);
+    let (digest_again, _) = reader.manifest("elsewhere/app", "v7").unwrap();
+    assert_eq!(digest_again, digest);
 }
 
 #[test]

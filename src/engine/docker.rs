@@ -362,6 +362,14 @@ impl DockerEngine {
         Ok(())
     }
 
+    /// The image as `docker save` writes it (read by [`super::export`]), streamed.
+    pub fn save(
+        &self,
+        name: &str,
+    ) -> Pin<Box<dyn Stream<Item = Result<Bytes, bollard::errors::Error>> + Send>> {
+        Box::pin(self.docker.export_image(name))
+    }
+
     /// Gives the image another name (`repo:tag`) in the daemon.
     pub async fn tag(&self, image: &str, repo: &str, tag: &str) -> Result<(), DockerError> {
         self.docker

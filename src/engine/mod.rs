@@ -4,3 +4,4 @@
 pub mod archive;
 pub mod buildkit;
 pub mod docker;
+pub mod export;

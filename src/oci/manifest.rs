@@ -179,6 +179,24 @@ pub fn patched(
     Ok(Manifest::new(media_type, bytes))
 }
 
+/// A Docker v2 image manifest of `config` and gzip `layers`, the format the daemon's own push
+/// writes, so that an image reads the same whichever route pushed it.
+pub fn docker_image(config: &Descriptor, layers: &[Descriptor]) -> Manifest {
+    let (config_type, layer_type) = MediaType::DockerManifest.config_and_layer();
+    let layers: Vec<Value> = layers
+        .iter()
+        .map(|l| json!({"mediaType": layer_type.as_str(), "size": l.size, "digest": l.digest.as_str()}))
+        .collect();
+    let manifest = json!({
+        "schemaVersion": 2,
+        "mediaType": MediaType::DockerManifest.as_str(),
+        "config": {"mediaType": config_type.as_str(), "size": config.size, "digest": config.digest.as_str()},
+        "layers": layers,
+    });
+    let bytes = serde_json::to_vec(&manifest).expect("a JSON value serialises");
+    Manifest::new(MediaType::DockerManifest, bytes)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -234,6 +252,22 @@ mod tests {
             "application/vnd.oci.image.layer.v1.tar+gzip"
         );
         assert!(value.get("annotations").is_none());
+    }
+
+    #[test]
+    fn a_docker_image_manifest_of_a_config_and_layers() {
+        let (config, layer) = (Descriptor::of(b"config"), Descriptor::of(b"layer"));
+        let made = docker_image(&config, std::slice::from_ref(&layer));
+        assert_eq!(made.digest, Digest::of(&made.bytes));
+        let image = made.image().unwrap();
+        assert_eq!(image.config, config);
+        assert_eq!(image.layers, vec![layer]);
+        let value = made.json().unwrap();
+        assert_eq!(value["mediaType"], MediaType::DockerManifest.as_str());
+        assert_eq!(
+            value["layers"][0]["mediaType"],
+            "application/vnd.docker.image.rootfs.diff.tar.gzip"
+        );
     }
 
     #[test]

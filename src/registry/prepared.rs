@@ -28,7 +28,9 @@ pub struct Source {
 }
 
 pub struct PreparedImage {
-    pub source: Source,
+    /// Where `source_blobs` are copied from; `None` for an image made wholly here (one read
+    /// out of the daemon).
+    pub source: Option<Source>,
     /// Blobs to copy as they are (skipped when the destination has them).
     pub source_blobs: Vec<Descriptor>,
     /// Blobs made here (a new layer, new configs).

@@ -214,7 +214,8 @@ impl FakeRegistry {
     }
 
     /// Answers `status` to the next `times` requests whose method is `method` and whose path
-    /// (without the query) matches the regex `path` whole, e.g. `("PUT", ".*/manifests/.*")`.
+    /// (followed by `?` and the query when there is one) matches the regex `path` whole, e.g.
+    /// `("PUT", ".*/manifests/.*")`, or one blob's upload with `.*digest=sha256%3A<hex>`.
     /// Checked before authentication, as a failing proxy or load balancer would answer.
     pub fn fail_next(&self, method: &str, path: &str, status: u16, times: usize) {
         let path = Regex::new(&format!("^(?:{path})$")).expect("a valid path regex");

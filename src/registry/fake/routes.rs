@@ -136,7 +136,11 @@ fn answer(
     headers: &HeaderMap,
     body: Bytes,
 ) -> Response {
-    if let Some(status) = shared.store().take_fault(method, path) {
+    let target = match query {
+        Some(query) => format!("{path}?{query}"),
+        None => path.to_string(),
+    };
+    if let Some(status) = shared.store().take_fault(method, &target) {
         return error(status, fault_code(status), "injected fault");
     }
     let route = Route::parse(path);

@@ -60,10 +60,10 @@ pub async fn prepare(
         blobs.len()
     ));
     let prepared = PreparedImage {
-        source: Source {
+        source: Some(Source {
             registry,
             repository: reference.repository.clone(),
-        },
+        }),
         source_blobs: blobs,
         uploads: Vec::new(),
         children,

@@ -233,7 +233,7 @@ pub fn prepare(
         }
     };
     Ok(PreparedImage {
-        source,
+        source: Some(source),
         source_blobs,
         uploads,
         children,

@@ -10,6 +10,7 @@
 
 mod daemon;
 pub mod dry_run;
+mod export;
 mod lookup;
 #[cfg(test)]
 mod tests;
@@ -25,7 +26,8 @@ use crate::oci::Manifest;
 use crate::registry::client::RegistryError;
 use crate::registry::copy::CopyReport;
 use crate::registry::destination::Destination;
-use crate::registry::write::WriteError;
+use crate::registry::prepared::PreparedImage;
+use crate::registry::write::{WriteError, WriteReport};
 
 /// Names the image in the daemon (when it is there) as the registry will, as `docker build -t`
 /// would have; then pushes it, or with `push: false` says what a push would do.
@@ -150,29 +152,23 @@ async fn write_once(
     match request.artifact {
         Artifact::Prepared { image, .. } => {
             let started = Instant::now();
-            let written = crate::registry::write(
-                &request.to.client,
-                &request.to.repository,
-                image,
-                tag,
-                &workflow.retry_notice(),
-            )
-            .await
-            .map_err(write_failure)?;
+            let written = write_prepared(request, image, tag, workflow).await?;
             let copied = written.copied;
-            workflow.info(&format!(
-                "Blobs from {}: {} already in ECR, {} mounted, {} copied ({} bytes) in {:.2} s.",
-                image.source.repository,
-                copied.present,
-                copied.mounted,
-                copied.uploaded,
-                copied.bytes_uploaded,
-                started.elapsed().as_secs_f64()
-            ));
+            if let Some(source) = &image.source {
+                workflow.info(&format!(
+                    "Blobs from {}: {} already in ECR, {} mounted, {} copied ({} bytes) in {:.2} s.",
+                    source.repository,
+                    copied.present,
+                    copied.mounted,
+                    copied.uploaded,
+                    copied.bytes_uploaded,
+                    started.elapsed().as_secs_f64()
+                ));
+            }
             let moved = Moved {
                 layers_uploaded: copied.uploaded + written.uploaded,
                 layers_present: copied.present + copied.mounted + written.present,
-                base_blobs: Some(copied),
+                base_blobs: image.source.as_ref().map(|_| copied),
             };
             Ok((image.manifest.clone(), moved))
         }
@@ -183,6 +179,19 @@ async fn write_once(
                     "this image can only be pushed by the daemon",
                 )
             })?;
+            if export::is_the_faster_route(engine).await? {
+                let exported = export::prepare(engine, local, workflow).await?;
+                let written = write_prepared(request, &exported, tag, workflow).await?;
+                // The config is one of the uploads; the report counts layers.
+                let config = exported.manifest.config_digest();
+                let config_sent = written.sent.iter().any(|d| Some(d) == config.as_ref());
+                let moved = Moved {
+                    layers_uploaded: written.uploaded - usize::from(config_sent),
+                    layers_present: written.present - usize::from(!config_sent),
+                    base_blobs: None,
+                };
+                return Ok((exported.manifest.clone(), moved));
+            }
             let (stored, pushed) = daemon::push(engine, local, request, tag, workflow).await?;
             let moved = Moved {
                 layers_uploaded: pushed.layers_uploaded,
@@ -192,6 +201,24 @@ async fn write_once(
             Ok((stored, moved))
         }
     }
+}
+
+/// Writes a prepared image blob by blob under `tag`.
+async fn write_prepared(
+    request: &PushRequest<'_>,
+    image: &PreparedImage,
+    tag: &str,
+    workflow: &Workflow,
+) -> Result<WriteReport, Failure> {
+    crate::registry::write(
+        &request.to.client,
+        &request.to.repository,
+        image,
+        tag,
+        &workflow.retry_notice(),
+    )
+    .await
+    .map_err(write_failure)
 }
 
 fn write_failure(e: WriteError) -> Failure {

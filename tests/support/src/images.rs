@@ -189,6 +189,26 @@ impl RegistryReader {
         contents
     }
 
+    /// Checks what a pull checks: each layer blob of `repo:reference`, uncompressed, is the
+    /// layer its config names in `rootfs.diff_ids`, in order.
+    pub fn assert_layers_match_the_config(&self, repo: &str, reference: &str) {
+        use sha2::Digest as _;
+        let config = self.config(repo, reference);
+        let diff_ids: Vec<&str> = config["rootfs"]["diff_ids"]
+            .as_array()
+            .expect("diff_ids")
+            .iter()
+            .map(|d| d.as_str().unwrap())
+            .collect();
+        let layers: Vec<String> = self
+            .contents(repo, reference)
+            .into_iter()
+            .filter(|(what, _)| what.starts_with("layer "))
+            .map(|(_, tar)| format!("sha256:{:x}", sha2::Sha256::digest(&tar)))
+            .collect();
+        assert_eq!(layers, diff_ids, "the layers of {repo}:{reference}");
+    }
+
     /// (path, content) of every regular file in the layers of `repo:reference`, lowest layer
     /// first, paths as the tar names them (`app/index.html`).
     pub fn files(&self, repo: &str, reference: &str) -> Vec<(String, Vec<u8>)> {
