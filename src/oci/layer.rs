@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest as _, Sha256};
 
 use super::digest::Digest;
+use super::gzip::GzipWriter;
 use super::manifest::Descriptor;
 
 /// One `SRC => DEST` line of the `files` input, parsed.
@@ -191,13 +192,12 @@ pub fn write(entries: &[LayerEntry], mtime: u64, out: impl Write) -> io::Result<
     Ok(hashing.finish())
 }
 
-/// Compresses the layer tar at `tar` into `out` with gzip (level 6, no name or time in the
-/// header), the same bytes for the same tar; returns the compressed blob's descriptor.
+/// Compresses the layer tar at `tar` into `out` with [`super::gzip`], the same bytes for the
+/// same tar; returns the compressed blob's descriptor.
 pub fn compress(tar: &Path, out: &Path) -> io::Result<Descriptor> {
-    let mut input = io::BufReader::new(std::fs::File::open(tar)?);
+    let mut input = std::fs::File::open(tar)?;
     let file = io::BufWriter::new(std::fs::File::create(out)?);
-    let mut encoder =
-        flate2::GzBuilder::new().write(Hashing::new(file), flate2::Compression::default());
+    let mut encoder = GzipWriter::new(Hashing::new(file))?;
     io::copy(&mut input, &mut encoder)?;
     let mut hashing = encoder.finish()?;
     hashing.flush()?;

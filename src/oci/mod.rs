@@ -4,6 +4,7 @@
 
 pub mod config;
 pub mod digest;
+pub mod gzip;
 pub mod index;
 pub mod layer;
 pub mod manifest;
