@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use chrono::{DateTime, Utc};
 
+use super::commit_time::{self, CommitTime};
 use super::event::Event;
 
 /// What this program needs to know about the workflow run it is part of.
@@ -18,7 +19,9 @@ pub struct RunContext {
     pub has_env_file: bool,
     /// What triggered the run (ref, commit, pull request).
     pub event: Event,
-    /// When this step started: `{{date}}` and the `created` label use it.
+    /// When the commit was made: the time images are stamped with.
+    pub commit_time: CommitTime,
+    /// When this step started: the `{{date}}` placeholder uses it.
     pub started_at: DateTime<Utc>,
 }
 
@@ -29,13 +32,21 @@ impl RunContext {
             .map(PathBuf::from)
             .or_else(|| std::env::current_dir().ok())
             .unwrap_or_else(|| PathBuf::from("."));
+        let event = Event::from_env();
+        let commit_time = commit_time::resolve(
+            var("SOURCE_DATE_EPOCH").as_deref(),
+            &workspace,
+            event.sha.as_deref(),
+            event.pushed_commit_time,
+        );
         Self {
             run_id: var("GITHUB_RUN_ID"),
             run_attempt: var("GITHUB_RUN_ATTEMPT"),
             workspace,
             repository: var("GITHUB_REPOSITORY"),
             has_env_file: var("GITHUB_ENV").is_some(),
-            event: Event::from_env(),
+            event,
+            commit_time,
             started_at: Utc::now(),
         }
     }

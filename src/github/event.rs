@@ -29,9 +29,9 @@ pub struct Event {
     pub pull_request: Option<u64>,
     pub server_url: Option<String>,
     pub repository: Option<String>,
-    /// When the commit was made (`SOURCE_DATE_EPOCH`, else a push's `head_commit.timestamp`):
-    /// stable across re-runs, unlike the clock.
-    pub commit_time: Option<DateTime<Utc>>,
+    /// A push event's `head_commit.timestamp`, the only commit time a payload carries (see
+    /// [`super::commit_time`] for the time an image is stamped with).
+    pub pushed_commit_time: Option<DateTime<Utc>>,
 }
 
 impl Event {
@@ -70,18 +70,11 @@ impl Event {
             pull_request,
             server_url: var("GITHUB_SERVER_URL"),
             repository: var("GITHUB_REPOSITORY"),
-            // SOURCE_DATE_EPOCH (the reproducible-builds convention) wins; a push event's
-            // payload has the commit's own time. Nothing else in a payload is stable.
-            commit_time: var("SOURCE_DATE_EPOCH")
-                .and_then(|s| s.trim().parse::<i64>().ok())
-                .and_then(|s| DateTime::from_timestamp(s, 0))
-                .or_else(|| {
-                    payload
-                        .pointer("/head_commit/timestamp")
-                        .and_then(Value::as_str)
-                        .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
-                        .map(|t| t.with_timezone(&Utc))
-                }),
+            pushed_commit_time: payload
+                .pointer("/head_commit/timestamp")
+                .and_then(Value::as_str)
+                .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+                .map(|t| t.with_timezone(&Utc)),
         }
     }
 
@@ -160,19 +153,14 @@ mod tests {
         assert_eq!(e.ref_kind(), RefKind::Branch("main".into()));
         assert!(e.on_default_branch());
         assert_eq!(e.ref_name().as_deref(), Some("main"));
-        assert_eq!(e.commit_time, None);
+        assert_eq!(e.pushed_commit_time, None);
         let e = event(
             &[("GITHUB_REF", "refs/heads/main")],
             json!({"head_commit": {"timestamp": "2026-11-20T09:30:00+01:00"}}),
         );
         assert_eq!(
-            e.commit_time.unwrap().to_rfc3339(),
+            e.pushed_commit_time.unwrap().to_rfc3339(),
             "2026-11-20T08:30:00+00:00"
-        );
-        let e = event(&[("SOURCE_DATE_EPOCH", "1700000000")], Value::Null);
-        assert_eq!(
-            e.commit_time.unwrap().to_rfc3339(),
-            "2023-11-14T22:13:20+00:00"
         );
     }
 

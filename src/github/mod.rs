@@ -3,6 +3,7 @@
 #[cfg(test)]
 pub mod captured;
 pub mod commands;
+pub mod commit_time;
 pub mod context;
 pub mod event;
 pub mod oidc;

@@ -167,6 +167,12 @@ mod tests {
                 git_ref: Some("refs/heads/main".into()),
                 ..Default::default()
             },
+            commit_time: crate::github::commit_time::resolve(
+                None,
+                std::path::Path::new("/nonexistent"),
+                None,
+                None,
+            ),
             started_at: chrono::Utc::now(),
         }
     }

@@ -5,6 +5,7 @@ use chrono::{TimeZone, Utc};
 
 pub use crate::github::captured::Log;
 use crate::github::commands::{CommandFiles, Workflow};
+use crate::github::commit_time::{CommitTime, TimeSource};
 use crate::github::context::RunContext;
 use crate::github::event::Event;
 use crate::image::reference::ImageReference;
@@ -38,8 +39,11 @@ pub fn run_context() -> RunContext {
             sha: Some("4f3c2b1a0e9d8c7b6a5f4e3d2c1b0a9f8e7d6c5b".into()),
             git_ref: Some("refs/heads/main".into()),
             repository: Some("octo/app".into()),
-            commit_time: Some(Utc.with_ymd_and_hms(2025, 3, 1, 12, 0, 0).unwrap()),
             ..Default::default()
+        },
+        commit_time: CommitTime {
+            time: Utc.with_ymd_and_hms(2025, 3, 1, 12, 0, 0).unwrap(),
+            source: TimeSource::PushEvent,
         },
         started_at: Utc::now(),
     }

@@ -134,11 +134,12 @@ pub fn patch_image(
     ctx: &RunContext,
     layer: Option<&PackedLayer>,
 ) -> Result<ImagePatch, Failure> {
+    // Without a commit time, the base's own time: still the same on every run.
     let created = ctx
-        .event
         .commit_time
+        .known()
         .or_else(|| config::created(&base.config))
-        .unwrap_or(ctx.started_at);
+        .unwrap_or(ctx.commit_time.time);
     let mut labels: BTreeMap<String, String> =
         build_labels(&ctx.event, &image.tags[0], created, &[]);
     labels.insert(

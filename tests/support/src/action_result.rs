@@ -34,9 +34,16 @@ impl ActionResult {
 
     /// The `::error` annotations, unescaped, as (title, message).
     pub fn errors(&self) -> Vec<(String, String)> {
+        self.annotations("error")
+    }
+
+    /// The annotations of one level (`error`, `warning`, `notice`), unescaped, as (title,
+    /// message).
+    pub fn annotations(&self, level: &str) -> Vec<(String, String)> {
+        let prefix = format!("::{level} title=");
         self.stdout
             .lines()
-            .filter_map(|l| l.strip_prefix("::error title="))
+            .filter_map(|l| l.strip_prefix(prefix.as_str()))
             .filter_map(|l| l.split_once("::"))
             .map(|(t, m)| (unescape(t), unescape(m)))
             .collect()

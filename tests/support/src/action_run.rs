@@ -138,6 +138,32 @@ impl ActionRun {
         self
     }
 
+    /// Commits every file of the workspace to a git repository there, as `actions/checkout`
+    /// leaves one, committed at `committer_epoch` by a fixed author (so the same files give the
+    /// same sha in any workspace), and sets `GITHUB_SHA` to that commit.
+    pub fn committed(self, committer_epoch: i64) -> Self {
+        let git = |args: &[&str]| {
+            let out = Command::new("git")
+                .args(args)
+                .current_dir(self.workspace.path())
+                .env("GIT_COMMITTER_DATE", format!("{committer_epoch} +0000"))
+                .env("GIT_AUTHOR_DATE", format!("{committer_epoch} +0000"))
+                .env("GIT_AUTHOR_NAME", "Octo Cat")
+                .env("GIT_AUTHOR_EMAIL", "octo@example.com")
+                .env("GIT_COMMITTER_NAME", "Octo Cat")
+                .env("GIT_COMMITTER_EMAIL", "octo@example.com")
+                .output()
+                .expect("git runs");
+            assert!(out.status.success(), "git {args:?}: {out:?}");
+            String::from_utf8(out.stdout).unwrap().trim().to_string()
+        };
+        git(&["init", "-q", "-b", "main"]);
+        git(&["add", "-A"]);
+        git(&["commit", "-q", "-m", "the commit under test"]);
+        let sha = git(&["rev-parse", "HEAD"]);
+        self.env("GITHUB_SHA", &sha)
+    }
+
     /// A command-line argument (CLI mode).
     pub fn arg(mut self, arg: &str) -> Self {
         self.args.push(arg.to_string());

@@ -33,9 +33,8 @@ pub async fn build(
         can_run(platform, daemon)?;
     }
     let first_tag = &image.tags[0];
-    // The commit's time keeps a re-run of the same commit the same image; the clock is the
-    // fallback when the event carries none.
-    let created = ctx.event.commit_time.unwrap_or(ctx.started_at);
+    // The commit's time keeps a re-run of the same commit the same image.
+    let created = ctx.commit_time.time;
     let labels: Vec<(String, String)> = build_labels(&ctx.event, first_tag, created, &image.labels)
         .into_iter()
         .collect();

@@ -21,7 +21,7 @@ pub async fn build(
     let first_tag = &image.tags[0];
     // The commit's time keeps a re-run of the same commit the same image; the clock is the
     // fallback when the event carries none.
-    let created = ctx.event.commit_time.unwrap_or(ctx.started_at);
+    let created = ctx.commit_time.time;
     let labels = build_labels(&ctx.event, first_tag, created, &image.labels);
     let streamed =
         context::stream(&build.context, &build.dockerfile).map_err(super::context_failure)?;

@@ -48,6 +48,7 @@ pub async fn build(
     workflow: &Workflow,
 ) -> anyhow::Result<Built> {
     let daemon = engine.describe().await.map_err(Failure::from)?;
+    stamp_notice(ctx, workflow);
     match choose(build, &daemon, Endpoint::from_env(), workflow)? {
         Some(endpoint) => {
             workflow.info(&format!("Builder: BuildKit ({}).", daemon.describe()));
@@ -120,6 +121,24 @@ fn choose(
             );
             Ok(None)
         }
+    }
+}
+
+/// Says which time the image is stamped with, and how to give it one when none was found.
+fn stamp_notice(ctx: &RunContext, workflow: &Workflow) {
+    use crate::github::commit_time::TimeSource;
+    let source = match ctx.commit_time.source {
+        TimeSource::SourceDateEpoch => "SOURCE_DATE_EPOCH",
+        TimeSource::Checkout => "the commit in the checkout",
+        TimeSource::PushEvent => "the push event's head commit",
+        TimeSource::Fixed => "none found",
+    };
+    workflow.info(&format!(
+        "Image time: {} ({source}).",
+        ctx.commit_time.time.to_rfc3339()
+    ));
+    if let Some(notice) = ctx.commit_time.fixed_notice() {
+        workflow.annotate(Level::Notice, "No commit time", notice);
     }
 }
 

@@ -1,0 +1,119 @@
+//! The same commit built twice is the same image, whatever event started the run: the image's
+//! time is the commit's, read from the checkout's git data, never the clock.
+
+use serde_json::json;
+use support::StandIns;
+
+const REPO: &str = "octo-org/web-app";
+/// When the commit under test was made: 2026-11-20T09:30:00Z.
+const COMMITTED: i64 = 1_795_167_000;
+
+#[test]
+fn every_event_kind_gives_the_same_image_twice() {
+    let s = StandIns::start();
+    let repository = json!({"full_name": REPO, "default_branch": "main"});
+    let events = [
+        // A push whose payload says another time: the checkout's commit wins.
+        (
+            "push",
+            "refs/heads/main",
+            json!({"ref": "refs/heads/main", "repository": repository,
+                   "head_commit": {"timestamp": "2020-01-01T00:00:00Z"}}),
+            "sha-",
+        ),
+        (
+            "workflow_dispatch",
+            "refs/heads/main",
+            json!({"ref": "refs/heads/main", "inputs": {}, "repository": repository}),
+            "sha-",
+        ),
+        (
+            "pull_request",
+            "refs/pull/42/merge",
+            json!({"number": 42, "repository": repository,
+                   "pull_request": {"number": 42, "head": {"ref": "feature"}}}),
+            "pr-42",
+        ),
+        // A reusable workflow runs with its caller's event; its payload has no commit time.
+        (
+            "workflow_call",
+            "refs/heads/release",
+            json!({"ref": "refs/heads/release", "repository": repository}),
+            "release",
+        ),
+    ];
+    // An immutable repository: a re-run that made another image could not take its tags.
+    let run = |name: &str, git_ref: &str, payload: &serde_json::Value| {
+        s.action()
+            .event(name, git_ref, payload.clone())
+            // BuildKit's inline cache records where an imported cache came from, which would
+            // make the second image differ for that reason alone.
+            .input("cache", "off")
+            .input("tag-mutability", "IMMUTABLE")
+            .committed(COMMITTED)
+            .run()
+    };
+    for (name, git_ref, payload, tag) in &events {
+        let first = run(name, git_ref, payload);
+        first.expect_code(0);
+        assert!(
+            first
+                .stdout
+                .contains("Image time: 2026-11-20T09:30:00+00:00 (the commit in the checkout)"),
+            "{name}: {first}"
+        );
+        let second = run(name, git_ref, payload);
+        second.expect_code(0);
+        assert_eq!(
+            second.output("digest"),
+            first.output("digest"),
+            "{name}: {second}"
+        );
+        assert_eq!(
+            second.output("pushed").as_deref(),
+            Some("false"),
+            "{name}: {second}"
+        );
+        let tags = first.output("tags").unwrap_or_default();
+        assert!(tags.contains(tag), "{name}: {tags}");
+        let first_tag = tags.lines().next().unwrap().rsplit(':').next().unwrap();
+        let config = s.reader().config(REPO, first_tag);
+        assert_eq!(
+            config["config"]["Labels"]["org.opencontainers.image.created"], "2026-11-20T09:30:00Z",
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn without_a_commit_time_the_image_time_is_fixed_and_the_run_says_how_to_set_one() {
+    let s = StandIns::start();
+    let run = || {
+        s.action()
+            .event(
+                "workflow_dispatch",
+                "refs/heads/main",
+                json!({"ref": "refs/heads/main", "inputs": {}}),
+            )
+            .input("cache", "off")
+            .run()
+    };
+    let first = run();
+    first.expect_code(0);
+    let notices = first.annotations("notice");
+    assert!(
+        notices
+            .iter()
+            .any(|(title, message)| title == "No commit time"
+                && message.contains("SOURCE_DATE_EPOCH")),
+        "{first}"
+    );
+    let second = run();
+    second.expect_code(0);
+    assert_eq!(second.output("digest"), first.output("digest"));
+    let config = s.reader().config(REPO, "main");
+    assert_eq!(
+        config["config"]["Labels"]["org.opencontainers.image.created"],
+        "1970-01-01T00:00:00Z"
+    );
+}
