@@ -236,7 +236,7 @@ fn image_mode_pushes_a_local_image_unchanged() {
     assert!(
         result
             .stdout
-            .contains("layer(s) out of the daemon and compressed them"),
+            .contains("layer(s) out of the daemon, compressed"),
         "{}",
         result.stdout
     );

@@ -48,12 +48,14 @@ pub enum ExportError {
 }
 
 /// Reads the export `archive` (the bytes of `GET /images/{name}/get`) into `dir`, compressing
-/// its layers on `workers` threads. Runs on a blocking thread: the tar reader and the
-/// compression are synchronous.
+/// its layers on `workers` threads; each compressed layer is also sent to `ready` as soon as it
+/// is done, so that it can be uploaded while the rest still streams in. Runs on a blocking
+/// thread: the tar reader and the compression are synchronous.
 pub async fn read<E>(
     archive: impl Stream<Item = Result<bytes::Bytes, E>> + Send + Unpin + 'static,
     dir: &Path,
     workers: usize,
+    ready: Ready,
 ) -> Result<Exported, ExportError>
 where
     E: std::error::Error + Send + Sync + 'static,
@@ -61,7 +63,7 @@ where
     let reader = tokio_util::io::StreamReader::new(archive.map_err(io::Error::other));
     let reader = tokio_util::io::SyncIoBridge::new(reader);
     let dir = dir.to_path_buf();
-    tokio::task::spawn_blocking(move || unpack(reader, &dir, workers.max(1)))
+    tokio::task::spawn_blocking(move || unpack(reader, &dir, workers.max(1), &ready))
         .await
         .map_err(|e| ExportError::Io(io::Error::other(e)))?
 }
@@ -83,14 +85,24 @@ struct Job {
 
 type Results = Arc<Mutex<HashMap<PathBuf, io::Result<Descriptor>>>>;
 
-fn unpack(reader: impl Read, dir: &Path, workers: usize) -> Result<Exported, ExportError> {
+/// Where each layer goes once compressed (a file may be a layer the manifest does not name in
+/// the end: the receiver uploads it anyway, which is harmless).
+pub type Ready = tokio::sync::mpsc::UnboundedSender<ExportedLayer>;
+
+fn unpack(
+    reader: impl Read,
+    dir: &Path,
+    workers: usize,
+    ready: &Ready,
+) -> Result<Exported, ExportError> {
     let (jobs, queue) = mpsc::channel::<Job>();
     let queue = Arc::new(Mutex::new(queue));
     let results: Results = Arc::default();
     std::thread::scope(|scope| {
         for _ in 0..workers {
             let (queue, results) = (queue.clone(), results.clone());
-            scope.spawn(move || compress_jobs(&queue, &results));
+            let ready = ready.clone();
+            scope.spawn(move || compress_jobs(&queue, &results, &ready));
         }
         let read = stream_in(reader, dir, &jobs, &results);
         // Closing the queue lets the workers finish what they hold and stop.
@@ -100,7 +112,7 @@ fn unpack(reader: impl Read, dir: &Path, workers: usize) -> Result<Exported, Exp
     .and_then(|(files, manifest)| assemble(files, manifest, &results))
 }
 
-fn compress_jobs(queue: &Mutex<mpsc::Receiver<Job>>, results: &Results) {
+fn compress_jobs(queue: &Mutex<mpsc::Receiver<Job>>, results: &Results, ready: &Ready) {
     loop {
         let job = match queue.lock() {
             Ok(queue) => queue.recv(),
@@ -109,8 +121,13 @@ fn compress_jobs(queue: &Mutex<mpsc::Receiver<Job>>, results: &Results) {
         let Ok(job) = job else { return };
         let done = layer::compress(&job.raw, &job.out);
         // The raw tar is not needed once compressed: keep the disk use to about one copy.
-        if done.is_ok() {
+        if let Ok(blob) = &done {
             let _ = std::fs::remove_file(&job.raw);
+            // A receiver gone means the push stopped: the result below still completes.
+            let _ = ready.send(ExportedLayer {
+                path: job.out.clone(),
+                blob: blob.clone(),
+            });
         }
         if let Ok(mut results) = results.lock() {
             results.insert(job.raw, done);

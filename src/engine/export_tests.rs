@@ -42,7 +42,17 @@ async fn read_archive(bytes: Vec<u8>, dir: &Path) -> Result<Exported, ExportErro
         .chunks(1000)
         .map(|c| Ok(bytes::Bytes::copy_from_slice(c)))
         .collect();
-    read(stream::iter(chunks), dir, 2).await
+    let (ready, mut done) = tokio::sync::mpsc::unbounded_channel();
+    let exported = read(stream::iter(chunks), dir, 2, ready).await?;
+    // Every layer was announced as soon as it was compressed.
+    let mut announced = Vec::new();
+    while let Ok(layer) = done.try_recv() {
+        announced.push(layer.blob);
+    }
+    for layer in &exported.layers {
+        assert!(announced.contains(&layer.blob), "{layer:?} not announced");
+    }
+    Ok(exported)
 }
 
 fn gunzip(path: &Path) -> Vec<u8> {

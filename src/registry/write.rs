@@ -13,7 +13,7 @@ use futures_util::{stream, StreamExt};
 use crate::oci::{Descriptor, Digest};
 use crate::retry::{self, Attempt, Backoff};
 
-type OnRetry<'a> = &'a (dyn Fn(&RegistryError, Duration) + Sync);
+pub type OnRetry<'a> = &'a (dyn Fn(&RegistryError, Duration) + Sync);
 
 /// What writing an image did.
 #[derive(Debug, Clone, Default)]
@@ -106,7 +106,7 @@ pub async fn write(
 
 /// Uploads a blob unless the repository has it, retrying what may pass on another try; `true`
 /// when it was sent.
-async fn upload_missing(
+pub async fn upload_missing(
     registry: &RegistryClient,
     repository: &str,
     blob: &Descriptor,

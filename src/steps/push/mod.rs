@@ -180,17 +180,13 @@ async fn write_once(
                 )
             })?;
             if export::is_the_faster_route(engine).await? {
-                let exported = export::prepare(engine, local, workflow).await?;
-                let written = write_prepared(request, &exported, tag, workflow).await?;
-                // The config is one of the uploads; the report counts layers.
-                let config = exported.manifest.config_digest();
-                let config_sent = written.sent.iter().any(|d| Some(d) == config.as_ref());
+                let (manifest, sent) = export::push(engine, local, request, tag, workflow).await?;
                 let moved = Moved {
-                    layers_uploaded: written.uploaded - usize::from(config_sent),
-                    layers_present: written.present - usize::from(!config_sent),
+                    layers_uploaded: sent.uploaded,
+                    layers_present: sent.present,
                     base_blobs: None,
                 };
-                return Ok((exported.manifest.clone(), moved));
+                return Ok((manifest, moved));
             }
             let (stored, pushed) = daemon::push(engine, local, request, tag, workflow).await?;
             let moved = Moved {
