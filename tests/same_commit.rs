@@ -117,3 +117,28 @@ fn without_a_commit_time_the_image_time_is_fixed_and_the_run_says_how_to_set_one
         "1970-01-01T00:00:00Z"
     );
 }
+
+/// With the default `cache: auto`, the second build imports the first one's cache from ECR and
+/// BuildKit records that in the image's config: another config digest for an image that runs
+/// the same. The run recognises it and keeps the image ECR has. (With immutable tags no cache is
+/// recorded in the image, so a re-run is the same image outright.)
+#[test]
+fn with_the_cache_from_ecr_a_rerun_keeps_the_image_ecr_has() {
+    let s = StandIns::start();
+    let run = || s.action().committed(COMMITTED).run();
+    let first = run();
+    first.expect_code(0);
+    let second = run();
+    second.expect_code(0);
+    assert!(
+        second.stdout.contains("so it is kept, not pushed again"),
+        "{second}"
+    );
+    assert_eq!(second.output("digest"), first.output("digest"));
+    assert_eq!(
+        second.output("pushed").as_deref(),
+        Some("false"),
+        "{second}"
+    );
+    assert!(second.summary.contains("none sent"), "{second}");
+}

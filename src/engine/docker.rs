@@ -15,7 +15,7 @@ use futures_util::{Stream, StreamExt};
 use std::pin::Pin;
 
 use crate::error::{with_causes, Failure};
-use crate::oci::Platform;
+use crate::oci::{Facts, Platform};
 
 /// How many output lines of the failing build step are kept for the error message.
 const FAILED_STEP_LINES: usize = 40;
@@ -84,6 +84,9 @@ pub struct LocalImage {
     pub repo_digests: Vec<String>,
     pub size: i64,
     pub layers: usize,
+    /// What the image is to whoever runs it, to recognise it in a registry under another
+    /// config digest (see [`Facts`]).
+    pub facts: Facts,
 }
 
 impl LocalImage {
@@ -178,16 +181,32 @@ impl DockerEngine {
     /// The image, or `None` when the daemon has no image of that name or id.
     pub async fn inspect(&self, name: &str) -> Result<Option<LocalImage>, DockerError> {
         match self.docker.inspect_image(name).await {
-            Ok(image) => Ok(Some(LocalImage {
-                id: image.id.unwrap_or_default(),
-                repo_digests: image.repo_digests.unwrap_or_default(),
-                size: image.size.unwrap_or_default(),
-                layers: image
+            Ok(image) => {
+                let diff_ids = image
                     .root_fs
-                    .and_then(|r| r.layers)
-                    .map(|l| l.len())
-                    .unwrap_or_default(),
-            })),
+                    .as_ref()
+                    .and_then(|r| r.layers.clone())
+                    .unwrap_or_default();
+                let settings = image
+                    .config
+                    .as_ref()
+                    .and_then(|c| serde_json::to_value(c).ok());
+                let facts = Facts::of_parts(
+                    image.architecture.as_deref(),
+                    image.os.as_deref(),
+                    image.variant.as_deref(),
+                    image.created.as_deref(),
+                    settings.as_ref(),
+                    &diff_ids,
+                );
+                Ok(Some(LocalImage {
+                    id: image.id.unwrap_or_default(),
+                    repo_digests: image.repo_digests.unwrap_or_default(),
+                    size: image.size.unwrap_or_default(),
+                    layers: diff_ids.len(),
+                    facts,
+                }))
+            }
             Err(bollard::errors::Error::DockerResponseServerError {
                 status_code: 404, ..
             }) => Ok(None),

@@ -4,6 +4,7 @@
 
 pub mod config;
 pub mod digest;
+pub mod facts;
 pub mod gzip;
 pub mod index;
 pub mod layer;
@@ -12,6 +13,7 @@ pub mod media_type;
 pub mod platform;
 
 pub use digest::Digest;
+pub use facts::Facts;
 pub use index::{Index, IndexEntry};
 pub use manifest::{Descriptor, ImageManifest, Manifest, Parsed, Unusable};
 pub use media_type::MediaType;

@@ -2,9 +2,10 @@
 //! are missing, and whether ECR would refuse to move one.
 
 use super::{registry_failure, PushRequest};
+use crate::artifact::Artifact;
 use crate::error::Failure;
 use crate::github::commands::Workflow;
-use crate::oci::Manifest;
+use crate::oci::{Facts, Manifest};
 
 /// What the registry holds for the tags, before anything is written.
 pub struct Lookup {
@@ -29,8 +30,15 @@ pub async fn look_up(request: &PushRequest<'_>, workflow: &Workflow) -> anyhow::
             .get_manifest(&request.to.repository, tag, workflow.retry_notice())
             .await
             .map_err(registry_failure)?;
+        let is_this_image = match &current {
+            Some(m) => {
+                request.artifact.is(&request.to.repository_uri(), m)
+                    || runs_the_same(request, tag, m, workflow).await
+            }
+            None => false,
+        };
         match current {
-            Some(m) if request.artifact.is(&request.to.repository_uri(), &m) => {
+            Some(m) if is_this_image => {
                 lookup.unchanged.push(tag.clone());
                 lookup.source.get_or_insert(m);
             }
@@ -41,6 +49,46 @@ pub async fn look_up(request: &PushRequest<'_>, workflow: &Workflow) -> anyhow::
         }
     }
     Ok(lookup)
+}
+
+/// Whether the daemon image is, to whoever runs it, the image `manifest` (see [`Facts`]): the
+/// same layers, run settings, time and platform, under another config digest. A build of a
+/// commit whose every step came from the cache in ECR is such an image: only the cache record
+/// BuildKit writes into the config differs. Pushing it again would move every tag to a new
+/// digest (and fail on an immutable one) for nothing. Any doubt (a read that fails, an index)
+/// is a no.
+async fn runs_the_same(
+    request: &PushRequest<'_>,
+    tag: &str,
+    manifest: &Manifest,
+    workflow: &Workflow,
+) -> bool {
+    let Artifact::Daemon(local) = request.artifact else {
+        return false;
+    };
+    let Some(config) = manifest.config_digest() else {
+        return false;
+    };
+    let Ok(bytes) = request
+        .to
+        .client
+        .get_small_blob(&request.to.repository, &config, |_, _| {})
+        .await
+    else {
+        return false;
+    };
+    let same = serde_json::from_slice(&bytes)
+        .ok()
+        .and_then(|config| Facts::of_config(&config))
+        .is_some_and(|facts| facts == local.facts);
+    if same {
+        workflow.info(&format!(
+            "{tag} holds {}: the same layers, settings and time as this build (only the build's \
+             history or BuildKit's cache record differ), so it is kept, not pushed again.",
+            manifest.digest
+        ));
+    }
+    same
 }
 
 fn immutable_conflict(request: &PushRequest<'_>, tag: &str, existing: &Manifest) -> Failure {
