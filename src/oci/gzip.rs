@@ -19,7 +19,7 @@ use flate2::{Compress, Compression, FlushCompress, Status};
 
 const CHUNK: usize = 64 << 10;
 /// Bits a byte above which a chunk is stored: random data measures 7.997 over 64 KiB,
-/// compressed formats about 7.99; executables and text 4 to 6.5.
+/// deflate's own output of executables 7.95 to 7.99; executables and text 4 to 6.5.
 const STORED_ABOVE: f64 = 7.98;
 const LEVEL: u32 = 6;
 

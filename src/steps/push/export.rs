@@ -15,7 +15,7 @@ use std::time::Instant;
 use futures_util::stream::FuturesUnordered;
 use futures_util::StreamExt;
 
-use super::{write_failure, PushRequest};
+use super::{write_failure, Moved, PushRequest};
 use crate::engine::docker::{DockerEngine, LocalImage};
 use crate::engine::export::{self, Exported, ExportedLayer};
 use crate::error::Failure;
@@ -32,12 +32,6 @@ pub async fn is_the_faster_route(engine: &DockerEngine) -> Result<bool, Failure>
     Ok(daemon.os == "linux" && !daemon.containerd_store)
 }
 
-/// What the push moved: layers sent, and layers the repository already had.
-pub struct Sent {
-    pub uploaded: usize,
-    pub present: usize,
-}
-
 /// Reads `local` out of the daemon, uploads its layers as they are compressed, then its config
 /// and the manifest under `tag`; returns the manifest.
 pub async fn push(
@@ -46,7 +40,7 @@ pub async fn push(
     request: &PushRequest<'_>,
     tag: &str,
     workflow: &Workflow,
-) -> anyhow::Result<(Manifest, Sent)> {
+) -> anyhow::Result<(Manifest, Moved)> {
     let started = Instant::now();
     let scratch = tempfile::tempdir().map_err(|e| {
         Failure::new(
@@ -114,9 +108,10 @@ pub async fn push(
     let uploaded = counted.values().filter(|sent| **sent).count();
     Ok((
         image.manifest,
-        Sent {
-            uploaded,
-            present: counted.len() - uploaded,
+        Moved {
+            layers_uploaded: uploaded,
+            layers_present: counted.len() - uploaded,
+            base_blobs: None,
         },
     ))
 }
@@ -170,10 +165,9 @@ async fn export_and_upload(
             }
             Some(layer) = compressed.recv() => {
                 let layer: ExportedLayer = layer;
-                // An image may hold the same layer twice; it is one blob.
-                if !sent.contains_key(&layer.blob.digest)
-                    && !waiting.iter().any(|w: &ExportedLayer| w.blob == layer.blob)
-                {
+                // An image may hold the same layer twice; it is one blob, taken once (its entry
+                // is made when it is queued and settled when its upload ends).
+                if !sent.contains_key(&layer.blob.digest) {
                     sent.insert(layer.blob.digest.clone(), false);
                     waiting.push_back(layer);
                 }

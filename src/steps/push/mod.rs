@@ -180,13 +180,7 @@ async fn write_once(
                 )
             })?;
             if export::is_the_faster_route(engine).await? {
-                let (manifest, sent) = export::push(engine, local, request, tag, workflow).await?;
-                let moved = Moved {
-                    layers_uploaded: sent.uploaded,
-                    layers_present: sent.present,
-                    base_blobs: None,
-                };
-                return Ok((manifest, moved));
+                return export::push(engine, local, request, tag, workflow).await;
             }
             let (stored, pushed) = daemon::push(engine, local, request, tag, workflow).await?;
             let moved = Moved {
