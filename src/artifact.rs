@@ -18,6 +18,9 @@ pub enum Artifact {
         image: Box<PreparedImage>,
         loaded: Option<LocalImage>,
     },
+    /// An image the destination repository already holds (a build reused because it was made
+    /// from the same inputs): pushing it writes tags only, by manifest PUT.
+    Stored(Manifest),
 }
 
 impl Artifact {
@@ -26,6 +29,7 @@ impl Artifact {
         match self {
             Artifact::Daemon(local) => &local.id,
             Artifact::Prepared { image, .. } => image.manifest.digest.as_str(),
+            Artifact::Stored(manifest) => manifest.digest.as_str(),
         }
     }
 
@@ -41,6 +45,7 @@ impl Artifact {
                 manifest.config_digest().as_ref().map(Digest::as_str),
             ),
             Artifact::Prepared { image, .. } => manifest.digest == image.manifest.digest,
+            Artifact::Stored(stored) => manifest.digest == stored.digest,
         }
     }
 
@@ -50,6 +55,7 @@ impl Artifact {
         match self {
             Artifact::Daemon(local) => Some(local),
             Artifact::Prepared { loaded, .. } => loaded.as_ref(),
+            Artifact::Stored(_) => None,
         }
     }
 
@@ -58,6 +64,7 @@ impl Artifact {
         match self {
             Artifact::Daemon(local) => u64::try_from(local.size).unwrap_or(0),
             Artifact::Prepared { image, .. } => image.size,
+            Artifact::Stored(manifest) => manifest.image().map_or(0, |m| m.layers_size()),
         }
     }
 
@@ -65,6 +72,7 @@ impl Artifact {
         match self {
             Artifact::Daemon(local) => local.layers,
             Artifact::Prepared { image, .. } => image.layers,
+            Artifact::Stored(manifest) => manifest.image().map_or(0, |m| m.layers.len()),
         }
     }
 }

@@ -1,12 +1,14 @@
 //! The pipeline, top to bottom, in the order of the action's log: inputs (no network) ->
 //! image -> credentials -> repository -> registry login -> push -> outputs and summary.
-//! Each step writes its outputs as soon as they are known. A BuildKit build that imports its
-//! cache from ECR signs in during the image step; the rest of the run reuses that sign-in.
+//! Each step writes its outputs as soon as they are known. A build signs in during the image
+//! step, read-only (an image built from the same inputs, the cache); the rest of the run reuses
+//! that sign-in.
 
 use std::time::Instant;
 
 use tokio::sync::OnceCell;
 
+use crate::artifact::Artifact;
 use crate::aws::ecr::{EcrFailure, RegistryCredentials};
 use crate::aws::session::AwsSession;
 use crate::error::Failure;
@@ -29,7 +31,7 @@ pub async fn run(workflow: &Workflow, vars: Vec<(String, String)>) -> anyhow::Re
     let token_service = credentials::token_service(&plan.identity, workflow)?;
     let http = HttpClients::new()?;
 
-    // 2. The image, before any AWS call (but a BuildKit build's cache from ECR: see above).
+    // 2. The image, before any AWS call but a build's reads (see above).
     let signed_in = OnceCell::new();
     let sign_in_early = async || {
         let signed = signed_in
@@ -48,7 +50,12 @@ pub async fn run(workflow: &Workflow, vars: Vec<(String, String)>) -> anyhow::Re
         )
         .await?;
         let immutable = repository::tags_immutable(&signed.ecr, &plan, &signed.session).await?;
-        Ok(CacheHome { ecr, immutable })
+        let recent = repository::recent_images(&signed.ecr, &plan, workflow).await;
+        Ok(CacheHome {
+            ecr,
+            immutable,
+            recent,
+        })
     };
     let made = image::make(&plan.image, &ctx, &http.registry, &sign_in_early, workflow).await?;
     if let Some(base) = &made.base {
@@ -143,12 +150,18 @@ async fn publish(
     .await?;
 
     if let ImageSource::Build(build) = &plan.image.source {
-        if !build.load {
-            let names: Vec<String> = tags
-                .iter()
-                .map(|t| format!("{}:{t}", to.repository_uri()))
-                .collect();
-            made.unload(&names, workflow).await;
+        match (&made.artifact, &report) {
+            (Artifact::Stored(_), Some(report)) if build.load => {
+                made.load_reused(&to, &report.digest, tags, workflow).await;
+            }
+            (Artifact::Daemon(_), _) if !build.load => {
+                let names: Vec<String> = tags
+                    .iter()
+                    .map(|t| format!("{}:{t}", to.repository_uri()))
+                    .collect();
+                made.unload(&names, workflow).await;
+            }
+            _ => {}
         }
     }
 
@@ -166,7 +179,7 @@ async fn publish(
             tags,
             artifact: &made.artifact,
             base: made.base.as_ref().map(|b| b.name.as_str()),
-            builder: made.build.as_ref().map(|b| b.builder),
+            builder: made.build.as_ref().map(|b| b.builder.as_str()),
             build_cache: made.build.as_ref().map(|b| b.cache.as_str()),
             report: report.as_ref(),
             export_credentials: plan.export_credentials,

@@ -1,5 +1,7 @@
 //! The same commit built twice is the same image, whatever event started the run: the image's
-//! time is the commit's, read from the checkout's git data, never the clock.
+//! time is the commit's, read from the checkout's git data, never the clock. The second build
+//! of each test is forced (`rebuild: true`): otherwise it would reuse the first image
+//! (tests/reuse.rs) and prove nothing about building.
 
 use serde_json::json;
 use support::StandIns;
@@ -43,9 +45,10 @@ fn every_event_kind_gives_the_same_image_twice() {
         ),
     ];
     // An immutable repository: a re-run that made another image could not take its tags.
-    let run = |name: &str, git_ref: &str, payload: &serde_json::Value| {
+    let run = |name: &str, git_ref: &str, payload: &serde_json::Value, rebuild: bool| {
         s.action()
             .event(name, git_ref, payload.clone())
+            .input("rebuild", &rebuild.to_string())
             // BuildKit's inline cache records where an imported cache came from, which would
             // make the second image differ for that reason alone.
             .input("cache", "off")
@@ -54,7 +57,7 @@ fn every_event_kind_gives_the_same_image_twice() {
             .run()
     };
     for (name, git_ref, payload, tag) in &events {
-        let first = run(name, git_ref, payload);
+        let first = run(name, git_ref, payload, false);
         first.expect_code(0);
         assert!(
             first
@@ -62,8 +65,9 @@ fn every_event_kind_gives_the_same_image_twice() {
                 .contains("Image time: 2026-11-20T09:30:00+00:00 (the commit in the checkout)"),
             "{name}: {first}"
         );
-        let second = run(name, git_ref, payload);
+        let second = run(name, git_ref, payload, true);
         second.expect_code(0);
+        assert!(second.stdout.contains("Builder: BuildKit"), "{name}: {second}");
         assert_eq!(
             second.output("digest"),
             first.output("digest"),
@@ -96,6 +100,7 @@ fn without_a_commit_time_the_image_time_is_fixed_and_the_run_says_how_to_set_one
                 json!({"ref": "refs/heads/main", "inputs": {}}),
             )
             .input("cache", "off")
+            .input("rebuild", "true")
             .run()
     };
     let first = run();
@@ -125,7 +130,12 @@ fn without_a_commit_time_the_image_time_is_fixed_and_the_run_says_how_to_set_one
 #[test]
 fn with_the_cache_from_ecr_a_rerun_keeps_the_image_ecr_has() {
     let s = StandIns::start();
-    let run = || s.action().committed(COMMITTED).run();
+    let run = || {
+        s.action()
+            .committed(COMMITTED)
+            .input("rebuild", "true")
+            .run()
+    };
     let first = run();
     first.expect_code(0);
     let second = run();

@@ -159,6 +159,41 @@ pub async fn describe_repository(
     }
 }
 
+/// The digests of the `limit` images last pushed to the repository, newest first, from one
+/// page of `DescribeImages` (up to 1000 images; a longer history is read no further). A
+/// repository that does not exist has none.
+pub async fn recent_images(
+    client: &Client,
+    name: &str,
+    registry_id: Option<&str>,
+    limit: usize,
+) -> Result<Vec<String>, EcrFailure> {
+    let result = client
+        .describe_images()
+        .repository_name(name)
+        .set_registry_id(registry_id.map(str::to_string))
+        .max_results(1000)
+        .send()
+        .await;
+    let out = match result {
+        Ok(out) => out,
+        Err(e) => {
+            let failure = failed("ecr:DescribeImages")(e);
+            if failure.error.is("RepositoryNotFoundException") {
+                return Ok(Vec::new());
+            }
+            return Err(failure);
+        }
+    };
+    let mut images: Vec<_> = out
+        .image_details()
+        .iter()
+        .filter_map(|d| Some((d.image_pushed_at()?.secs(), d.image_digest()?.to_string())))
+        .collect();
+    images.sort_by_key(|(pushed, _)| std::cmp::Reverse(*pushed));
+    Ok(images.into_iter().take(limit).map(|(_, d)| d).collect())
+}
+
 /// Creates the repository with its settings. When another job created it in the meantime,
 /// the existing one is returned instead.
 pub async fn create_repository(

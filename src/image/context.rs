@@ -9,7 +9,10 @@ use bytes::Bytes;
 use futures_util::Stream;
 use tokio::sync::mpsc;
 
+use sha2::{Digest as _, Sha256};
+
 use super::dockerignore::DockerIgnore;
+use crate::oci::Digest;
 
 /// Where a Dockerfile from outside the context is put inside the tar.
 const OUTSIDE_DOCKERFILE: &str = ".ship-to-ecr.Dockerfile";
@@ -139,6 +142,78 @@ fn pack(context: &Path, dockerfile: &Path) -> Result<BuildContext, ContextError>
 
 /// Writes the context's tar to `out`; returns how many files it holds.
 fn pack_into<W: Write>(context: &Path, dockerfile: &Path, out: W) -> Result<usize, ContextError> {
+    let mut builder = tar::Builder::new(out);
+    builder.follow_symlinks(false);
+    let files = walk(context, dockerfile, |path, name| {
+        builder.append_path_with_name(path, name)
+    })?;
+    builder.finish().map_err(|source| ContextError::Io {
+        path: context.to_path_buf(),
+        source,
+    })?;
+    Ok(files)
+}
+
+/// The digest of what the builder would receive: every entry the tar would hold (the same
+/// walk, `.dockerignore` applied), by its path, kind, permission bits and content (a link by
+/// its target). Files are streamed through the hash, never held whole.
+///
+/// Left out: owners and times, and git's own folder (`.git`). Two checkouts of one tree differ
+/// in both (git's index caches file times, its logs say when the checkout ran), and the
+/// pull-request run and the push that merges it check out different commits of the same tree.
+/// The tree itself is the other files. A build that reads the commit out of `.git` should be
+/// given it as a build-arg, which is in the key.
+pub fn fingerprint(context: &Path, dockerfile: &Path) -> Result<Digest, ContextError> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut hash = Sha256::new();
+    walk(context, dockerfile, |path, name| {
+        if name.components().any(|c| c.as_os_str() == ".git") {
+            return Ok(());
+        }
+        let meta = std::fs::symlink_metadata(path)?;
+        let kind = meta.file_type();
+        let tag = if kind.is_dir() {
+            "d"
+        } else if kind.is_symlink() {
+            "l"
+        } else {
+            "f"
+        };
+        // Each field is length-framed, so no two different entries hash the same way.
+        let name = to_slash(name);
+        hash.update(format!(
+            "{tag} {} {:o} ",
+            name.len(),
+            meta.permissions().mode() & 0o7777
+        ));
+        hash.update(name.as_bytes());
+        if kind.is_symlink() {
+            let target = std::fs::read_link(path)?;
+            let target = target.as_os_str().as_encoded_bytes();
+            hash.update(format!(" {} ", target.len()));
+            hash.update(target);
+        } else if kind.is_file() {
+            hash.update(format!(" {} ", meta.len()));
+            let copied = io::copy(&mut std::fs::File::open(path)?, &mut hash)?;
+            if copied != meta.len() {
+                return Err(io::Error::other("the file changed while it was read"));
+            }
+        }
+        hash.update(b"\n");
+        Ok(())
+    })?;
+    Ok(Digest::finish(hash))
+}
+
+/// Hands `visit` every entry of the context, in a stable order, as (path on disk, name in
+/// the tar): what `.dockerignore` leaves out is skipped, the Dockerfile and `.dockerignore`
+/// are always in, and a Dockerfile from outside the context comes last under a name of ours.
+/// Returns how many files (not folders) were visited.
+fn walk(
+    context: &Path,
+    dockerfile: &Path,
+    mut visit: impl FnMut(&Path, &Path) -> io::Result<()>,
+) -> Result<usize, ContextError> {
     let io_error = |path: &Path| {
         let path = path.to_path_buf();
         move |source| ContextError::Io { path, source }
@@ -151,8 +226,6 @@ fn pack_into<W: Write>(context: &Path, dockerfile: &Path, out: W) -> Result<usiz
     let dockerfile_name = dockerfile_in_tar(context, dockerfile)?;
     let dockerfile_inside = (dockerfile_name != OUTSIDE_DOCKERFILE).then_some(dockerfile_name);
 
-    let mut builder = tar::Builder::new(out);
-    builder.follow_symlinks(false);
     let mut files = 0;
     let mut stack = vec![PathBuf::new()];
     while let Some(relative) = stack.pop() {
@@ -176,9 +249,7 @@ fn pack_into<W: Write>(context: &Path, dockerfile: &Path, out: W) -> Result<usiz
                 }
                 continue;
             }
-            builder
-                .append_path_with_name(entry.path(), &rel)
-                .map_err(io_error(&entry.path()))?;
+            visit(&entry.path(), &rel).map_err(io_error(&entry.path()))?;
             if file_type.is_dir() {
                 stack.push(rel);
             } else {
@@ -187,11 +258,8 @@ fn pack_into<W: Write>(context: &Path, dockerfile: &Path, out: W) -> Result<usiz
         }
     }
     if dockerfile_inside.is_none() {
-        builder
-            .append_path_with_name(dockerfile, OUTSIDE_DOCKERFILE)
-            .map_err(io_error(dockerfile))?;
+        visit(dockerfile, Path::new(OUTSIDE_DOCKERFILE)).map_err(io_error(dockerfile))?;
     }
-    builder.finish().map_err(io_error(context))?;
     Ok(files)
 }
 
@@ -247,6 +315,51 @@ mod tests {
             names(&context.tar),
             [".dockerignore", "Dockerfile", "src", "src/main.rs"]
         );
+    }
+
+    #[test]
+    fn the_fingerprint_follows_content_modes_and_names_not_times_or_ignored_files() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::create_dir_all(root.join("src")).unwrap();
+        std::fs::write(root.join("src/main.rs"), "fn main() {}").unwrap();
+        std::fs::write(root.join("notes.log"), "one").unwrap();
+        std::fs::write(root.join("Dockerfile"), "FROM scratch").unwrap();
+        std::fs::write(root.join(".dockerignore"), "*.log\n").unwrap();
+        std::fs::create_dir_all(root.join(".git")).unwrap();
+        std::fs::write(root.join(".git/index"), "stat cache one").unwrap();
+        let dockerfile = root.join("Dockerfile");
+        let print = || fingerprint(root, &dockerfile).unwrap();
+        let first = print();
+        assert_eq!(print(), first, "the same files, the same fingerprint");
+
+        std::fs::write(root.join("notes.log"), "two").unwrap();
+        std::fs::write(root.join(".git/index"), "stat cache two").unwrap();
+        let past = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1 << 30);
+        std::fs::File::options()
+            .write(true)
+            .open(root.join("src/main.rs"))
+            .unwrap()
+            .set_modified(past)
+            .unwrap();
+        assert_eq!(
+            print(),
+            first,
+            "an ignored file, git's folder and a time are not part of it"
+        );
+
+        std::fs::write(root.join("src/main.rs"), "fn main() {}\n").unwrap();
+        let one_byte = print();
+        assert_ne!(one_byte, first, "one byte more");
+
+        let mode = std::fs::Permissions::from_mode(0o755);
+        std::fs::set_permissions(root.join("src/main.rs"), mode).unwrap();
+        let executable = print();
+        assert_ne!(executable, one_byte, "a mode");
+
+        std::fs::rename(root.join("src/main.rs"), root.join("src/lib.rs")).unwrap();
+        assert_ne!(print(), executable, "a name");
     }
 
     #[test]

@@ -6,11 +6,14 @@ use chrono::{DateTime, SecondsFormat, Utc};
 
 use crate::github::event::Event;
 
+/// The labels of a build: the OCI ones, then the user's, then `recorded` (the build key and
+/// the building run, which reuse depends on and no user label may replace).
 pub fn build_labels(
     event: &Event,
     first_tag: &str,
     created: DateTime<Utc>,
     user: &[(String, String)],
+    recorded: &[(String, String)],
 ) -> BTreeMap<String, String> {
     let mut labels = BTreeMap::new();
     let mut set = |key: &str, value: Option<String>| {
@@ -26,7 +29,7 @@ pub fn build_labels(
         Some(created.to_rfc3339_opts(SecondsFormat::Secs, true)),
     );
     set("version", Some(first_tag.to_string()));
-    for (key, value) in user {
+    for (key, value) in user.iter().chain(recorded) {
         labels.insert(key.clone(), value.clone());
     }
     labels
@@ -81,6 +84,7 @@ mod tests {
             "sha-abc123",
             created,
             &[("org.opencontainers.image.version".into(), "1.0".into())],
+            &[],
         );
         assert_eq!(
             labels["org.opencontainers.image.source"],

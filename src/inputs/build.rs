@@ -21,7 +21,7 @@ const BUILDERS: &[(&str, Builder)] = &[
 
 /// The build inputs, each with whether it is set. The runner passes every input's default, so
 /// an input with a default counts as set only when it says something else.
-pub(super) fn inputs_set(raw: &RawInputs) -> [(&'static str, bool); 9] {
+pub(super) fn inputs_set(raw: &RawInputs) -> [(&'static str, bool); 10] {
     let other_than = |value: &Option<String>, default: &str| {
         present(value).is_some_and(|v| !v.eq_ignore_ascii_case(default))
     };
@@ -35,6 +35,7 @@ pub(super) fn inputs_set(raw: &RawInputs) -> [(&'static str, bool); 9] {
         ("cache", other_than(&raw.cache, "auto")),
         ("platform", present(&raw.platform).is_some()),
         ("load", other_than(&raw.load, "true")),
+        ("rebuild", other_than(&raw.rebuild, "false")),
     ]
 }
 
@@ -67,6 +68,7 @@ pub(super) fn plan(
     let cache = errors.optional(&raw.cache, CachePlan::Auto, cache::parse);
     let platform = errors.optional(&raw.platform, None, |v| platform(v).map(Some));
     let load = errors.optional(&raw.load, true, |v| values::boolean("load", v));
+    let rebuild = errors.optional(&raw.rebuild, false, |v| values::boolean("rebuild", v));
     if builder == Some(Builder::Classic) {
         refuse_without_buildkit(
             secrets.as_deref(),
@@ -85,8 +87,9 @@ pub(super) fn plan(
         Some(cache),
         Some(platform),
         Some(load),
+        Some(rebuild),
     ) = (
-        context, dockerfile, build_args, target, builder, secrets, cache, platform, load,
+        context, dockerfile, build_args, target, builder, secrets, cache, platform, load, rebuild,
     )
     else {
         return None;
@@ -101,6 +104,7 @@ pub(super) fn plan(
         cache,
         platform,
         load,
+        rebuild,
     })
 }
 

@@ -403,6 +403,7 @@ mod tests {
             ("cache", "gha"),
             ("platform", "arm64"),
             ("load", "no"),
+            ("rebuild", "always"),
             ("tags", "-nightly"),
             ("push", "maybe"),
         ];

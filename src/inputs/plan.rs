@@ -90,6 +90,8 @@ pub struct BuildPlan {
     pub platform: Option<Platform>,
     /// `false`: the built image's names are removed from the daemon after the push.
     pub load: bool,
+    /// Build even when this repository holds an image built from the same inputs.
+    pub rebuild: bool,
 }
 
 /// Which of the daemon's builders runs the Dockerfile.

@@ -71,6 +71,7 @@ inputs! {
     cache: "cache" = "auto",
     platform: "platform" = "",
     load: "load" = "true",
+    rebuild: "rebuild" = "false",
     image: "image" = "",
     labels: "labels" = "",
     tags: "tags" = "",

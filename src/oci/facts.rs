@@ -31,6 +31,10 @@ const RUN_SETTINGS: [&str; 13] = [
     "Shell",
 ];
 
+/// The label that names the run that built an image: provenance, not something that runs. Two
+/// builds of the same inputs by two runs (`rebuild: true`) differ in it and still run the same.
+pub const BUILT_BY_LABEL: &str = "ship-to-ecr.built-by";
+
 /// An image's facts as a value to compare.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Facts(Value);
@@ -93,6 +97,11 @@ fn run_settings(settings: &Value) -> Value {
             ("ExposedPorts" | "Volumes", Value::Object(map)) => sorted(map.keys().cloned()),
             ("ExposedPorts" | "Volumes", Value::Array(list)) => {
                 sorted(list.iter().filter_map(|v| v.as_str().map(str::to_string)))
+            }
+            ("Labels", Value::Object(labels)) => {
+                let mut labels = labels.clone();
+                labels.remove(BUILT_BY_LABEL);
+                Value::Object(labels)
             }
             _ => value.clone(),
         };
@@ -164,8 +173,9 @@ mod tests {
     }
 
     #[test]
-    fn history_and_the_build_cache_record_are_not_facts() {
+    fn history_the_build_cache_record_and_the_building_run_are_not_facts() {
         let mut other = config_file();
+        other["config"]["Labels"][BUILT_BY_LABEL] = json!("https://github.com/o/r/actions/runs/2");
         other["history"] = json!([{"created_by": "RUN y", "created": "2027-01-01T00:00:00Z"}]);
         other["moby.buildkit.cache.v0"] = json!("W3t9XQ==");
         other["container"] = json!("0123abcd");

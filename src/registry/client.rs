@@ -129,6 +129,43 @@ impl RegistryClient {
         }
     }
 
+    /// Up to `limit` of the repository's tags, from the first page of the tag list (the
+    /// registry's order; ECR's `ListImages`). A repository that does not exist has none.
+    pub async fn list_tags(
+        &self,
+        repository: &str,
+        limit: usize,
+        on_retry: impl FnMut(&RegistryError, std::time::Duration),
+    ) -> Result<Vec<String>, RegistryError> {
+        #[derive(serde::Deserialize)]
+        struct TagList {
+            tags: Option<Vec<String>>,
+        }
+        let path = format!("v2/{repository}/tags/list?n={limit}");
+        let what = format!("GET tags of {repository}");
+        match self
+            .send(Method::GET, &path, &what, &[], None, on_retry)
+            .await
+        {
+            Ok((_, bytes)) => {
+                let list: TagList =
+                    serde_json::from_slice(&bytes).map_err(|e| RegistryError::Unexpected {
+                        url: self.shown(),
+                        status: StatusCode::OK,
+                        what,
+                        detail: format!(": not a tag list ({e})"),
+                    })?;
+                let mut tags = list.tags.unwrap_or_default();
+                tags.truncate(limit);
+                Ok(tags)
+            }
+            Err(RegistryError::Unexpected { status, .. }) if status == StatusCode::NOT_FOUND => {
+                Ok(Vec::new())
+            }
+            Err(e) => Err(e),
+        }
+    }
+
     /// Writes `manifest` under `tag`; the registry checks that everything it points to exists.
     pub async fn put_manifest(
         &self,

@@ -45,6 +45,27 @@ pub async fn tags_immutable(
     })
 }
 
+/// The digests of the images pushed last to the repository, newest first (a read only). A role
+/// without `ecr:DescribeImages` still works: earlier builds are then looked for by tag only.
+pub async fn recent_images(
+    client: &aws_sdk_ecr::Client,
+    plan: &Plan,
+    workflow: &Workflow,
+) -> Vec<String> {
+    let wanted = &plan.repository;
+    match ecr::recent_images(client, &wanted.name, wanted.registry_id.as_deref(), 20).await {
+        Ok(recent) => recent,
+        Err(e) => {
+            workflow.info(&format!(
+                "The images pushed last cannot be listed ({}: {}); an earlier build of the same \
+                 inputs is looked for by tag only.",
+                e.action, e.error
+            ));
+            Vec::new()
+        }
+    }
+}
+
 pub async fn prepare(
     client: &aws_sdk_ecr::Client,
     plan: &Plan,

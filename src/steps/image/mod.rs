@@ -23,6 +23,8 @@ use crate::github::context::RunContext;
 use crate::image::reference::ImageReference;
 use crate::inputs::{Engine, ImagePlan, ImageSource};
 use crate::oci::{Digest, Manifest};
+use crate::registry::destination::Destination;
+use bollard::auth::DockerCredentials;
 
 /// What the image step made.
 pub struct Made {
@@ -37,9 +39,9 @@ pub struct Made {
     pub build: Option<BuildSummary>,
 }
 
-/// Which builder built the image and what its cache did.
+/// Which builder built the image and what its cache did (or which image was reused).
 pub struct BuildSummary {
-    pub builder: &'static str,
+    pub builder: String,
     /// What the cache did, in words.
     pub cache: String,
 }
@@ -88,6 +90,54 @@ impl Made {
         ));
     }
 
+    /// With `load: true`, puts a reused image (which no build left in the daemon) into the
+    /// daemon under its registry names, as a build would have: pulled by digest with ECR's
+    /// credentials in the request. A failure is a warning: the image is pushed by then.
+    pub async fn load_reused(
+        &self,
+        to: &Destination,
+        digest: &Digest,
+        tags: &[String],
+        workflow: &Workflow,
+    ) {
+        let (Some(engine), Artifact::Stored(_)) = (&self.daemon, &self.artifact) else {
+            return;
+        };
+        let uri = to.repository_uri();
+        let credentials = DockerCredentials {
+            username: Some(to.username.clone()),
+            password: Some(to.password.clone()),
+            serveraddress: Some(to.host.clone()),
+            ..Default::default()
+        };
+        let _group = workflow.group(&format!("Load {uri}@{digest} into the Docker daemon"));
+        let loaded = async {
+            engine
+                .pull(&uri, digest.as_str(), Some(credentials), |line| {
+                    workflow.info(line)
+                })
+                .await?;
+            for tag in tags {
+                engine.tag(&format!("{uri}@{digest}"), &uri, tag).await?;
+            }
+            Ok::<_, crate::engine::docker::DockerError>(())
+        };
+        match loaded.await {
+            Ok(()) => workflow.info(&format!(
+                "load is true: the reused image is in the daemon as {uri}:{}.",
+                tags.join(", ")
+            )),
+            Err(e) => workflow.annotate(
+                Level::Warning,
+                "Reused image not loaded",
+                &format!(
+                    "The image was pushed, but it could not be put into the Docker daemon for \
+                     later steps ({e}). Set rebuild: true to build it here instead."
+                ),
+            ),
+        }
+    }
+
     /// Removes the run's temporary name from the daemon, so that no run, failed or not, leaves
     /// one behind; a failure to do so is a warning, never the run's failure.
     pub async fn release(&self, workflow: &Workflow) {
@@ -132,15 +182,32 @@ pub async fn make(
         }
         ImageSource::Remote(reference) => mirror::prepare(reference, plan, http, workflow).await?,
         ImageSource::Build(b) => {
-            let built =
-                build::build(needs()?, b, plan, &local_name, ctx, sign_in, workflow).await?;
-            let mut made = Made::new(Artifact::Daemon(inspect(needs()?, &built.id).await?), None);
-            made.temporary_name = Some(format!("{local_name}:{}", plan.tags[0]));
-            made.build = Some(BuildSummary {
-                builder: built.builder,
-                cache: built.cache_row(),
-            });
-            made
+            let engine = needs()?;
+            match build::build(engine, b, plan, &local_name, ctx, http, sign_in, workflow).await? {
+                build::Outcome::Built(built) => {
+                    let local = inspect(engine, &built.id).await?;
+                    let mut made = Made::new(Artifact::Daemon(local), None);
+                    made.temporary_name = Some(format!("{local_name}:{}", plan.tags[0]));
+                    made.build = Some(BuildSummary {
+                        builder: built.builder.to_string(),
+                        cache: built.cache_row(),
+                    });
+                    made
+                }
+                build::Outcome::Reused(reused) => {
+                    let by = reused.built_by.as_deref().unwrap_or("(not recorded)");
+                    let summary = BuildSummary {
+                        builder: format!(
+                            "none: reused `{}`, built from identical inputs by run {by}",
+                            reused.manifest.digest
+                        ),
+                        cache: "not used (nothing built)".to_string(),
+                    };
+                    let mut made = Made::new(Artifact::Stored(reused.manifest), None);
+                    made.build = Some(summary);
+                    made
+                }
+            }
         }
         ImageSource::Patch(p) if plan.engine == Engine::Docker => {
             patch_daemon::with_daemon(needs()?, p, plan, &local_name, ctx, http, workflow).await?

@@ -141,7 +141,7 @@ pub fn patch_image(
         .or_else(|| config::created(&base.config))
         .unwrap_or(ctx.commit_time.time);
     let mut labels: BTreeMap<String, String> =
-        build_labels(&ctx.event, &image.tags[0], created, &[]);
+        build_labels(&ctx.event, &image.tags[0], created, &[], &[]);
     labels.insert(
         "org.opencontainers.image.base.name".into(),
         reference.to_string(),

@@ -86,7 +86,7 @@ pub async fn read_configs(
 
 /// A client for the image's registry: HTTPS, or plain HTTP for a registry on this machine when
 /// it does not speak TLS (as the Docker daemon allows for 127.0.0.0/8).
-async fn connect(
+pub(super) async fn connect(
     reference: &ImageReference,
     credentials: Option<(String, String)>,
     http: &reqwest::Client,

@@ -172,6 +172,25 @@ async fn write_once(
             };
             Ok((image.manifest.clone(), moved))
         }
+        Artifact::Stored(manifest) => {
+            // Everything it points to is in this repository already: one manifest PUT.
+            request
+                .to
+                .client
+                .put_manifest(
+                    &request.to.repository,
+                    tag,
+                    manifest,
+                    workflow.retry_notice(),
+                )
+                .await
+                .map_err(registry_failure)?;
+            let moved = Moved {
+                layers_present: request.artifact.layers(),
+                ..Moved::default()
+            };
+            Ok((manifest.clone(), moved))
+        }
         Artifact::Daemon(local) => {
             let engine = request.daemon.ok_or_else(|| {
                 Failure::new(

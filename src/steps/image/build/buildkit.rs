@@ -26,36 +26,31 @@ pub async fn build(
     image: &ImagePlan,
     local_name: &str,
     ctx: &RunContext,
-    sign_in: &impl AsyncFn() -> anyhow::Result<CacheHome>,
+    home: &CacheHome,
+    recorded: &[(String, String)],
     workflow: &Workflow,
 ) -> anyhow::Result<Built> {
-    if let Some(platform) = &build.platform {
-        can_run(platform, daemon)?;
-    }
     let first_tag = &image.tags[0];
     // The commit's time keeps a re-run of the same commit the same image.
     let created = ctx.commit_time.time;
-    let labels: Vec<(String, String)> = build_labels(&ctx.event, first_tag, created, &image.labels)
-        .into_iter()
-        .collect();
+    let labels: Vec<(String, String)> =
+        build_labels(&ctx.event, first_tag, created, &image.labels, recorded)
+            .into_iter()
+            .collect();
     let mut build_args = build.build_args.clone();
     if !build_args.iter().any(|(k, _)| k == "SOURCE_DATE_EPOCH") {
         // BuildKit 0.11 and newer stamp this time instead of the clock.
         build_args.push(("SOURCE_DATE_EPOCH".into(), created.timestamp().to_string()));
     }
-    // The cache of earlier runs is in ECR: reading it needs the registry's credentials first
-    // (read-only calls; nothing is written anywhere before the image exists).
-    let home = match build.cache {
-        CachePlan::Auto => Some(sign_in().await?),
-        _ => None,
-    };
-    let cache = cache::sources(&build.cache, ctx, home.as_ref(), workflow).await;
+    // The cache of earlier runs is in ECR, read with the credentials the run signed in with.
+    let home = matches!(build.cache, CachePlan::Auto).then_some(home);
+    let cache = cache::sources(&build.cache, ctx, home, workflow).await;
     let (cache_from, inline) = cache
         .as_ref()
         .map(|c| (c.imported.clone(), c.inline))
         .unwrap_or_default();
     let mut credentials = HashMap::new();
-    if let Some(CacheHome { ecr, .. }) = &home {
+    if let Some(CacheHome { ecr, .. }) = home {
         credentials.insert(
             ecr.host.clone(),
             (ecr.username.clone(), ecr.password.clone()),
@@ -157,7 +152,7 @@ fn step_line(dockerfile: &str, step: &str) -> Option<usize> {
 
 /// Refuses a platform the daemon can neither run natively nor through a registered emulator:
 /// every `RUN` would fail with "exec format error" after the earlier steps had run.
-fn can_run(platform: &Platform, daemon: &DaemonInfo) -> Result<(), Failure> {
+pub(super) fn can_run(platform: &Platform, daemon: &DaemonInfo) -> Result<(), Failure> {
     let native = [daemon.arch.as_str()];
     let also = match daemon.arch.as_str() {
         "amd64" | "x86_64" => &["amd64", "386"][..],

@@ -16,6 +16,9 @@ pub struct CacheHome {
     /// steps came from, so a re-run of the same commit that imported it is a different image,
     /// which an immutable tag would refuse: there the cache is imported, never exported.
     pub immutable: bool,
+    /// The digests of the images ECR says were pushed last, newest first: where a build of the
+    /// same inputs is looked for after this run's own tags.
+    pub recent: Vec<String>,
 }
 
 /// What the cache did, for the summary.

@@ -16,13 +16,14 @@ pub async fn build(
     image: &ImagePlan,
     local_name: &str,
     ctx: &RunContext,
+    recorded: &[(String, String)],
     workflow: &Workflow,
 ) -> anyhow::Result<String> {
     let first_tag = &image.tags[0];
     // The commit's time keeps a re-run of the same commit the same image; the clock is the
     // fallback when the event carries none.
     let created = ctx.commit_time.time;
-    let labels = build_labels(&ctx.event, first_tag, created, &image.labels);
+    let labels = build_labels(&ctx.event, first_tag, created, &image.labels, recorded);
     let streamed =
         context::stream(&build.context, &build.dockerfile).map_err(super::context_failure)?;
     let _group = workflow.group(&format!("Build {local_name}:{first_tag}"));

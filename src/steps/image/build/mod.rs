@@ -1,10 +1,16 @@
-//! The build step: the context packed as a tar stream and built by the daemon's BuildKit, or by
-//! its classic builder when asked or when the daemon has no BuildKit; the output folded into a
-//! log group. Either way the result is an image in the daemon, named `local_name:first tag`.
+//! The build step: first the build key, and the image this repository already holds for it
+//! (then nothing is built: see [`reuse`]); else the context packed as a tar stream and built by
+//! the daemon's BuildKit, or by its classic builder when asked or when the daemon has no
+//! BuildKit, the output folded into a log group, into an image in the daemon named
+//! `local_name:first tag`.
+//!
+//! Finding an earlier image needs this repository's credentials, so a build signs in first;
+//! those calls only read, and nothing is written to ECR before the build has succeeded.
 
 mod buildkit;
 mod cache;
 mod classic;
+mod reuse;
 
 use crate::engine::buildkit::transport::Endpoint;
 use crate::engine::docker::{DaemonInfo, DockerEngine};
@@ -15,6 +21,14 @@ use crate::image::context::ContextError;
 use crate::inputs::{BuildPlan, Builder, ImagePlan};
 
 pub use cache::{CacheHome, CacheReport};
+pub use reuse::Reused;
+
+/// What the build step ends with.
+pub enum Outcome {
+    Built(Built),
+    /// Nothing was built: this repository holds an image built from the same inputs.
+    Reused(Reused),
+}
 
 /// What the build made, and how, for the log and the summary.
 pub struct Built {
@@ -36,37 +50,60 @@ impl Built {
     }
 }
 
-/// Builds `build` with the builder the plan and the daemon allow; `sign_in` reaches this
-/// repository in ECR, for a cache imported from there.
+/// Reuses or builds `build` with the builder the plan and the daemon allow; `sign_in` reaches
+/// this repository in ECR (read-only), where earlier builds and the cache are.
+#[allow(clippy::too_many_arguments)]
 pub async fn build(
     engine: &DockerEngine,
     build: &BuildPlan,
     image: &ImagePlan,
     local_name: &str,
     ctx: &RunContext,
+    http: &reqwest::Client,
     sign_in: &impl AsyncFn() -> anyhow::Result<CacheHome>,
     workflow: &Workflow,
-) -> anyhow::Result<Built> {
+) -> anyhow::Result<Outcome> {
     let daemon = engine.describe().await.map_err(Failure::from)?;
     stamp_notice(ctx, workflow);
-    match choose(build, &daemon, Endpoint::from_env(), workflow)? {
+    let endpoint = choose(build, &daemon, Endpoint::from_env(), workflow)?;
+    if let (Some(platform), Some(_)) = (&build.platform, &endpoint) {
+        buildkit::can_run(platform, &daemon)?;
+    }
+    let builder = if endpoint.is_some() {
+        "BuildKit"
+    } else {
+        "classic"
+    };
+    let home = sign_in().await?;
+    let key = reuse::key(engine, build, image, builder, &home, http, workflow).await;
+    if let Some(key) = &key {
+        if build.rebuild {
+            workflow.info("rebuild is true: building even if an image of these inputs exists.");
+        } else if let Some(reused) = reuse::find(&home, key, &image.tags, workflow).await {
+            return Ok(Outcome::Reused(reused));
+        }
+    }
+    let recorded = reuse::recorded_labels(key.as_ref(), ctx);
+    let built = match endpoint {
         Some(endpoint) => {
             workflow.info(&format!("Builder: BuildKit ({}).", daemon.describe()));
             buildkit::build(
-                &endpoint, &daemon, build, image, local_name, ctx, sign_in, workflow,
+                &endpoint, &daemon, build, image, local_name, ctx, &home, &recorded, workflow,
             )
-            .await
+            .await?
         }
         None => {
             workflow.info(&format!("Builder: classic ({}).", daemon.describe()));
-            let id = classic::build(engine, build, image, local_name, ctx, workflow).await?;
-            Ok(Built {
+            let id =
+                classic::build(engine, build, image, local_name, ctx, &recorded, workflow).await?;
+            Built {
                 id,
                 builder: "classic",
                 cache: None,
-            })
+            }
         }
-    }
+    };
+    Ok(Outcome::Built(built))
 }
 
 /// BuildKit's endpoint when it builds, `None` for the classic builder; refuses what the

@@ -30,7 +30,9 @@ fn prepared(made: &Made) -> &PreparedImage {
             assert!(loaded.is_none(), "the registry engine loads nothing");
             image
         }
-        Artifact::Daemon(_) => panic!("the registry engine made a daemon image"),
+        Artifact::Daemon(_) | Artifact::Stored(_) => {
+            panic!("the registry engine made no prepared image")
+        }
     }
 }
 

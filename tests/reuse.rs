@@ -1,0 +1,194 @@
+//! Build once: a build whose inputs this repository has already built is not built again; the
+//! run writes its tags to that image. What changes the image (a file, a build-arg, the base's
+//! digest) builds anew; what does not (a `.dockerignore`d file, the commit) reuses.
+
+use serde_json::json;
+use support::images::{self, docker};
+use support::StandIns;
+
+const REPO: &str = "octo-org/web-app";
+const BUILT_BY: &str = "built from identical inputs by run https://github.com/octo-org/web-app/actions/runs/7001";
+
+fn built(result: &support::ActionResult) -> bool {
+    result.stdout.contains("Builder: BuildKit")
+}
+
+fn reused(result: &support::ActionResult) -> bool {
+    result.stdout.contains("Reused sha256:") && !built(result)
+}
+
+#[test]
+fn a_dispatch_rerun_into_an_immutable_repository_reuses_the_image() {
+    let s = StandIns::start();
+    let run = || {
+        s.action()
+            .event(
+                "workflow_dispatch",
+                "refs/heads/main",
+                json!({"ref": "refs/heads/main", "inputs": {},
+                       "repository": {"full_name": REPO, "default_branch": "main"}}),
+            )
+            .input("tag-mutability", "IMMUTABLE")
+            .committed(1_795_167_000)
+            .run()
+    };
+    let first = run();
+    first.expect_code(0);
+    assert!(built(&first), "{first}");
+    let config = s.reader().config(REPO, "main");
+    let labels = &config["config"]["Labels"];
+    assert!(
+        labels["ship-to-ecr.build-key"]
+            .as_str()
+            .is_some_and(|k| k.starts_with("sha256:")),
+        "{labels}"
+    );
+    assert_eq!(
+        labels["ship-to-ecr.built-by"],
+        "https://github.com/octo-org/web-app/actions/runs/7001"
+    );
+
+    let second = run();
+    second.expect_code(0);
+    assert!(reused(&second), "{second}");
+    assert!(second.stdout.contains(BUILT_BY), "{second}");
+    assert_eq!(second.output("digest"), first.output("digest"));
+    assert_eq!(second.output("pushed").as_deref(), Some("false"));
+    assert!(second.summary.contains("none: reused"), "{second}");
+    second.assert_no_secret_leaked(&s.secrets(), true);
+}
+
+/// A new runner: the daemon has neither the image nor its base's name for it; the run builds
+/// nothing, writes a new tag by manifest alone and, with `load: true`, pulls the image into
+/// the daemon for later steps.
+#[test]
+fn on_a_fresh_runner_only_tags_are_written_and_the_image_is_loaded() {
+    let s = StandIns::start();
+    let first = s.action().run();
+    first.expect_code(0);
+    let uri = format!("{}/{REPO}", s.registry_host());
+    images::remove_images_under(&uri);
+
+    let second = s.action().input("tags", "v2\nmain").run();
+    second.expect_code(0);
+    assert!(reused(&second), "{second}");
+    assert_eq!(second.output("digest"), first.output("digest"));
+    assert_eq!(second.output("pushed").as_deref(), Some("true"));
+    assert!(
+        second
+            .summary
+            .contains("| Layers | none sent: the registry already had the image |"),
+        "{second}"
+    );
+    let (digest, _) = s.reader().manifest(REPO, "v2").unwrap();
+    assert_eq!(Some(digest), first.output("digest"));
+    // Loaded as a build would have left it.
+    let (present, _) = docker(&["image", "inspect", &format!("{uri}:v2")]);
+    assert!(present, "{second}");
+    images::remove_images_under(&uri);
+}
+
+#[test]
+fn what_makes_the_image_rebuilds_and_what_does_not_reuses() {
+    let s = StandIns::start();
+    let run = |change: &dyn Fn(support::ActionRun) -> support::ActionRun| {
+        let run = s
+            .action()
+            .write_file(".dockerignore", "*.log\n")
+            .write_file("notes.log", "first")
+            .input("tags", "t");
+        let result = change(run).run();
+        result.expect_code(0);
+        result
+    };
+    let first = run(&|r| r);
+    assert!(built(&first), "{first}");
+    let digest = first.output("digest");
+
+    let ignored = run(&|r| r.write_file("notes.log", "second"));
+    assert!(reused(&ignored), "an ignored file: {ignored}");
+    assert_eq!(ignored.output("digest"), digest);
+
+    let one_byte = run(&|r| {
+        r.write_file(
+            "hello.txt",
+            &format!("hello from ship-to-ecr, test {}!\n", s.nonce),
+        )
+    });
+    assert!(built(&one_byte), "a context file: {one_byte}");
+    assert_ne!(one_byte.output("digest"), digest);
+
+    let build_arg = run(&|r| r.input("build-args", "FLAVOUR=other"));
+    assert!(built(&build_arg), "a build-arg: {build_arg}");
+
+    // The base's name now names another image, as when `node:22` moves to a new digest.
+    images::unique_base(&s.base, &format!("{}-moved", s.nonce));
+    let moved = run(&|r| r);
+    assert!(built(&moved), "a moved base: {moved}");
+    assert_ne!(moved.output("digest"), digest);
+
+    let forced = run(&|r| r.input("rebuild", "true"));
+    assert!(built(&forced), "rebuild: true: {forced}");
+    assert!(
+        forced.stdout.contains("rebuild is true: building"),
+        "{forced}"
+    );
+}
+
+/// The pull request's run pushes `pr-42`; the push that merges it checks out another commit
+/// of the same tree, and tags that image instead of building it again.
+#[test]
+fn the_push_after_a_pull_request_of_the_same_tree_reuses_its_image() {
+    let s = StandIns::start();
+    let repository = json!({"full_name": REPO, "default_branch": "main"});
+    let pull_request = s
+        .action()
+        .event(
+            "pull_request",
+            "refs/pull/42/merge",
+            json!({"number": 42, "repository": repository,
+                   "pull_request": {"number": 42, "head": {"ref": "feature"}}}),
+        )
+        .committed(1_795_167_000)
+        .run();
+    pull_request.expect_code(0);
+    assert!(built(&pull_request), "{pull_request}");
+    let pr_tags = s.reader().tags(REPO);
+    assert!(pr_tags.contains(&"pr-42".to_string()), "{pr_tags:?}");
+
+    let merged = s
+        .action()
+        .event(
+            "push",
+            "refs/heads/main",
+            json!({"ref": "refs/heads/main", "repository": repository}),
+        )
+        .env("GITHUB_RUN_ID", "7002")
+        .committed(1_795_170_600)
+        .run();
+    merged.expect_code(0);
+    assert!(reused(&merged), "{merged}");
+    assert!(merged.stdout.contains(BUILT_BY), "{merged}");
+    // The reused image keeps the labels of the run that built it, and the log says which.
+    let pr_first_tag = pull_request.output("tags").unwrap_or_default();
+    let pr_first_tag = pr_first_tag.lines().next().unwrap().rsplit(':').next().unwrap();
+    assert!(
+        merged.stdout.contains(&format!("version {pr_first_tag})")),
+        "{merged}"
+    );
+    assert_eq!(merged.output("digest"), pull_request.output("digest"));
+    assert_eq!(merged.output("pushed").as_deref(), Some("true"));
+    let merged_tags = merged.output("tags").unwrap_or_default();
+    assert!(merged_tags.lines().any(|t| t == "main"), "{merged_tags}");
+    let tags = s.reader().tags(REPO);
+    assert_eq!(tags.len(), pr_tags.len() + 3, "sha-, main, latest: {tags:?}");
+    for tag in tags {
+        let (digest, _) = s.reader().manifest(REPO, &tag).unwrap();
+        assert_eq!(Some(digest), pull_request.output("digest"), "{tag}");
+    }
+    let config = s.reader().config(REPO, "main");
+    assert_eq!(
+        config["config"]["Labels"]["org.opencontainers.image.version"],
+        pr_first_tag
+    );
+}
