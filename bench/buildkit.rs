@@ -4,9 +4,12 @@
 //!   a COPY of a small file) built and pushed to a new repository, nothing cached;
 //! - fresh daemon: the same commit again after its images are removed from the daemon and the
 //!   daemon's whole build cache is pruned (`docker builder prune -af`), as on a new runner.
-//!   ship-to-ecr with `cache: auto` (imports the inline cache of the `latest` it pushed) against
-//!   ship-to-ecr with `cache: off` (rebuilds every step), and, for reference, the BuildKit CLI
-//!   pair with `--cache-from` the image it pushed.
+//!   ship-to-ecr reusing the image it pushed (its default: nothing built, tags written; with
+//!   `load: false`, and with `load: true`, which pulls the image into the daemon), against the
+//!   BuildKit CLI pair rebuilding it (its fresh build and push); and, forced to build with
+//!   `rebuild: true`, ship-to-ecr with `cache: auto` (imports the inline cache of the `latest`
+//!   it pushed) against `cache: off` (rebuilds every step), and, for reference, the BuildKit
+//!   CLI pair with `--cache-from` the image it pushed.
 //!
 //! The peers use Debian's own 20.10 CLI (`/usr/bin/docker`): the 28.x `docker` first on PATH
 //! needs buildx for BuildKit, which Debian does not package. `DOCKER_BUILDKIT=1 docker build`
@@ -53,6 +56,21 @@ const OURS_CLASSIC: &str = "ship-to-ecr, builder: classic";
 const OURS_CACHE: &str = "ship-to-ecr, cache: auto";
 const OURS_NO_CACHE: &str = "ship-to-ecr, cache: off";
 const CLI_CACHE_FROM: &str = "BuildKit CLI pair, --cache-from";
+const OURS_REUSE: &str = "ship-to-ecr reuses, load: false";
+const OURS_REUSE_LOAD: &str = "ship-to-ecr reuses, load: true";
+
+/// What a run of the action on a fresh daemon is asked to do.
+#[derive(Clone, Copy, PartialEq)]
+enum Again {
+    /// The first run of this context.
+    Fresh,
+    /// Built again with the cache from ECR.
+    CacheAuto,
+    /// Built again from nothing.
+    CacheOff,
+    /// Reused, the image then loaded into the daemon or not.
+    Reuse { load: bool },
+}
 
 fn main() {
     if !support::bench::asked("buildkit") {
@@ -97,19 +115,25 @@ fn main() {
                     record(round, CLI_CLASSIC, fresh);
                 }
                 Peer::ActionBuildKit => {
-                    let fresh = time_action(&s, ctx, &repo, "buildkit", None);
+                    let fresh = time_action(&s, ctx, &repo, "buildkit", Again::Fresh);
                     record(round, OURS_BUILDKIT, fresh);
-                    // Which of the two goes first alternates too.
-                    let mut fresh_daemon = [(OURS_CACHE, true), (OURS_NO_CACHE, false)];
-                    fresh_daemon.rotate_left(round % 2);
-                    for (what, cache) in fresh_daemon {
+                    // Which goes first rotates too.
+                    let mut fresh_daemon = [
+                        (OURS_CACHE, Again::CacheAuto),
+                        (OURS_NO_CACHE, Again::CacheOff),
+                        (OURS_REUSE, Again::Reuse { load: false }),
+                        (OURS_REUSE_LOAD, Again::Reuse { load: true }),
+                    ];
+                    let kinds = fresh_daemon.len();
+                    fresh_daemon.rotate_left(round % kinds);
+                    for (what, again) in fresh_daemon {
                         forget_everything_built(&image);
-                        let elapsed = time_action(&s, ctx, &repo, "buildkit", Some(cache));
+                        let elapsed = time_action(&s, ctx, &repo, "buildkit", again);
                         record(round, what, elapsed);
                     }
                 }
                 Peer::ActionClassic => {
-                    let fresh = time_action(&s, ctx, &repo, "classic", None);
+                    let fresh = time_action(&s, ctx, &repo, "classic", Again::Fresh);
                     record(round, OURS_CLASSIC, fresh);
                 }
             }
@@ -142,9 +166,19 @@ fn main() {
     println!("| --- | --- | --- | --- | --- |");
     let [cache, no_cache, cache_from] = [OURS_CACHE, OURS_NO_CACHE, CLI_CACHE_FROM].map(median);
     println!(
-        "| unchanged commit, fresh daemon | {cache:.2} s | {no_cache:.2} s | {:.2} (target <= 0.4) | {cache_from:.2} s |",
+        "| unchanged commit, fresh daemon, rebuild: true | {cache:.2} s | {no_cache:.2} s | {:.2} (target <= 0.4) | {cache_from:.2} s |",
         cache / no_cache
     );
+    println!("\nthe same commit on a fresh daemon, reused (nothing built), medians:");
+    println!("| case | ship-to-ecr | BuildKit CLI pair, rebuilding | ratio |");
+    println!("| --- | --- | --- | --- |");
+    for what in [OURS_REUSE, OURS_REUSE_LOAD] {
+        let reuse = median(what);
+        println!(
+            "| {what} | {reuse:.2} s | {cli_bk:.2} s | {:.3} (target < 1 s and <= 0.1) |",
+            reuse / cli_bk
+        );
+    }
 }
 
 /// The expensive steps first (the marker makes their cache keys this context's own), then a
@@ -211,32 +245,38 @@ fn time_cli(config: &Path, context: &Path, name: &str, buildkit: bool, extra: &[
 }
 
 /// A whole run of the action on a push to the default branch (so `latest` is pushed and, with
-/// `cache: auto`, imported from); `cache` set only for the fresh daemon's runs.
-fn time_action(
-    s: &StandIns,
-    context: &Path,
-    repo: &str,
-    builder: &str,
-    cache: Option<bool>,
-) -> Duration {
+/// `cache: auto`, imported from).
+fn time_action(s: &StandIns, context: &Path, repo: &str, builder: &str, again: Again) -> Duration {
     let mut run = s
         .action()
         .copy_dir(context, "ctx")
         .input("repository", repo)
         .input("context", "ctx")
         .input("builder", builder);
-    match cache {
-        None => {}
-        Some(true) => run = run.input("cache", "auto"),
+    match again {
+        Again::Fresh => {}
+        Again::CacheAuto => run = run.input("cache", "auto").input("rebuild", "true"),
         // A tag of its own: a push without the inline cache must not become the `latest` the
         // other run imports from.
-        Some(false) => run = run.input("cache", "off").input("tags", "rebuild"),
+        Again::CacheOff => {
+            run = run
+                .input("cache", "off")
+                .input("tags", "rebuild")
+                .input("rebuild", "true")
+        }
+        Again::Reuse { load } => run = run.input("load", &load.to_string()),
     }
     let started = Instant::now();
     let result = run.run();
     let elapsed = started.elapsed();
     result.expect_code(0);
-    if cache == Some(true) {
+    let reused = result.stdout.contains("Reused sha256:");
+    assert_eq!(
+        reused,
+        matches!(again, Again::Reuse { .. }),
+        "reused only when asked: {result}"
+    );
+    if again == Again::CacheAuto {
         // Otherwise this would time a rebuild, not a build from the imported cache.
         let row = result
             .summary

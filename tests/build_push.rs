@@ -384,8 +384,9 @@ fn a_build_error_shows_the_failing_step_and_its_output() {
     );
     assert!(message.contains("returned a non-zero code: 3"), "{message}");
     assert!(s.reader().tags(REPO).is_empty());
-    // The image is built before any AWS call: a failed build leaves nothing in ECR.
-    assert!(s.proxy.calls().is_empty(), "{:?}", s.proxy.calls());
+    // Before the build the run only read (an earlier build of these inputs): a failed build
+    // leaves nothing in ECR.
+    assert!(s.proxy.writes().is_empty(), "{:?}", s.proxy.calls());
     assert!(s.repositories().is_empty());
     result.assert_no_secret_leaked(&s.secrets(), true);
 }
@@ -475,21 +476,17 @@ fn push_false_reports_what_a_push_would_do() {
 #[test]
 fn a_run_that_fails_after_building_leaves_no_name_of_ours() {
     let s = StandIns::start();
-    s.proxy.inject(support::Fault::sts(
-        "AssumeRoleWithWebIdentity",
+    // The repository is missing, and creating it is refused: after the build.
+    s.proxy.inject(support::Fault::ecr(
+        "CreateRepository",
         1,
-        403,
-        "AccessDenied",
-        "Not authorized to perform sts:AssumeRoleWithWebIdentity",
+        400,
+        "AccessDeniedException",
+        "not authorized to perform: ecr:CreateRepository",
     ));
-    // A label of this test's own finds its image among those of tests running alongside. The
-    // cache off: with it, the credentials (refused here) would come before the build.
+    // A label of this test's own finds its image among those of tests running alongside.
     let marker = format!("test.id={}", s.registry_host());
-    let result = s
-        .action()
-        .input("labels", &marker)
-        .input("cache", "off")
-        .run();
+    let result = s.action().input("labels", &marker).run();
     result.expect_code(1);
     let (ok, names) = docker(&[
         "image",
@@ -502,7 +499,7 @@ fn a_run_that_fails_after_building_leaves_no_name_of_ours() {
     assert!(ok, "{names}");
     assert!(
         result.stdout.contains("Built ship-to-ecr-build/"),
-        "the image was built before AWS was asked: {result}"
+        "the image was built before the run failed: {result}"
     );
     assert!(!names.contains("ship-to-ecr-build/"), "{names}");
 }

@@ -7,7 +7,8 @@ use support::images::{self, docker};
 use support::StandIns;
 
 const REPO: &str = "octo-org/web-app";
-const BUILT_BY: &str = "built from identical inputs by run https://github.com/octo-org/web-app/actions/runs/7001";
+const BUILT_BY: &str =
+    "built from identical inputs by run https://github.com/octo-org/web-app/actions/runs/7001";
 
 fn built(result: &support::ActionResult) -> bool {
     result.stdout.contains("Builder: BuildKit")
@@ -171,7 +172,13 @@ fn the_push_after_a_pull_request_of_the_same_tree_reuses_its_image() {
     assert!(merged.stdout.contains(BUILT_BY), "{merged}");
     // The reused image keeps the labels of the run that built it, and the log says which.
     let pr_first_tag = pull_request.output("tags").unwrap_or_default();
-    let pr_first_tag = pr_first_tag.lines().next().unwrap().rsplit(':').next().unwrap();
+    let pr_first_tag = pr_first_tag
+        .lines()
+        .next()
+        .unwrap()
+        .rsplit(':')
+        .next()
+        .unwrap();
     assert!(
         merged.stdout.contains(&format!("version {pr_first_tag})")),
         "{merged}"
@@ -181,7 +188,11 @@ fn the_push_after_a_pull_request_of_the_same_tree_reuses_its_image() {
     let merged_tags = merged.output("tags").unwrap_or_default();
     assert!(merged_tags.lines().any(|t| t == "main"), "{merged_tags}");
     let tags = s.reader().tags(REPO);
-    assert_eq!(tags.len(), pr_tags.len() + 3, "sha-, main, latest: {tags:?}");
+    assert_eq!(
+        tags.len(),
+        pr_tags.len() + 3,
+        "sha-, main, latest: {tags:?}"
+    );
     for tag in tags {
         let (digest, _) = s.reader().manifest(REPO, &tag).unwrap();
         assert_eq!(Some(digest), pull_request.output("digest"), "{tag}");

@@ -67,7 +67,10 @@ fn every_event_kind_gives_the_same_image_twice() {
         );
         let second = run(name, git_ref, payload, true);
         second.expect_code(0);
-        assert!(second.stdout.contains("Builder: BuildKit"), "{name}: {second}");
+        assert!(
+            second.stdout.contains("Builder: BuildKit"),
+            "{name}: {second}"
+        );
         assert_eq!(
             second.output("digest"),
             first.output("digest"),

@@ -103,6 +103,26 @@ impl AwsProxy {
         self.state.record.lock().unwrap().calls.clone()
     }
 
+    /// The calls that change something in AWS: all but the reads (`Describe*`, `Get*`,
+    /// `List*`, `BatchGet*`, `BatchCheck*`) and signing in (`sts:AssumeRole*`).
+    pub fn writes(&self) -> Vec<String> {
+        const READS: [&str; 6] = [
+            "Describe",
+            "Get",
+            "List",
+            "BatchGet",
+            "BatchCheck",
+            "AssumeRole",
+        ];
+        self.calls()
+            .into_iter()
+            .filter(|call| {
+                let action = call.split_once(':').map_or(call.as_str(), |(_, a)| a);
+                !READS.iter().any(|read| action.starts_with(read))
+            })
+            .collect()
+    }
+
     pub fn count(&self, action: &str) -> usize {
         self.calls().iter().filter(|a| *a == action).count()
     }

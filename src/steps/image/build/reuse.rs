@@ -179,50 +179,77 @@ pub async fn find(
     workflow: &Workflow,
 ) -> Option<Reused> {
     let ecr = &home.ecr;
-    let listed = ecr
-        .client
-        .list_tags(&ecr.repository, 1000, |_, _| {})
-        .await
-        .unwrap_or_default();
-    let candidates = candidates(tags, &home.recent, &listed);
-    let mut reads = stream::iter(candidates)
+    // This run's own tags first, alone: a re-run finds its image there without listing any.
+    let mut found = first_with_key(ecr, key, tags.to_vec()).await;
+    if found.is_none() {
+        let listed = ecr
+            .client
+            .list_tags(&ecr.repository, 1000, |_, _| {})
+            .await
+            .unwrap_or_default();
+        let others = candidates(tags, &home.recent, &listed).split_off(tags.len());
+        found = first_with_key(ecr, key, others).await;
+    }
+    match found {
+        Some((manifest, labels)) => Some(reused(manifest, &labels, workflow)),
+        None => {
+            workflow.info(&format!(
+                "No image of {} was built from these inputs (build key {key}): building.",
+                ecr.repository
+            ));
+            None
+        }
+    }
+}
+
+type Labels = serde_json::Map<String, Value>;
+
+/// The first of `references`, in their order, whose image carries `key` (read a few at once).
+async fn first_with_key(
+    ecr: &Destination,
+    key: &Digest,
+    references: Vec<String>,
+) -> Option<(Manifest, Labels)> {
+    let mut reads = stream::iter(references)
         .map(|reference| read(ecr, reference))
         .buffered(AT_ONCE);
     while let Some(read) = reads.next().await {
-        let Some((manifest, labels)) = read else {
-            continue;
-        };
-        if labels.get(KEY_LABEL).and_then(Value::as_str) != Some(key.as_str()) {
-            continue;
+        match read {
+            Some((manifest, labels))
+                if labels.get(KEY_LABEL).and_then(Value::as_str) == Some(key.as_str()) =>
+            {
+                return Some((manifest, labels));
+            }
+            _ => continue,
         }
-        let label = |name: &str| {
-            labels
-                .get(&format!("org.opencontainers.image.{name}"))
-                .and_then(Value::as_str)
-                .map(|v| format!("{name} {v}"))
-        };
-        let kept: Vec<String> = ["revision", "created", "version"]
-            .into_iter()
-            .filter_map(label)
-            .collect();
-        let built_by = labels
-            .get(BUILT_BY_LABEL)
-            .and_then(Value::as_str)
-            .map(str::to_string);
-        workflow.info(&format!(
-            "Reused {} built from identical inputs by run {}: nothing is built, and this run's \
-             tags are written to it. It keeps the labels of the run that built it ({}).",
-            manifest.digest,
-            built_by.as_deref().unwrap_or("(not recorded)"),
-            kept.join(", ")
-        ));
-        return Some(Reused { manifest, built_by });
     }
-    workflow.info(&format!(
-        "No image of {} was built from these inputs (build key {key}): building.",
-        ecr.repository
-    ));
     None
+}
+
+/// Says which image is reused, by which run, and which of its labels it keeps.
+fn reused(manifest: Manifest, labels: &Labels, workflow: &Workflow) -> Reused {
+    let label = |name: &str| {
+        labels
+            .get(&format!("org.opencontainers.image.{name}"))
+            .and_then(Value::as_str)
+            .map(|v| format!("{name} {v}"))
+    };
+    let kept: Vec<String> = ["revision", "created", "version"]
+        .into_iter()
+        .filter_map(label)
+        .collect();
+    let built_by = labels
+        .get(BUILT_BY_LABEL)
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    workflow.info(&format!(
+        "Reused {} built from identical inputs by run {}: nothing is built, and this run's \
+             tags are written to it. It keeps the labels of the run that built it ({}).",
+        manifest.digest,
+        built_by.as_deref().unwrap_or("(not recorded)"),
+        kept.join(", ")
+    ));
+    Reused { manifest, built_by }
 }
 
 /// The references to read, each once: this run's tags, then the images pushed last, then the
@@ -241,10 +268,7 @@ fn candidates(tags: &[String], recent: &[String], listed: &[String]) -> Vec<Stri
 }
 
 /// The manifest at `reference` and its config's labels, when it is one image.
-async fn read(
-    ecr: &Destination,
-    reference: String,
-) -> Option<(Manifest, serde_json::Map<String, Value>)> {
+async fn read(ecr: &Destination, reference: String) -> Option<(Manifest, Labels)> {
     let manifest = ecr
         .client
         .get_manifest(&ecr.repository, &reference, |_, _| {})
