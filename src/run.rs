@@ -18,7 +18,7 @@ use crate::github::oidc::TokenService;
 use crate::http::HttpClients;
 use crate::inputs::{ImageSource, Plan, RawInputs};
 use crate::outputs::{self, Output};
-use crate::steps::image::build::CacheHome;
+use crate::steps::image::build::BuildHome;
 use crate::steps::image::Made;
 use crate::steps::{credentials, image, login, outputs as report, push, repository};
 
@@ -51,7 +51,7 @@ pub async fn run(workflow: &Workflow, vars: Vec<(String, String)>) -> anyhow::Re
         .await?;
         let immutable = repository::tags_immutable(&signed.ecr, &plan, &signed.session).await?;
         let recent = repository::recent_images(&signed.ecr, &plan, workflow).await;
-        Ok(CacheHome {
+        Ok(BuildHome {
             ecr,
             immutable,
             recent,

@@ -88,6 +88,6 @@ pub async fn destination_registry() -> FakeRegistry {
 
 /// In-process tests have no ECR to sign in to; the image step calls this only for a BuildKit
 /// build's cache, which these tests never make.
-pub async fn no_ecr() -> anyhow::Result<crate::steps::image::build::CacheHome> {
+pub async fn no_ecr() -> anyhow::Result<crate::steps::image::build::BuildHome> {
     anyhow::bail!("no ECR in in-process tests")
 }

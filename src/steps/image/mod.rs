@@ -159,7 +159,7 @@ pub async fn make(
     plan: &ImagePlan,
     ctx: &RunContext,
     http: &reqwest::Client,
-    sign_in: &impl AsyncFn() -> anyhow::Result<build::CacheHome>,
+    sign_in: &impl AsyncFn() -> anyhow::Result<build::BuildHome>,
     workflow: &Workflow,
 ) -> anyhow::Result<Made> {
     let daemon = connect(plan).await?;

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use super::cache::{self, CacheHome, CacheReport};
+use super::cache::{self, BuildHome, CacheReport};
 use super::Built;
 use crate::engine::buildkit::session::Provided;
 use crate::engine::buildkit::transport::Endpoint;
@@ -26,7 +26,7 @@ pub async fn build(
     image: &ImagePlan,
     local_name: &str,
     ctx: &RunContext,
-    home: &CacheHome,
+    home: &BuildHome,
     recorded: &[(String, String)],
     workflow: &Workflow,
 ) -> anyhow::Result<Built> {
@@ -50,7 +50,7 @@ pub async fn build(
         .map(|c| (c.imported.clone(), c.inline))
         .unwrap_or_default();
     let mut credentials = HashMap::new();
-    if let Some(CacheHome { ecr, .. }) = home {
+    if let Some(BuildHome { ecr, .. }) = home {
         credentials.insert(
             ecr.host.clone(),
             (ecr.username.clone(), ecr.password.clone()),

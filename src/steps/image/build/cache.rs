@@ -9,8 +9,9 @@ use crate::image::tags::sanitise;
 use crate::inputs::CachePlan;
 use crate::registry::destination::Destination;
 
-/// This repository in ECR, signed in, where `cache: auto` finds and leaves the cache.
-pub struct CacheHome {
+/// This repository in ECR, signed in: where a build looks for an image of the same inputs, and
+/// where `cache: auto` finds and leaves the cache.
+pub struct BuildHome {
     pub ecr: Destination,
     /// The image's first tag cannot move once written. The inline cache records where its
     /// steps came from, so a re-run of the same commit that imported it is a different image,
@@ -58,7 +59,7 @@ impl CacheReport {
 pub async fn sources(
     plan: &CachePlan,
     ctx: &RunContext,
-    home: Option<&CacheHome>,
+    home: Option<&BuildHome>,
     workflow: &Workflow,
 ) -> Option<CacheReport> {
     let report = |imported, inline, not_exported| CacheReport {

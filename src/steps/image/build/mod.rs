@@ -20,7 +20,7 @@ use crate::github::context::RunContext;
 use crate::image::context::ContextError;
 use crate::inputs::{BuildPlan, Builder, ImagePlan};
 
-pub use cache::{CacheHome, CacheReport};
+pub use cache::{BuildHome, CacheReport};
 pub use reuse::Reused;
 
 /// What the build step ends with.
@@ -60,7 +60,7 @@ pub async fn build(
     local_name: &str,
     ctx: &RunContext,
     http: &reqwest::Client,
-    sign_in: &impl AsyncFn() -> anyhow::Result<CacheHome>,
+    sign_in: &impl AsyncFn() -> anyhow::Result<BuildHome>,
     workflow: &Workflow,
 ) -> anyhow::Result<Outcome> {
     let daemon = engine.describe().await.map_err(Failure::from)?;

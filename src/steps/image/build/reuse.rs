@@ -14,7 +14,7 @@
 use futures_util::{stream, StreamExt};
 use serde_json::Value;
 
-use super::cache::CacheHome;
+use super::cache::BuildHome;
 use crate::engine::docker::DockerEngine;
 use crate::github::commands::{Level, Workflow};
 use crate::github::context::RunContext;
@@ -48,7 +48,7 @@ pub async fn key(
     build: &BuildPlan,
     image: &ImagePlan,
     builder: &str,
-    home: &CacheHome,
+    home: &BuildHome,
     http: &reqwest::Client,
     workflow: &Workflow,
 ) -> Option<Digest> {
@@ -173,7 +173,7 @@ pub fn recorded_labels(key: Option<&Digest>, ctx: &RunContext) -> Vec<(String, S
 
 /// The image of this repository built with `key`, looked for where it is likeliest first.
 pub async fn find(
-    home: &CacheHome,
+    home: &BuildHome,
     key: &Digest,
     tags: &[String],
     workflow: &Workflow,
