@@ -3,6 +3,7 @@
 //! digest) builds anew; what does not (a `.dockerignore`d file, the commit) reuses.
 
 use serde_json::json;
+use support::base_images::SourceRegistry;
 use support::images::{self, docker};
 use support::StandIns;
 
@@ -202,4 +203,40 @@ fn the_push_after_a_pull_request_of_the_same_tree_reuses_its_image() {
         config["config"]["Labels"]["org.opencontainers.image.version"],
         pr_first_tag
     );
+}
+
+/// A base named by tag in its registry: the key holds the digest the tag names. When the tag
+/// moves (a security update of the base) a fresh runner builds again; until then it reuses.
+#[test]
+fn a_base_that_moved_in_its_registry_is_built_again() {
+    let s = StandIns::start();
+    let source = SourceRegistry::anonymous();
+    let base = format!("{}/library/app-base-{}:1", source.host(), s.nonce);
+    let repo = format!("library/app-base-{}", s.nonce);
+    source.push_base(&repo, "1", "original");
+    let run = || {
+        // As on a fresh runner: the daemon has no copy of the base of its own.
+        images::remove_images_under(&format!("{}/{repo}", source.host()));
+        let result = s
+            .action()
+            .write_file(
+                "Dockerfile",
+                &format!("FROM {base}\nCOPY hello.txt /hello.txt\n"),
+            )
+            .input("tags", "t")
+            .run();
+        result.expect_code(0);
+        result
+    };
+    let first = run();
+    assert!(built(&first), "{first}");
+    let again = run();
+    assert!(reused(&again), "the same base digest: {again}");
+    assert_eq!(again.output("digest"), first.output("digest"));
+
+    source.push_base(&repo, "1", "patched");
+    let moved = run();
+    assert!(built(&moved), "the tag names another digest: {moved}");
+    assert_ne!(moved.output("digest"), first.output("digest"));
+    images::remove_images_under(&format!("{}/{repo}", source.host()));
 }

@@ -112,17 +112,7 @@ async fn push(request: &PushRequest<'_>, workflow: &Workflow) -> anyhow::Result<
         .filter(|t| !written.contains(*t))
         .collect();
     for tag in rest {
-        request
-            .to
-            .client
-            .put_manifest(
-                &request.to.repository,
-                tag,
-                &manifest,
-                workflow.retry_notice(),
-            )
-            .await
-            .map_err(registry_failure)?;
+        put_tag(request, tag, &manifest, workflow).await?;
         written.push(tag.clone());
     }
     Ok(PushReport {
@@ -133,6 +123,26 @@ async fn push(request: &PushRequest<'_>, workflow: &Workflow) -> anyhow::Result<
         layers_present: moved.layers_present,
         base_blobs: moved.base_blobs,
     })
+}
+
+/// Writes `manifest`, whose blobs the repository holds, under `tag`.
+async fn put_tag(
+    request: &PushRequest<'_>,
+    tag: &str,
+    manifest: &Manifest,
+    workflow: &Workflow,
+) -> Result<(), Failure> {
+    request
+        .to
+        .client
+        .put_manifest(
+            &request.to.repository,
+            tag,
+            manifest,
+            workflow.retry_notice(),
+        )
+        .await
+        .map_err(registry_failure)
 }
 
 /// What writing the image moved.
@@ -174,17 +184,7 @@ async fn write_once(
         }
         Artifact::Stored(manifest) => {
             // Everything it points to is in this repository already: one manifest PUT.
-            request
-                .to
-                .client
-                .put_manifest(
-                    &request.to.repository,
-                    tag,
-                    manifest,
-                    workflow.retry_notice(),
-                )
-                .await
-                .map_err(registry_failure)?;
+            put_tag(request, tag, manifest, workflow).await?;
             let moved = Moved {
                 layers_present: request.artifact.layers(),
                 ..Moved::default()
