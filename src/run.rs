@@ -64,8 +64,17 @@ pub async fn run(workflow: &Workflow, vars: Vec<(String, String)>) -> anyhow::Re
 
     // 3 to 7; whatever their outcome, the image's temporary name in the daemon goes afterwards.
     let outcome = async {
+        // A build signed in before it ran: if it took most of the session, sign in again
+        // rather than fail half-way through the push.
         let signed = match signed_in.into_inner() {
-            Some(signed) => signed,
+            Some(signed) if !signed.session.ends_within(RENEW_MARGIN) => signed,
+            Some(_) => {
+                workflow.info(
+                    "The AWS session ends in less than 5 minutes (the build took most of it): \
+                     signing in again.",
+                );
+                sign_in(&plan, token_service.as_ref(), &http, workflow).await?
+            }
             None => sign_in(&plan, token_service.as_ref(), &http, workflow).await?,
         };
         publish(&plan, &made, signed, &http, workflow, started).await
@@ -74,6 +83,9 @@ pub async fn run(workflow: &Workflow, vars: Vec<(String, String)>) -> anyhow::Re
     made.release(workflow).await;
     outcome
 }
+
+/// How much of the session must be left for the steps after the image.
+const RENEW_MARGIN: std::time::Duration = std::time::Duration::from_secs(300);
 
 /// Who we are to AWS, and ECR's registry credentials.
 struct SignedIn {
@@ -150,11 +162,13 @@ async fn publish(
     .await?;
 
     if let ImageSource::Build(build) = &plan.image.source {
-        match (&made.artifact, &report) {
-            (Artifact::Stored(_), Some(report)) if build.load => {
-                made.load_reused(&to, &report.digest, tags, workflow).await;
+        match &made.artifact {
+            // Also with push: false: a later step of the job may run the image.
+            Artifact::Stored(manifest) if build.load => {
+                made.load_reused(&to, &manifest.digest, tags, workflow)
+                    .await;
             }
-            (Artifact::Daemon(_), _) if !build.load => {
+            Artifact::Daemon(_) if !build.load => {
                 let names: Vec<String> = tags
                     .iter()
                     .map(|t| format!("{}:{t}", to.repository_uri()))

@@ -138,7 +138,8 @@ fn what_makes_the_image_rebuilds_and_what_does_not_reuses() {
 }
 
 /// The pull request's run pushes `pr-42`; the push that merges it checks out another commit
-/// of the same tree, and tags that image instead of building it again.
+/// of the same tree, and tags that image instead of building it again. `.dockerignore` leaves
+/// git's folder out of the context, as it must for that (see the next test).
 #[test]
 fn the_push_after_a_pull_request_of_the_same_tree_reuses_its_image() {
     let s = StandIns::start();
@@ -151,6 +152,7 @@ fn the_push_after_a_pull_request_of_the_same_tree_reuses_its_image() {
             json!({"number": 42, "repository": repository,
                    "pull_request": {"number": 42, "head": {"ref": "feature"}}}),
         )
+        .write_file(".dockerignore", ".git\n")
         .committed(1_795_167_000)
         .run();
     pull_request.expect_code(0);
@@ -166,6 +168,7 @@ fn the_push_after_a_pull_request_of_the_same_tree_reuses_its_image() {
             json!({"ref": "refs/heads/main", "repository": repository}),
         )
         .env("GITHUB_RUN_ID", "7002")
+        .write_file(".dockerignore", ".git\n")
         .committed(1_795_170_600)
         .run();
     merged.expect_code(0);
@@ -239,4 +242,24 @@ fn a_base_that_moved_in_its_registry_is_built_again() {
     assert!(built(&moved), "the tag names another digest: {moved}");
     assert_ne!(moved.output("digest"), first.output("digest"));
     images::remove_images_under(&format!("{}/{repo}", source.host()));
+}
+
+/// A context that sends `.git` to the builder lets the build read the commit (`git describe`):
+/// then the checked-out commit is part of the key. Another commit of the same files builds; the
+/// same commit checked out again (a re-run) reuses.
+#[test]
+fn when_git_s_folder_is_sent_the_commit_is_part_of_the_key() {
+    let s = StandIns::start();
+    let run = |committed: i64| {
+        let result = s.action().input("tags", "t").committed(committed).run();
+        result.expect_code(0);
+        result
+    };
+    let first = run(1_795_167_000);
+    assert!(built(&first), "{first}");
+    let other_commit = run(1_795_170_600);
+    assert!(built(&other_commit), "another commit: {other_commit}");
+    let same_commit = run(1_795_170_600);
+    assert!(reused(&same_commit), "the same commit again: {same_commit}");
+    assert_eq!(same_commit.output("digest"), other_commit.output("digest"));
 }

@@ -159,8 +159,8 @@ pub async fn describe_repository(
     }
 }
 
-/// The digests of the `limit` images last pushed to the repository, newest first, from one
-/// page of `DescribeImages` (up to 1000 images; a longer history is read no further). A
+/// The digests of the `limit` images last pushed to the repository, newest first. ECR lists
+/// images in no order, so every page is read, up to [`MOST_PAGES`] of 1000 images. A
 /// repository that does not exist has none.
 pub async fn recent_images(
     client: &Client,
@@ -168,31 +168,42 @@ pub async fn recent_images(
     registry_id: Option<&str>,
     limit: usize,
 ) -> Result<Vec<String>, EcrFailure> {
-    let result = client
+    let mut pages = client
         .describe_images()
         .repository_name(name)
         .set_registry_id(registry_id.map(str::to_string))
         .max_results(1000)
-        .send()
-        .await;
-    let out = match result {
-        Ok(out) => out,
-        Err(e) => {
-            let failure = failed("ecr:DescribeImages")(e);
-            if failure.error.is("RepositoryNotFoundException") {
-                return Ok(Vec::new());
+        .into_paginator()
+        .send();
+    let mut images = Vec::new();
+    let mut read = 0;
+    while let Some(page) = pages.next().await {
+        let out = match page {
+            Ok(out) => out,
+            Err(e) => {
+                let failure = failed("ecr:DescribeImages")(e);
+                if failure.error.is("RepositoryNotFoundException") {
+                    return Ok(Vec::new());
+                }
+                return Err(failure);
             }
-            return Err(failure);
+        };
+        images.extend(
+            out.image_details()
+                .iter()
+                .filter_map(|d| Some((d.image_pushed_at()?.secs(), d.image_digest()?.to_string()))),
+        );
+        read += 1;
+        if read == MOST_PAGES {
+            break;
         }
-    };
-    let mut images: Vec<_> = out
-        .image_details()
-        .iter()
-        .filter_map(|d| Some((d.image_pushed_at()?.secs(), d.image_digest()?.to_string())))
-        .collect();
+    }
     images.sort_by_key(|(pushed, _)| std::cmp::Reverse(*pushed));
     Ok(images.into_iter().take(limit).map(|(_, d)| d).collect())
 }
+
+/// How many pages of `DescribeImages` are read at most: 10,000 images.
+const MOST_PAGES: usize = 10;
 
 /// Creates the repository with its settings. When another job created it in the meantime,
 /// the existing one is returned instead.

@@ -81,6 +81,13 @@ pub fn committer_time(dir: &Path, sha: &str) -> Result<DateTime<Utc>, String> {
     DateTime::from_timestamp(time.seconds, 0).ok_or_else(|| "a time out of range".to_string())
 }
 
+/// The commit checked out in the repository that holds `dir` (its `HEAD`).
+pub fn head_commit(dir: &Path) -> Result<String, String> {
+    let repo = gix::discover(dir).map_err(|e| e.to_string())?;
+    let id = repo.head_id().map_err(|e| e.to_string())?;
+    Ok(id.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use std::process::Command;

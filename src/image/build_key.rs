@@ -13,7 +13,7 @@ use serde_json::json;
 use crate::oci::Digest;
 
 /// The label that carries the key in the image's config.
-pub const KEY_LABEL: &str = "ship-to-ecr.build-key";
+pub use crate::oci::facts::BUILD_KEY_LABEL as KEY_LABEL;
 
 /// Bumped whenever what goes into the key changes, so that no old key matches a new meaning.
 const SCHEME: &str = "ship-to-ecr build key 1";
@@ -32,6 +32,9 @@ pub struct BuildInputs<'a> {
     pub builder: &'a str,
     /// Each image the Dockerfile names, with the digest (or the daemon's image id) it is.
     pub bases: &'a [(String, String)],
+    /// When the context sends git's folder to the builder: the checked-out commit, which a
+    /// build can read out of it. `None` when `.dockerignore` leaves it out.
+    pub checkout: Option<&'a str>,
 }
 
 impl BuildInputs<'_> {
@@ -51,6 +54,7 @@ impl BuildInputs<'_> {
             "labels": self.labels,
             "builder": self.builder,
             "bases": self.bases,
+            "checkout": self.checkout,
         });
         Digest::of(&serde_json::to_vec(&document).expect("JSON of strings"))
     }
@@ -84,6 +88,7 @@ mod tests {
             labels: &labels,
             builder: "BuildKit",
             bases: &bases,
+            checkout: None,
         };
         let key = base().key();
         assert_eq!(
@@ -132,6 +137,10 @@ mod tests {
             },
             BuildInputs {
                 bases: &moved_base,
+                ..base()
+            },
+            BuildInputs {
+                checkout: Some("4f3c2b1a0e9d8c7b6a5f4e3d2c1b0a9f8e7d6c5b"),
                 ..base()
             },
         ];

@@ -158,16 +158,18 @@ fn pack_into<W: Write>(context: &Path, dockerfile: &Path, out: W) -> Result<usiz
 /// walk, `.dockerignore` applied), by its path, kind, permission bits and content (a link by
 /// its target). Files are streamed through the hash, never held whole.
 ///
-/// Left out: owners and times, and git's own folder (`.git`). Two checkouts of one tree differ
-/// in both (git's index caches file times, its logs say when the checkout ran), and the
-/// pull-request run and the push that merges it check out different commits of the same tree.
-/// The tree itself is the other files. A build that reads the commit out of `.git` should be
-/// given it as a build-arg, which is in the key.
-pub fn fingerprint(context: &Path, dockerfile: &Path) -> Result<Digest, ContextError> {
+/// Left out: owners and times, and the bytes of git's own folder (`.git`): two checkouts of
+/// one commit differ in both (git's index caches file times, its logs say when the checkout
+/// ran). Whether `.git` reaches the builder is told instead ([`Fingerprint::sends_git`]): a
+/// build may read the commit out of it (`git describe`, Go's VCS stamp), so the caller then
+/// puts the checked-out commit in the key.
+pub fn fingerprint(context: &Path, dockerfile: &Path) -> Result<Fingerprint, ContextError> {
     use std::os::unix::fs::PermissionsExt;
     let mut hash = Sha256::new();
+    let mut sends_git = false;
     walk(context, dockerfile, |path, name| {
         if name.components().any(|c| c.as_os_str() == ".git") {
+            sends_git = true;
             return Ok(());
         }
         let meta = std::fs::symlink_metadata(path)?;
@@ -202,7 +204,18 @@ pub fn fingerprint(context: &Path, dockerfile: &Path) -> Result<Digest, ContextE
         hash.update(b"\n");
         Ok(())
     })?;
-    Ok(Digest::finish(hash))
+    Ok(Fingerprint {
+        digest: Digest::finish(hash),
+        sends_git,
+    })
+}
+
+/// What a context is to the builder, as far as a build key needs it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Fingerprint {
+    pub digest: Digest,
+    /// Whether a `.git` folder is in what the builder receives (`.dockerignore` leaves it in).
+    pub sends_git: bool,
 }
 
 /// Hands `visit` every entry of the context, in a stable order, as (path on disk, name in
@@ -330,7 +343,8 @@ mod tests {
         std::fs::create_dir_all(root.join(".git")).unwrap();
         std::fs::write(root.join(".git/index"), "stat cache one").unwrap();
         let dockerfile = root.join("Dockerfile");
-        let print = || fingerprint(root, &dockerfile).unwrap();
+        let print = || fingerprint(root, &dockerfile).unwrap().digest;
+        assert!(fingerprint(root, &dockerfile).unwrap().sends_git);
         let first = print();
         assert_eq!(print(), first, "the same files, the same fingerprint");
 

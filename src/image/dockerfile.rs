@@ -4,14 +4,40 @@
 //! `FROM node:22` must change the key, or a base's security update would never be built.
 //!
 //! A stage that names an earlier stage is not a base, nor is `scratch`. Names are expanded with
-//! the global `ARG`s (those before the first `FROM`) and the build's `build-args`, as BuildKit
-//! does. Only what decides the image names is read: this is not a Dockerfile parser.
+//! the global `ARG`s (those before the first `FROM`), the build's `build-args` and the
+//! platform arguments BuildKit predefines (`TARGETARCH`, ...), as BuildKit does. Only what
+//! decides the image names is read: this is not a Dockerfile parser.
+//!
+//! An `ADD` of a URL or a git repository is an input no digest pins before the build (what the
+//! URL serves can change under the same Dockerfile): it makes the build not reusable.
 
 use std::collections::HashMap;
 
-/// The images `dockerfile` names, in order, each once. An error says which name cannot be
-/// known before the build (an empty name after expansion).
-pub fn bases(dockerfile: &str, build_args: &[(String, String)]) -> Result<Vec<String>, String> {
+use crate::oci::Platform;
+
+/// The arguments BuildKit defines for every build: the target's and the builder's platform.
+pub fn platform_args(target: &Platform, build: &Platform) -> Vec<(String, String)> {
+    let mut args = Vec::new();
+    for (prefix, platform) in [("TARGET", target), ("BUILD", build)] {
+        args.push((format!("{prefix}PLATFORM"), platform.to_string()));
+        args.push((format!("{prefix}OS"), platform.os.clone()));
+        args.push((format!("{prefix}ARCH"), platform.architecture.clone()));
+        args.push((
+            format!("{prefix}VARIANT"),
+            platform.variant.clone().unwrap_or_default(),
+        ));
+    }
+    args
+}
+
+/// The images `dockerfile` names, in order, each once. An error says why they cannot be
+/// known before the build (an empty name after expansion, a remote `ADD`).
+pub fn bases(
+    dockerfile: &str,
+    build_args: &[(String, String)],
+    predefined: &[(String, String)],
+) -> Result<Vec<String>, String> {
+    let dockerfile = dockerfile.trim_start_matches('\u{feff}');
     let (directives, body) = directives(dockerfile);
     let escape = directives
         .get("escape")
@@ -26,7 +52,7 @@ pub fn bases(dockerfile: &str, build_args: &[(String, String)]) -> Result<Vec<St
     if let Some(syntax) = directives.get("syntax") {
         add(syntax.clone());
     }
-    let mut globals: HashMap<String, String> = HashMap::new();
+    let mut globals: HashMap<String, String> = predefined.iter().cloned().collect();
     let mut stages: Vec<String> = Vec::new();
     let mut in_a_stage = false;
     for line in instructions(body, escape) {
@@ -39,7 +65,8 @@ pub fn bases(dockerfile: &str, build_args: &[(String, String)]) -> Result<Vec<St
             "ARG" if !in_a_stage => {
                 for word in &words {
                     let (name, default) = match word.split_once('=') {
-                        Some((name, value)) => (name, Some(unquote(value))),
+                        // A default may use the arguments declared before it.
+                        Some((name, value)) => (name, Some(substitute(&unquote(value), &globals))),
                         None => (*word, None),
                     };
                     let given = build_args.iter().rev().find(|(k, _)| k == name);
@@ -62,6 +89,12 @@ pub fn bases(dockerfile: &str, build_args: &[(String, String)]) -> Result<Vec<St
                         stages.push(name.to_ascii_lowercase());
                     }
                 }
+            }
+            "ADD" if remote_source(&words) => {
+                return Err(format!(
+                    "'{line}' adds a URL or a git repository, which can change with no change \
+                     to the Dockerfile"
+                ));
             }
             "COPY" | "ADD" | "RUN" => {
                 for from in sources(&words) {
@@ -89,7 +122,8 @@ fn directives(dockerfile: &str) -> (HashMap<String, String>, &str) {
             .strip_prefix('#')
             .and_then(|d| d.split_once('='))
             .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
-            .filter(|(k, _)| !k.is_empty() && k.chars().all(|c| c.is_ascii_alphanumeric()));
+            // BuildKit's directives; any other comment ends them.
+            .filter(|(k, _)| ["syntax", "escape", "check"].contains(&k.as_str()));
         match directive {
             Some((key, value)) if !line.trim().is_empty() => {
                 found.insert(key, value);
@@ -157,6 +191,19 @@ fn heredoc_words(instruction: &str) -> Vec<String> {
         .collect()
 }
 
+/// Whether an `ADD` takes a source from the network (its last word is the destination).
+fn remote_source(words: &[&str]) -> bool {
+    let sources = words.iter().filter(|w| !w.starts_with("--"));
+    let sources: Vec<&&str> = sources.collect();
+    sources[..sources.len().saturating_sub(1)].iter().any(|s| {
+        let s = s.trim_matches(['"', '\'', '[', ']', ',']);
+        ["http://", "https://", "git@", "git://"]
+            .iter()
+            .any(|scheme| s.starts_with(scheme))
+            || s.ends_with(".git")
+    })
+}
+
 /// What `--from=` and `--mount=...,from=` flags name.
 fn sources(words: &[&str]) -> Vec<String> {
     let mut out = Vec::new();
@@ -179,9 +226,21 @@ fn unquote(value: &str) -> String {
     value.trim_matches(['"', '\'']).to_string()
 }
 
-/// `$NAME`, `${NAME}`, `${NAME:-default}` and `${NAME:+alternative}` with the global args; an
-/// unset name is empty, as in BuildKit. A name empty after expansion is an error.
+/// An image name, expanded (see [`substitute`]); one empty after expansion is an error.
 fn expand(word: &str, args: &HashMap<String, String>) -> Result<String, String> {
+    let out = substitute(word, args);
+    if out.is_empty() {
+        return Err(format!(
+            "'{word}' names no image once expanded (set it with a default in its ARG line or in build-args)"
+        ));
+    }
+    Ok(out)
+}
+
+/// `$NAME`, `${NAME}`, `${NAME:-default}`, `${NAME-default}`, `${NAME:+alternative}` and
+/// `${NAME+alternative}` with `args` (the words themselves expanded too); an unset name is
+/// empty, as in BuildKit.
+fn substitute(word: &str, args: &HashMap<String, String>) -> String {
     let mut out = String::new();
     let mut chars = word.chars().peekable();
     while let Some(c) = chars.next() {
@@ -202,32 +261,39 @@ fn expand(word: &str, args: &HashMap<String, String>) -> Result<String, String> 
                 break;
             }
         }
-        let value = args.get(&name).filter(|v| !v.is_empty());
-        if braced {
-            let mut modifier = String::new();
-            for c in chars.by_ref() {
-                if c == '}' {
-                    break;
-                }
-                modifier.push(c);
-            }
-            if let Some(default) = modifier.strip_prefix(":-") {
-                out.push_str(value.map_or(default, |v| v.as_str()));
-            } else if let Some(alternative) = modifier.strip_prefix(":+") {
-                out.push_str(value.map_or("", |_| alternative));
-            } else {
-                out.push_str(value.map_or("", |v| v.as_str()));
-            }
-        } else {
-            out.push_str(value.map_or("", |v| v.as_str()));
+        let set = args.get(&name);
+        let non_empty = set.filter(|v| !v.is_empty());
+        let value = non_empty.map_or("", |v| v.as_str()).to_string();
+        if !braced {
+            out.push_str(&value);
+            continue;
         }
+        // The modifier up to the matching brace: it may hold `${...}` of its own.
+        let mut modifier = String::new();
+        let mut depth = 0;
+        for c in chars.by_ref() {
+            match c {
+                '}' if depth == 0 => break,
+                '}' => depth -= 1,
+                '{' => depth += 1,
+                _ => {}
+            }
+            modifier.push(c);
+        }
+        let replaced = if let Some(default) = modifier.strip_prefix(":-") {
+            non_empty.map_or_else(|| substitute(default, args), |v| v.clone())
+        } else if let Some(default) = modifier.strip_prefix('-') {
+            set.map_or_else(|| substitute(default, args), |v| v.clone())
+        } else if let Some(alternative) = modifier.strip_prefix(":+") {
+            non_empty.map_or(String::new(), |_| substitute(alternative, args))
+        } else if let Some(alternative) = modifier.strip_prefix('+') {
+            set.map_or(String::new(), |_| substitute(alternative, args))
+        } else {
+            value
+        };
+        out.push_str(&replaced);
     }
-    if out.is_empty() {
-        return Err(format!(
-            "'{word}' names no image once expanded (set it with a default in its ARG line or in build-args)"
-        ));
-    }
-    Ok(out)
+    out
 }
 
 #[cfg(test)]
@@ -247,7 +313,7 @@ mod tests {
                           FROM build AS test\nFROM scratch\nCOPY --from=build /app /app\n\
                           COPY --from=0 /x /x\nCOPY --from=nginx:1.27 /etc/nginx /etc/nginx\n";
         assert_eq!(
-            bases(dockerfile, &[]).unwrap(),
+            bases(dockerfile, &[], &[]).unwrap(),
             ["golang:1.23", "nginx:1.27"]
         );
     }
@@ -258,13 +324,14 @@ mod tests {
                           FROM --platform=$BUILDPLATFORM ${REGISTRY:-docker.io}/node:${NODE}-slim AS deps\n\
                           RUN --mount=type=cache,target=/root/.npm --mount=type=bind,from=tools:1,target=/t npm ci\n";
         assert_eq!(
-            bases(dockerfile, &[]).unwrap(),
+            bases(dockerfile, &[], &[]).unwrap(),
             ["docker.io/node:22-slim", "tools:1"]
         );
         assert_eq!(
             bases(
                 dockerfile,
-                &args(&[("NODE", "20"), ("REGISTRY", "ghcr.io/o")])
+                &args(&[("NODE", "20"), ("REGISTRY", "ghcr.io/o")]),
+                &[]
             )
             .unwrap(),
             ["ghcr.io/o/node:20-slim", "tools:1"]
@@ -277,14 +344,49 @@ mod tests {
                           FROM \\\n  # a comment inside\n  alpine:3.20\n\
                           RUN <<EOF\nFROM not-an-image\nEOF\n# FROM commented:1\n";
         assert_eq!(
-            bases(dockerfile, &[]).unwrap(),
+            bases(dockerfile, &[], &[]).unwrap(),
             ["docker/dockerfile:1.7", "alpine:3.20"]
         );
     }
 
     #[test]
     fn a_name_that_expands_to_nothing_is_an_error() {
-        let error = bases("ARG BASE\nFROM $BASE\n", &[]).unwrap_err();
+        let error = bases("ARG BASE\nFROM $BASE\n", &[], &[]).unwrap_err();
         assert!(error.contains("'$BASE' names no image"), "{error}");
+    }
+
+    #[test]
+    fn platform_arguments_earlier_args_and_nested_defaults() {
+        let target = Platform::parse("linux/arm64").unwrap();
+        let build = Platform::parse("linux/amd64").unwrap();
+        let dockerfile = "ARG V=1.23\nARG TAG=$V-slim\n\
+                          FROM --platform=$BUILDPLATFORM golang:${TAG} AS build\n\
+                          FROM distroless/static:nonroot-${TARGETARCH}${TARGETVARIANT:+-$TARGETVARIANT}\n\
+                          FROM ${MISSING:-${REGISTRY-docker.io}/busybox}:1\n";
+        assert_eq!(
+            bases(dockerfile, &[], &platform_args(&target, &build)).unwrap(),
+            [
+                "golang:1.23-slim",
+                "distroless/static:nonroot-arm64",
+                "docker.io/busybox:1"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_remote_add_is_not_reusable_a_local_one_is() {
+        let remote = "FROM alpine:3\nADD https://example.com/tool.tgz /opt/\n";
+        let error = bases(remote, &[], &[]).unwrap_err();
+        assert!(error.contains("adds a URL"), "{error}");
+        let git = "FROM alpine:3\nADD git@github.com:o/r.git /src\n";
+        assert!(bases(git, &[], &[]).is_err());
+        let local = "FROM alpine:3\nADD --chown=1:1 vendor.tgz /opt/\n";
+        assert_eq!(bases(local, &[], &[]).unwrap(), ["alpine:3"]);
+    }
+
+    #[test]
+    fn an_unknown_comment_ends_the_directives() {
+        let dockerfile = "# a comment\n# syntax=docker/dockerfile:1\nFROM alpine:3\n";
+        assert_eq!(bases(dockerfile, &[], &[]).unwrap(), ["alpine:3"]);
     }
 }

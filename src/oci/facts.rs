@@ -14,6 +14,8 @@
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{json, Map, Value};
 
+use super::Platform;
+
 /// The run settings compared; the others (`Hostname`, `Image`, ...) do not change what runs.
 const RUN_SETTINGS: [&str; 13] = [
     "User",
@@ -34,6 +36,11 @@ const RUN_SETTINGS: [&str; 13] = [
 /// The label that names the run that built an image: provenance, not something that runs. Two
 /// builds of the same inputs by two runs (`rebuild: true`) differ in it and still run the same.
 pub const BUILT_BY_LABEL: &str = "ship-to-ecr.built-by";
+
+/// The label that carries an image's build key (see `image::build_key`): what it was built
+/// from, not what it runs. Two builds of one commit whose keys differ (one sent `.git`, or the
+/// base was read from another place) can still make images that run the same.
+pub const BUILD_KEY_LABEL: &str = "ship-to-ecr.build-key";
 
 /// An image's facts as a value to compare.
 #[derive(Debug, Clone, PartialEq)]
@@ -85,6 +92,19 @@ impl Facts {
     }
 }
 
+impl Facts {
+    /// The platform the image runs on.
+    pub fn platform(&self) -> Platform {
+        let text = |key: &str| self.0[key].as_str().unwrap_or_default().to_string();
+        let variant = text("variant");
+        Platform {
+            os: text("os"),
+            architecture: text("architecture"),
+            variant: (!variant.is_empty()).then_some(variant),
+        }
+    }
+}
+
 /// The run settings that matter, in one shape.
 fn run_settings(settings: &Value) -> Value {
     let mut kept = Map::new();
@@ -101,6 +121,7 @@ fn run_settings(settings: &Value) -> Value {
             ("Labels", Value::Object(labels)) => {
                 let mut labels = labels.clone();
                 labels.remove(BUILT_BY_LABEL);
+                labels.remove(BUILD_KEY_LABEL);
                 Value::Object(labels)
             }
             _ => value.clone(),
@@ -176,6 +197,7 @@ mod tests {
     fn history_the_build_cache_record_and_the_building_run_are_not_facts() {
         let mut other = config_file();
         other["config"]["Labels"][BUILT_BY_LABEL] = json!("https://github.com/o/r/actions/runs/2");
+        other["config"]["Labels"][BUILD_KEY_LABEL] = json!("sha256:0123");
         other["history"] = json!([{"created_by": "RUN y", "created": "2027-01-01T00:00:00Z"}]);
         other["moby.buildkit.cache.v0"] = json!("W3t9XQ==");
         other["container"] = json!("0123abcd");

@@ -17,13 +17,14 @@ use serde_json::Value;
 use super::cache::BuildHome;
 use crate::engine::docker::DockerEngine;
 use crate::github::commands::{Level, Workflow};
+use crate::github::commit_time;
 use crate::github::context::RunContext;
 use crate::image::build_key::{BuildInputs, KEY_LABEL};
 use crate::image::reference::ImageReference;
 use crate::image::{context, dockerfile};
 use crate::inputs::{BuildPlan, ImagePlan};
 use crate::oci::facts::BUILT_BY_LABEL;
-use crate::oci::{Digest, Manifest};
+use crate::oci::{Digest, Manifest, Platform};
 use crate::registry::destination::Destination;
 use crate::steps::image::source::{self, SourceInput};
 
@@ -40,8 +41,8 @@ pub struct Reused {
 }
 
 /// The build key, or `None` with a notice when some input cannot be known before the build (a
-/// base that cannot be resolved, a context that cannot be read): then the build runs and
-/// records no key.
+/// base that cannot be resolved, a context that cannot be read, a remote `ADD`): then the
+/// build runs and records no key.
 #[allow(clippy::too_many_arguments)]
 pub async fn key(
     engine: &DockerEngine,
@@ -54,7 +55,16 @@ pub async fn key(
 ) -> Option<Digest> {
     let (context_dir, dockerfile_path) = (build.context.clone(), build.dockerfile.clone());
     let fingerprint = tokio::task::spawn_blocking(move || {
-        context::fingerprint(&context_dir, &dockerfile_path).map_err(|e| e.to_string())
+        let fingerprint =
+            context::fingerprint(&context_dir, &dockerfile_path).map_err(|e| e.to_string())?;
+        // A build that is sent git's folder may read the commit out of it.
+        let checkout = match fingerprint.sends_git {
+            false => None,
+            true => Some(commit_time::head_commit(&context_dir).map_err(|e| {
+                format!("the context sends .git, whose checked-out commit cannot be read ({e})")
+            })?),
+        };
+        Ok::<_, String>((fingerprint.digest, checkout))
     });
     let inputs = async {
         let text = std::fs::read(&build.dockerfile).map_err(|e| {
@@ -63,26 +73,24 @@ pub async fn key(
                 build.dockerfile.display()
             )
         })?;
-        let names = dockerfile::bases(&String::from_utf8_lossy(&text), &build.build_args)?;
+        let daemon = engine.platform().await.map_err(|e| e.to_string())?;
+        let target = build.platform.clone().unwrap_or_else(|| daemon.clone());
+        let names = dockerfile::bases(
+            &String::from_utf8_lossy(&text),
+            &build.build_args,
+            &dockerfile::platform_args(&target, &daemon),
+        )?;
         let mut bases = Vec::new();
         for name in names {
-            let digest = resolve(&name, engine, &home.ecr, http, workflow).await?;
+            let digest = resolve(&name, &target, engine, &home.ecr, http, workflow).await?;
             bases.push((name, digest));
         }
-        let platform = match &build.platform {
-            Some(p) => p.to_string(),
-            None => engine
-                .platform()
-                .await
-                .map_err(|e| e.to_string())?
-                .to_string(),
-        };
-        Ok::<_, String>((text, bases, platform))
+        Ok::<_, String>((text, bases, target.to_string()))
     };
     let (fingerprint, inputs) = tokio::join!(fingerprint, inputs);
     let fingerprint = fingerprint.map_err(|e| e.to_string()).and_then(|f| f);
     match (fingerprint, inputs) {
-        (Ok(context), Ok((dockerfile, bases, platform))) => Some(
+        (Ok((context, checkout)), Ok((dockerfile, bases, platform))) => Some(
             BuildInputs {
                 context: &context,
                 dockerfile: &dockerfile,
@@ -93,6 +101,7 @@ pub async fn key(
                 labels: &image.labels,
                 builder,
                 bases: &bases,
+                checkout: checkout.as_deref(),
             }
             .key(),
         ),
@@ -109,12 +118,14 @@ pub async fn key(
     }
 }
 
-/// What a base image is, as the build would take it: a pinned digest as written, else the
-/// daemon's own image of that name (BuildKit and the classic builder both prefer it), else
-/// the digest its registry gives for the tag (ECR's with the run's credentials, any other
-/// anonymously).
+/// What a base image is, as the build would take it: a pinned digest as written; else the
+/// daemon's own image of that name when it is for the platform built (BuildKit and the
+/// classic builder both prefer it), by the digest it was pulled by when the daemon knows it
+/// (so that a runner holding the base and a fresh one agree), else by its id; else the digest
+/// its registry gives for the tag (ECR's with the run's credentials, any other anonymously).
 async fn resolve(
     name: &str,
+    platform: &Platform,
     engine: &DockerEngine,
     ecr: &Destination,
     http: &reqwest::Client,
@@ -126,12 +137,17 @@ async fn resolve(
         return Ok(digest.clone());
     }
     let unknown = |why: String| format!("the base image {name} cannot be resolved: {why}");
-    if let Some(local) = engine
+    let local = engine
         .inspect(name)
         .await
-        .map_err(|e| unknown(e.to_string()))?
-    {
-        return Ok(local.id);
+        .map_err(|e| unknown(e.to_string()))?;
+    if let Some(local) = local.filter(|l| l.facts.platform() == *platform) {
+        let pulled_as = local.repo_digests.iter().find_map(|d| {
+            let (repository, digest) = d.split_once('@')?;
+            let same = ImageReference::parse(repository).ok()?.name() == reference.name();
+            same.then(|| digest.to_string())
+        });
+        return Ok(pulled_as.unwrap_or(local.id));
     }
     let connected;
     let client = if reference.registry == ecr.host {
@@ -156,19 +172,22 @@ async fn resolve(
     }
 }
 
-/// The labels a build records: its key, and the run that built it.
+/// The labels a build records: its key, and the run that built it. Both are always written,
+/// empty when unknown, so that neither is inherited from a base image (an image of this
+/// repository built `FROM` another one) or taken from the user's `labels`: an empty key never
+/// matches.
 pub fn recorded_labels(key: Option<&Digest>, ctx: &RunContext) -> Vec<(String, String)> {
-    let mut labels = Vec::new();
-    if let Some(key) = key {
-        labels.push((KEY_LABEL.to_string(), key.to_string()));
-    }
-    if let (Some(repository), Some(run)) = (ctx.event.repository_url(), &ctx.run_id) {
-        labels.push((
-            BUILT_BY_LABEL.to_string(),
-            format!("{repository}/actions/runs/{run}"),
-        ));
-    }
-    labels
+    let built_by = match (ctx.event.repository_url(), &ctx.run_id) {
+        (Some(repository), Some(run)) => format!("{repository}/actions/runs/{run}"),
+        _ => String::new(),
+    };
+    vec![
+        (
+            KEY_LABEL.to_string(),
+            key.map(Digest::to_string).unwrap_or_default(),
+        ),
+        (BUILT_BY_LABEL.to_string(), built_by),
+    ]
 }
 
 /// The image of this repository built with `key`, looked for where it is likeliest first.
@@ -241,6 +260,7 @@ fn reused(manifest: Manifest, labels: &Labels, workflow: &Workflow) -> Reused {
     let built_by = labels
         .get(BUILT_BY_LABEL)
         .and_then(Value::as_str)
+        .filter(|run| !run.is_empty())
         .map(str::to_string);
     workflow.info(&format!(
         "Reused {} built from identical inputs by run {}: nothing is built, and this run's \
