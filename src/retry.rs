@@ -42,6 +42,10 @@ impl Backoff {
 pub enum Attempt<E> {
     /// Throttling, 5xx, a reset connection: may succeed if tried again.
     Retry(E),
+    /// May succeed if tried again, but not before this wait: the server said when
+    /// (`Retry-After`, a rate limit's reset time). A wait that would end after the budget fails
+    /// at once, rather than sleeping through the time the caller has left.
+    RetryAfter(E, Duration),
     /// Will fail the same way every time.
     Fail(E),
 }
@@ -81,19 +85,20 @@ where
     let started = Instant::now();
     let mut attempt = 1;
     loop {
-        match op().await {
+        let (e, wait) = match op().await {
             Ok(value) => return Ok(value),
             Err(Attempt::Fail(e)) => return Err(e),
-            Err(Attempt::Retry(e)) => {
-                let wait = policy.delay(attempt - 1);
-                if attempt >= policy.max_attempts || started.elapsed() + wait > policy.budget {
-                    return Err(e);
-                }
-                on_retry(&e, wait);
-                tokio::time::sleep(wait).await;
-                attempt += 1;
-            }
+            Err(Attempt::Retry(e)) => (e, policy.delay(attempt - 1)),
+            // The server's word is the least wait; jitter on top keeps clients that were told
+            // the same time from coming back together.
+            Err(Attempt::RetryAfter(e, asked)) => (e, asked + policy.delay(0)),
+        };
+        if attempt >= policy.max_attempts || started.elapsed() + wait > policy.budget {
+            return Err(e);
         }
+        on_retry(&e, wait);
+        tokio::time::sleep(wait).await;
+        attempt += 1;
     }
 }
 
@@ -175,6 +180,45 @@ mod tests {
         let _: Result<(), &str> =
             retry(policy, || async { Err(Attempt::Retry("x")) }, |_, _| {}).await;
         assert!(started.elapsed() < Duration::from_millis(500));
+    }
+
+    #[tokio::test]
+    async fn waits_at_least_what_the_server_asks() {
+        let calls = Cell::new(0);
+        let started = Instant::now();
+        let result: Result<u32, &str> = retry(
+            FAST,
+            || async {
+                calls.set(calls.get() + 1);
+                if calls.get() == 1 {
+                    Err(Attempt::RetryAfter("429", Duration::from_millis(300)))
+                } else {
+                    Ok(1)
+                }
+            },
+            |_, _| {},
+        )
+        .await;
+        assert_eq!(result, Ok(1));
+        assert!(started.elapsed() >= Duration::from_millis(300));
+    }
+
+    #[tokio::test]
+    async fn fails_at_once_when_the_asked_wait_passes_the_budget() {
+        let calls = Cell::new(0);
+        let started = Instant::now();
+        let result: Result<(), &str> = retry(
+            FAST,
+            || async {
+                calls.set(calls.get() + 1);
+                Err(Attempt::RetryAfter("429", Duration::from_secs(6)))
+            },
+            |_, _| {},
+        )
+        .await;
+        assert_eq!(result, Err("429"));
+        assert_eq!(calls.get(), 1);
+        assert!(started.elapsed() < Duration::from_secs(1));
     }
 
     struct Failure(bool);
