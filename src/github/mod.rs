@@ -1,5 +1,6 @@
-//! GitHub's side: workflow commands, the run's context, the job's OIDC token.
+//! GitHub's side: workflow commands, the run's context, the job's OIDC token, the REST API.
 
+pub mod api;
 #[cfg(test)]
 pub mod captured;
 pub mod commands;
