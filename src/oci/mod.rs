@@ -3,6 +3,7 @@
 //! the image config, and the deterministic files layer. Pure data: no network, no daemon.
 
 pub mod config;
+pub mod diff;
 pub mod digest;
 pub mod facts;
 pub mod gzip;
