@@ -51,7 +51,10 @@ fn command() -> Command {
         if !input.env_fallbacks.is_empty() {
             notes.push(format!("then {}", input.env_fallbacks.join(", then ")));
         }
-        if !input.default.is_empty() {
+        if input.default.starts_with("${{") {
+            // The runner evaluates it; the command line has no such default.
+            notes.push(format!("default in a workflow: {}", input.default));
+        } else if !input.default.is_empty() {
             notes.push(format!("default: {}", input.default));
         }
         command = command.arg(

@@ -15,6 +15,8 @@ pub struct RunContext {
     /// `GITHUB_WORKSPACE`, or the working directory outside the runner.
     pub workspace: PathBuf,
     pub repository: Option<String>,
+    /// `GITHUB_API_URL`: GitHub.com's API, or a GitHub Enterprise Server's `/api/v3`.
+    pub api_url: Option<String>,
     /// Whether the runner gave a `GITHUB_ENV` file, i.e. there are later steps to export to.
     pub has_env_file: bool,
     /// What triggered the run (ref, commit, pull request).
@@ -44,6 +46,7 @@ impl RunContext {
             run_attempt: var("GITHUB_RUN_ATTEMPT"),
             workspace,
             repository: var("GITHUB_REPOSITORY"),
+            api_url: var("GITHUB_API_URL"),
             has_env_file: var("GITHUB_ENV").is_some(),
             event,
             commit_time,

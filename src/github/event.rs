@@ -7,6 +7,8 @@ use std::path::Path;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
+use super::api::RepositoryInfo;
+
 /// The kind of ref the run is for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RefKind {
@@ -32,6 +34,11 @@ pub struct Event {
     /// A push event's `head_commit.timestamp`, the only commit time a payload carries (see
     /// [`super::commit_time`] for the time an image is stamped with).
     pub pushed_commit_time: Option<DateTime<Utc>>,
+    /// The payload's `repository` metadata, when the payload carries it whole.
+    pub repository_info: Option<RepositoryInfo>,
+    /// A pull request whose branch lives in another repository (a fork, or one deleted): its
+    /// token is read-only by design.
+    pub from_fork: bool,
 }
 
 impl Event {
@@ -75,6 +82,10 @@ impl Event {
                 .and_then(Value::as_str)
                 .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
                 .map(|t| t.with_timezone(&Utc)),
+            repository_info: payload
+                .get("repository")
+                .and_then(RepositoryInfo::from_payload),
+            from_fork: from_fork(payload),
         }
     }
 
@@ -121,6 +132,24 @@ impl Event {
             server.trim_end_matches('/'),
             self.repository.as_deref()?
         ))
+    }
+}
+
+/// Whether a pull request's head is in another repository than its base. `head.repo.fork`
+/// alone would also flag a pull request between two branches of a repository that is itself a
+/// fork; a head whose repository is gone (`null`) was a fork that was deleted.
+fn from_fork(payload: &Value) -> bool {
+    let Some(pull_request) = payload.get("pull_request") else {
+        return false;
+    };
+    let name = |pointer: &str| pull_request.pointer(pointer).and_then(Value::as_str);
+    match pull_request.pointer("/head/repo") {
+        Some(Value::Null) => true,
+        Some(_) => match (name("/head/repo/full_name"), name("/base/repo/full_name")) {
+            (Some(head), Some(base)) => !head.eq_ignore_ascii_case(base),
+            _ => pull_request.pointer("/head/repo/fork") == Some(&Value::Bool(true)),
+        },
+        None => false,
     }
 }
 
@@ -178,6 +207,30 @@ mod tests {
         assert!(!e.on_default_branch());
         let e = event(&[("GITHUB_REF", "refs/pull/7/merge")], Value::Null);
         assert_eq!(e.pull_request, Some(7));
+    }
+
+    #[test]
+    fn a_pull_request_from_another_repository_is_from_a_fork() {
+        let pr = |head: Value| {
+            let payload = json!({"pull_request": {"number": 3, "head": {"repo": head},
+                "base": {"repo": {"full_name": "octo-org/web-app"}}}});
+            event(&[], payload).from_fork
+        };
+        assert!(pr(json!({"full_name": "someone/web-app", "fork": true})));
+        assert!(!pr(json!({"full_name": "octo-org/web-app", "fork": true})));
+        assert!(pr(Value::Null), "a deleted fork");
+        let push = json!({"repository": {"full_name": "octo-org/web-app"}});
+        assert!(!event(&[], push).from_fork);
+    }
+
+    #[test]
+    fn repository_metadata_is_read_from_a_whole_payload() {
+        let payload = json!({"repository": {"name": "web-app", "description": "Shop",
+            "homepage": null, "license": {"spdx_id": "MIT"}}});
+        let info = event(&[], payload).repository_info.unwrap();
+        assert_eq!(info.description.as_deref(), Some("Shop"));
+        let trimmed = json!({"repository": {"full_name": "octo-org/web-app"}});
+        assert_eq!(event(&[], trimmed).repository_info, None);
     }
 
     #[test]

@@ -8,6 +8,7 @@
 mod build;
 mod build_secrets;
 mod cache;
+mod github;
 mod identity;
 mod image;
 pub mod lifecycle;
@@ -24,8 +25,8 @@ pub use build_secrets::{BuildSecret, MAX_SECRET_BYTES};
 pub use cache::CachePlan;
 pub use lifecycle::LifecyclePolicy;
 pub use plan::{
-    BuildPlan, Builder, Engine, Identity, ImagePlan, ImageSource, NewRepositorySettings, PatchPlan,
-    Plan, RepositoryPlan, WebIdentity,
+    BuildPlan, Builder, Engine, GitHubPlan, Identity, ImagePlan, ImageSource,
+    NewRepositorySettings, PatchPlan, Plan, RepositoryPlan, WebIdentity,
 };
 use raw::present;
 pub use raw::{InputSpec, RawInputs, INPUTS};
@@ -108,13 +109,22 @@ impl Plan {
         let destination = repository::parse(raw, ctx, &mut errors);
         let export_credentials = export_credentials(raw, ctx, &mut errors);
         let image = image::parse(raw, ctx, workflow, &mut errors);
-        match (region, identity, destination, export_credentials, image) {
+        let github = github::parse(raw, &mut errors);
+        match (
+            region,
+            identity,
+            destination,
+            export_credentials,
+            image,
+            github,
+        ) {
             (
                 Some(region),
                 Some(identity),
                 Some(destination),
                 Some(export_credentials),
                 Some(image),
+                Some(github),
             ) if errors.0.is_empty() => Ok(Plan {
                 region,
                 identity,
@@ -122,6 +132,7 @@ impl Plan {
                 registry_url: destination.registry_url,
                 export_credentials,
                 image,
+                github,
             }),
             _ => {
                 debug_assert!(!errors.0.is_empty(), "a section failed without an error");
@@ -161,6 +172,7 @@ mod tests {
             run_attempt: Some("2".into()),
             workspace: workspace(),
             repository: None,
+            api_url: None,
             has_env_file: true,
             event: crate::github::event::Event {
                 sha: Some("4f3c2b1a0e9d8c7b6a5f".into()),
@@ -245,7 +257,8 @@ mod tests {
         .unwrap();
         let mut given: Vec<(String, String)> = INPUTS
             .iter()
-            .filter(|spec| !spec.default.is_empty())
+            // An expression (`${{ github.token }}`) is the runner's to evaluate, not a value.
+            .filter(|spec| !spec.default.is_empty() && !spec.default.starts_with("${{"))
             .map(|spec| {
                 (
                     format!("INPUT_{}", spec.name.to_uppercase()),

@@ -22,6 +22,29 @@ pub struct Plan {
     pub registry_url: Option<Url>,
     pub export_credentials: bool,
     pub image: ImagePlan,
+    pub github: GitHubPlan,
+}
+
+/// What the run asks of GitHub's API.
+#[derive(Clone)]
+pub struct GitHubPlan {
+    /// `None`: the input was empty, and every API feature is off.
+    pub token: Option<String>,
+    /// `None`: not set, on for a pull request's run (see `steps::github::comment`).
+    pub pr_comment: Option<bool>,
+    /// The environment a deployment of the pushed digest is recorded in.
+    pub deployment_environment: Option<String>,
+}
+
+/// Written by hand so that a `{:?}` of the plan never shows the token.
+impl std::fmt::Debug for GitHubPlan {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GitHubPlan")
+            .field("token", &self.token.as_ref().map(|_| "***"))
+            .field("pr_comment", &self.pr_comment)
+            .field("deployment_environment", &self.deployment_environment)
+            .finish()
+    }
 }
 
 /// Which image to push, under which tags.

@@ -87,6 +87,9 @@ inputs! {
     cmd: "cmd" = "",
     engine: "engine" = "auto",
     platforms: "platforms" = "",
+    github_token: "github-token" = "${{ github.token }}",
+    pr_comment: "pr-comment" = "",
+    deployment_environment: "deployment-environment" = "",
 }
 
 impl RawInputs {

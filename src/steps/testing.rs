@@ -34,6 +34,7 @@ pub fn run_context() -> RunContext {
         run_attempt: Some("1".into()),
         workspace: std::env::temp_dir(),
         repository: Some("octo/app".into()),
+        api_url: None,
         has_env_file: false,
         event: Event {
             sha: Some("4f3c2b1a0e9d8c7b6a5f4e3d2c1b0a9f8e7d6c5b".into()),
