@@ -1,5 +1,6 @@
 //! The pipeline, top to bottom, in the order of the action's log: inputs (no network) ->
-//! image -> credentials -> repository -> registry login -> push -> outputs and summary.
+//! repository labels from GitHub -> image -> credentials -> repository -> registry login ->
+//! push -> deployment record -> outputs and summary -> pull-request comment.
 //! Each step writes its outputs as soon as they are known. A build signs in during the image
 //! step, read-only (an image built from the same inputs, the cache); the rest of the run reuses
 //! that sign-in.
@@ -12,24 +13,43 @@ use crate::artifact::Artifact;
 use crate::aws::ecr::{EcrFailure, RegistryCredentials};
 use crate::aws::session::AwsSession;
 use crate::error::Failure;
+use crate::github::api::GitHubApi;
 use crate::github::commands::Workflow;
 use crate::github::context::RunContext;
 use crate::github::oidc::TokenService;
 use crate::http::HttpClients;
 use crate::inputs::{ImageSource, Plan, RawInputs};
 use crate::outputs::{self, Output};
+use crate::steps::github::{comment, deployment, labels};
 use crate::steps::image::build::BuildHome;
 use crate::steps::image::Made;
-use crate::steps::{credentials, image, login, outputs as report, push, repository};
+use crate::steps::{credentials, github, image, login, outputs as report, push, repository};
 
 /// Runs with `vars`: the environment, with any command-line flags as `INPUT_*` over it.
 pub async fn run(workflow: &Workflow, vars: Vec<(String, String)>) -> anyhow::Result<()> {
     let started = Instant::now();
     // 1. Everything that can be checked without the network; secrets masked on arrival.
     let ctx = RunContext::from_env();
-    let plan = read_plan(vars, &ctx, workflow)?;
+    let mut plan = read_plan(vars, &ctx, workflow)?;
     let token_service = credentials::token_service(&plan.identity, workflow)?;
     let http = HttpClients::new()?;
+
+    // GitHub's API (off without a token); a built or patched image gets the repository's
+    // labels, under the user's.
+    let api = github::connect(&plan.github, &ctx, workflow);
+    let comment_on = comment::target(plan.github.pr_comment, &ctx.event, workflow);
+    if matches!(
+        plan.image.source,
+        ImageSource::Build(_) | ImageSource::Patch(_)
+    ) {
+        let found = labels::read(&ctx.event, api.as_ref(), workflow).await;
+        plan.image.labels = labels::under_user_labels(found, &plan.image.labels);
+    }
+    let github = GitHub {
+        api: api.as_ref(),
+        comment_on,
+        ctx: &ctx,
+    };
 
     // 2. The image, before any AWS call but a build's reads (see above).
     let signed_in = OnceCell::new();
@@ -77,11 +97,19 @@ pub async fn run(workflow: &Workflow, vars: Vec<(String, String)>) -> anyhow::Re
             }
             None => sign_in(&plan, token_service.as_ref(), &http, workflow).await?,
         };
-        publish(&plan, &made, signed, &http, workflow, started).await
+        publish(&plan, &made, signed, &http, &github, workflow, started).await
     }
     .await;
     made.release(workflow).await;
     outcome
+}
+
+/// What the steps after the push need of GitHub.
+struct GitHub<'a> {
+    api: Option<&'a GitHubApi>,
+    /// The pull request to comment on.
+    comment_on: Option<u64>,
+    ctx: &'a RunContext,
 }
 
 /// How much of the session must be left for the steps after the image.
@@ -130,6 +158,7 @@ async fn publish(
     made: &Made,
     signed: SignedIn,
     http: &HttpClients,
+    github: &GitHub<'_>,
     workflow: &Workflow,
     started: Instant,
 ) -> anyhow::Result<()> {
@@ -179,8 +208,47 @@ async fn publish(
         }
     }
 
-    // 7. Outputs, exported credentials when asked, the summary.
-    report::write(
+    // 7. The deployment record, once the image is in ECR.
+    let ctx = github.ctx;
+    let log_url = deployment::log_url(
+        ctx.event.server_url.as_deref(),
+        ctx.repository.as_deref(),
+        ctx.run_id.as_deref(),
+    );
+    let pushed = report.as_ref().map(|r| &r.digest);
+    let record = match (github.api, &plan.github.deployment_environment, pushed) {
+        (Some(api), Some(environment), Some(digest)) => match ctx.event.sha.as_deref() {
+            Some(commit) => {
+                let registry_id = plan.repository.registry_id.as_deref().unwrap_or(&account);
+                let image = deployment::DeployedImage {
+                    environment,
+                    commit,
+                    image_by_digest: &format!("{}@{digest}", to.repository_uri()),
+                    digest: digest.as_str(),
+                    console_url: deployment::console_url(
+                        &plan.region,
+                        registry_id,
+                        &plan.repository.name,
+                        digest.as_str(),
+                    ),
+                    log_url: log_url.clone(),
+                };
+                deployment::create(api, &image, workflow).await
+            }
+            None => {
+                workflow.info("GITHUB_SHA is not set: no deployment is recorded.");
+                None
+            }
+        },
+        (Some(_), Some(_), None) => {
+            workflow.info("push is false: no deployment is recorded.");
+            None
+        }
+        _ => None,
+    };
+
+    // 8. Outputs, exported credentials when asked, the summary.
+    let written = report::write(
         &report::Published {
             session: &session,
             region: &plan.region,
@@ -200,11 +268,33 @@ async fn publish(
             started,
         },
         workflow,
-    )
+    );
+
+    // 9. The pull-request comment, then the deployment's outcome.
+    if let (Some(api), Some(pull_request), Some(digest), Ok(())) =
+        (github.api, github.comment_on, pushed, &written)
+    {
+        let pushed = comment::Pushed {
+            pull_request,
+            digest,
+            tags,
+            log_url: log_url.clone(),
+            commit: ctx.event.sha.as_deref(),
+        };
+        comment::post(api, &to, &pushed, workflow).await;
+    }
+    if let (Some(api), Some(record)) = (github.api, &record) {
+        let (state, description) = match &written {
+            Ok(()) => (deployment::State::Success, "The image is in ECR"),
+            Err(_) => (deployment::State::Failure, "A later step of the run failed"),
+        };
+        deployment::report(api, record, state, description, workflow).await;
+    }
+    written
 }
 
-/// The inputs, validated; the base image's password is masked first, even before a bad input
-/// is reported.
+/// The inputs, validated; the base image's password and the GitHub token are masked first,
+/// even before a bad input is reported.
 fn read_plan(
     vars: Vec<(String, String)>,
     ctx: &RunContext,
@@ -212,13 +302,11 @@ fn read_plan(
 ) -> anyhow::Result<Plan> {
     let raw = RawInputs::from_vars(vars)
         .map_err(|e| Failure::new("Cannot read inputs", format!("INPUT_* variables: {e}")))?;
-    if let Some(password) = raw
-        .base_image_password
-        .as_deref()
-        .filter(|p| !p.trim().is_empty())
-    {
-        workflow.mask(password);
-        workflow.mask(password.trim());
+    for secret in [&raw.base_image_password, &raw.github_token] {
+        if let Some(secret) = secret.as_deref().filter(|p| !p.trim().is_empty()) {
+            workflow.mask(secret);
+            workflow.mask(secret.trim());
+        }
     }
     Ok(Plan::from_raw(&raw, ctx, workflow)?)
 }
