@@ -179,13 +179,25 @@ fn assert_refused_alone(result: &support::ActionResult, input: &str, value: &str
 #[test]
 fn every_bad_input_fails_before_any_call() {
     let s = StandIns::start();
+    let github = support::GitHubApi::start();
     assert!(CASES.len() >= 20);
     for (input, value, words) in CASES {
-        let result = s.action().input(input, value).run();
+        let result = s
+            .action()
+            .env("GITHUB_API_URL", &github.url())
+            .input("github-token", "ghs_bad-inputs-token")
+            .input(input, value)
+            .run();
         assert_refused_alone(&result, input, value, words);
-        result.assert_no_secret_leaked(&s.secrets(), true);
+        // The GitHub token is masked before any input is checked.
+        let token = "ghs_bad-inputs-token".to_string();
+        result.assert_masked(std::slice::from_ref(&token));
+        let mut secrets = s.secrets();
+        secrets.push(token);
+        result.assert_no_secret_leaked(&secrets, true);
     }
     assert_eq!(s.oidc.requests(), 0, "no OIDC token may be requested");
+    assert!(github.calls().is_empty(), "GitHub: {:?}", github.calls());
     assert!(
         s.proxy.calls().is_empty(),
         "AWS calls: {:?}",
@@ -307,6 +319,8 @@ const PATCH_CASES: &[(&str, &str, &str)] = &[
     ("engine", "daemonless", "one of auto, docker, registry"),
     ("platforms", "amd64", "not a platform"),
     ("platforms", "linux/amd64,linux/amd64", "twice"),
+    ("pr-comment", "always", "true or false"),
+    ("deployment-environment", "prod\nstaging", "one line"),
 ];
 
 #[test]
