@@ -124,6 +124,7 @@ fn example_workflows_parse_and_give_the_action_only_declared_inputs() {
             "build-and-push.yml",
             "manual-release.yml",
             "patch-docker-hub-image.yml",
+            "pull-request-preview.yml",
             "release-action.yml",
             "reusable-push.yml"
         ]
