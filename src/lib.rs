@@ -3,7 +3,7 @@
 //! Layers, lowest first (a module only uses those before it in this list; see ARCHITECTURE.md):
 //! 1. `error`, `retry`: no project imports.
 //! 2. `oci`: the image model, pure data.
-//! 3. `github`, `image`, `inputs`, `outputs`, `http`: the runner, describing images, the
+//! 3. `github`, `image`, `ecs`, `inputs`, `outputs`, `http`: the runner, describing images, the
 //!    action's interface.
 //! 4. `aws`, `registry`, `engine`: clients; they never print.
 //! 5. `artifact`: the image every step makes and the push consumes.
@@ -13,6 +13,7 @@
 pub mod artifact;
 pub mod aws;
 pub mod cli;
+pub mod ecs;
 pub mod engine;
 pub mod error;
 pub mod github;

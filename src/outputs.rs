@@ -33,6 +33,9 @@ outputs! {
     Tags: "tags",
     BaseDigest: "base-digest",
     Pushed: "pushed",
+    TaskDefinitionArn: "task-definition-arn",
+    EcsDeploymentId: "ecs-deployment-id",
+    EcsRolloutState: "ecs-rollout-state",
 }
 
 /// Writes `output` for later steps (or prints it, outside a runner).

@@ -1,6 +1,7 @@
 //! The pipeline, top to bottom, in the order of the action's log: inputs (no network) ->
 //! repository labels from GitHub -> image -> credentials -> repository -> registry login ->
-//! push -> deployment record -> outputs and summary -> pull-request comment.
+//! push -> deployment record -> outputs and summary -> deploy to ECS -> pull-request comment
+//! -> the deployment record's outcome.
 //! Each step writes its outputs as soon as they are known. A build signs in during the image
 //! step, read-only (an image built from the same inputs, the cache); the rest of the run reuses
 //! that sign-in.
@@ -9,7 +10,7 @@ use std::time::Instant;
 
 use tokio::sync::OnceCell;
 
-use crate::artifact::Artifact;
+use crate::artifact::{Artifact, PushReport};
 use crate::aws::ecr::{EcrFailure, RegistryCredentials};
 use crate::aws::session::AwsSession;
 use crate::error::Failure;
@@ -20,10 +21,13 @@ use crate::github::oidc::TokenService;
 use crate::http::HttpClients;
 use crate::inputs::{ImageSource, Plan, RawInputs};
 use crate::outputs::{self, Output};
+use crate::registry::destination::Destination;
 use crate::steps::github::{comment, deployment, labels};
 use crate::steps::image::build::BuildHome;
 use crate::steps::image::Made;
-use crate::steps::{credentials, github, image, login, outputs as report, push, repository};
+use crate::steps::{
+    credentials, deploy, github, image, login, outputs as report, push, repository,
+};
 
 /// Runs with `vars`: the environment, with any command-line flags as `INPUT_*` over it.
 pub async fn run(workflow: &Workflow, vars: Vec<(String, String)>) -> anyhow::Result<()> {
@@ -179,16 +183,29 @@ async fn publish(
     // 6. Push, doing only what is missing (with push: false, what a push would do).
     let daemon = made.daemon.as_ref();
     let tags = &plan.image.tags;
-    let report = push::run(
-        &made.artifact,
-        daemon,
-        &to,
-        tags,
-        plan.image.push,
-        state,
-        workflow,
-    )
-    .await?;
+    let report = match &made.artifact {
+        // An image of this repository named by digest, with no tags asked for: nothing to write.
+        Artifact::Stored(manifest) if tags.is_empty() => Some(PushReport {
+            digest: manifest.digest.clone(),
+            written: Vec::new(),
+            unchanged: Vec::new(),
+            layers_uploaded: 0,
+            layers_present: made.artifact.layers(),
+            base_blobs: None,
+        }),
+        _ => {
+            push::run(
+                &made.artifact,
+                daemon,
+                &to,
+                tags,
+                plan.image.push,
+                state,
+                workflow,
+            )
+            .await?
+        }
+    };
 
     if let ImageSource::Build(build) = &plan.image.source {
         match &made.artifact {
@@ -246,6 +263,17 @@ async fn publish(
         }
         _ => None,
     };
+    if let (Some(api), Some(record), Some(ecs)) = (github.api, &record, &plan.deploy) {
+        let description = format!("Deploying to ECS {}/{}", ecs.cluster, ecs.service);
+        deployment::report(
+            api,
+            record,
+            deployment::State::InProgress,
+            &description,
+            workflow,
+        )
+        .await;
+    }
 
     // 8. Outputs, exported credentials when asked, the summary.
     let written = report::write(
@@ -270,7 +298,20 @@ async fn publish(
         workflow,
     );
 
-    // 9. The pull-request comment, then the deployment's outcome.
+    // 9. The deploy to ECS, once the image's outputs are written.
+    let deployed = match (&written, &plan.deploy, pushed) {
+        (Ok(()), Some(ecs), Some(digest)) => {
+            let image = deploy::Image {
+                by_digest: format!("{}@{digest}", to.repository_uri()),
+                repositories: repository_names(plan, &to, &account),
+            };
+            let client = aws_sdk_ecs::Client::new(&session.config);
+            Some(deploy::run(&client, ecs, &image, &session.principal, workflow).await)
+        }
+        _ => None,
+    };
+
+    // 10. The pull-request comment, then the deployment's outcome.
     if let (Some(api), Some(pull_request), Some(digest), Ok(())) =
         (github.api, github.comment_on, pushed, &written)
     {
@@ -284,13 +325,36 @@ async fn publish(
         comment::post(api, &to, &pushed, workflow).await;
     }
     if let (Some(api), Some(record)) = (github.api, &record) {
-        let (state, description) = match &written {
-            Ok(()) => (deployment::State::Success, "The image is in ECR"),
-            Err(_) => (deployment::State::Failure, "A later step of the run failed"),
+        let (state, description) = match (&written, &deployed) {
+            (Err(_), _) => (deployment::State::Failure, "A later step of the run failed"),
+            (_, Some(Err(_))) => (deployment::State::Failure, "The deploy to ECS failed"),
+            (_, Some(Ok(_))) => (deployment::State::Success, "Running on ECS"),
+            (_, None) => (deployment::State::Success, "The image is in ECR"),
         };
         deployment::report(api, record, state, description, workflow).await;
     }
-    written
+    written?;
+    deployed.transpose().map(|_| ())
+}
+
+/// The names a task definition may give this repository by: the registry's address in use,
+/// and ECR's own address for it.
+fn repository_names(plan: &Plan, to: &Destination, account: &str) -> Vec<String> {
+    let registry_id = plan.repository.registry_id.as_deref().unwrap_or(account);
+    let suffix = if plan.region.starts_with("cn-") {
+        "amazonaws.com.cn"
+    } else {
+        "amazonaws.com"
+    };
+    let ecr = format!(
+        "{registry_id}.dkr.ecr.{}.{suffix}/{}",
+        plan.region, plan.repository.name
+    );
+    let mut names = vec![to.repository_uri()];
+    if names[0] != ecr {
+        names.push(ecr);
+    }
+    names
 }
 
 /// The inputs, validated; the base image's password and the GitHub token are masked first,

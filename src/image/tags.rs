@@ -100,6 +100,11 @@ pub fn default_tags(event: &Event) -> Vec<String> {
     dedup(tags)
 }
 
+/// Whether `tag` meets the OCI tag grammar.
+pub fn is_valid(tag: &str) -> bool {
+    TAG.is_match(tag)
+}
+
 /// Expands the `tags` input: one tag per line, placeholders filled in; a line whose
 /// placeholder has no value in this run is dropped. Every result must be a valid tag.
 pub fn expand(input: &str, values: &TagValues) -> Result<Vec<String>, InputError> {

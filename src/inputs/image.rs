@@ -21,6 +21,7 @@ const ENGINES: &[(&str, Engine)] = &[
 pub(super) fn parse(
     raw: &RawInputs,
     ctx: &RunContext,
+    deploying: bool,
     workflow: &Workflow,
     errors: &mut Errors,
 ) -> Option<ImagePlan> {
@@ -44,7 +45,18 @@ pub(super) fn parse(
             "only applies in patch mode, with base-image set",
         );
     }
-    let source = source(raw, ctx, engine, build_args, target, workflow, errors);
+    let source =
+        source(raw, ctx, engine, build_args, target, workflow, errors).map(|source| {
+            match (source, present(&raw.image)) {
+                (
+                    ImageSource::Local(_) | ImageSource::LocalOrRemote(..) | ImageSource::Remote(_),
+                    Some(name),
+                ) if deploying && names_a_stored_image(name) => {
+                    ImageSource::InRepository(name.to_string())
+                }
+                (source, _) => source,
+            }
+        });
     refuse_mismatches(
         source.as_ref(),
         engine,
@@ -52,7 +64,12 @@ pub(super) fn parse(
         source_credentials.as_ref().is_some_and(Option::is_some),
         errors,
     );
-    let tags = tags(raw, ctx, errors);
+    let tags = match &source {
+        Some(ImageSource::InRepository(reference)) => {
+            in_repository_tags(raw, ctx, reference, errors)
+        }
+        _ => tags(raw, ctx, errors),
+    };
     let push = errors.optional(&raw.push, true, |v| values::boolean("push", v));
     let (
         Some(source),
@@ -238,6 +255,30 @@ fn tags(raw: &RawInputs, ctx: &RunContext, errors: &mut Errors) -> Option<Vec<St
         return None;
     }
     Some(tags)
+}
+
+/// With a deploy, a bare tag (`sha-4f3c2b1`) or a digest names an image of this repository;
+/// an image in the daemon is named with its tag (`web-app:latest`).
+fn names_a_stored_image(name: &str) -> bool {
+    crate::oci::Digest::parse(name).is_ok()
+        || (tags::is_valid(name) && !name.contains(['/', ':', '@']))
+}
+
+/// An image already in the repository keeps its tags: the `tags` lines are written when set,
+/// else the tag it was named by (already there, so nothing is written), else none.
+fn in_repository_tags(
+    raw: &RawInputs,
+    ctx: &RunContext,
+    reference: &str,
+    errors: &mut Errors,
+) -> Option<Vec<String>> {
+    if present(&raw.tags).is_some() {
+        return tags(raw, ctx, errors);
+    }
+    if crate::oci::Digest::parse(reference).is_ok() {
+        return Some(Vec::new());
+    }
+    Some(vec![reference.to_string()])
 }
 
 /// What `image` names, by engine: a daemon image (docker), a registry image (registry), or

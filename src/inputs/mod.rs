@@ -8,6 +8,7 @@
 mod build;
 mod build_secrets;
 mod cache;
+mod ecs;
 mod github;
 mod identity;
 mod image;
@@ -25,8 +26,8 @@ pub use build_secrets::{BuildSecret, MAX_SECRET_BYTES};
 pub use cache::CachePlan;
 pub use lifecycle::LifecyclePolicy;
 pub use plan::{
-    BuildPlan, Builder, Engine, GitHubPlan, Identity, ImagePlan, ImageSource,
-    NewRepositorySettings, PatchPlan, Plan, RepositoryPlan, WebIdentity,
+    BuildPlan, Builder, EcsEnv, EcsPlan, Engine, GitHubPlan, Identity, ImagePlan, ImageSource,
+    NewRepositorySettings, PatchPlan, Plan, RepositoryPlan, TaskDefinitionSource, WebIdentity,
 };
 use raw::present;
 pub use raw::{InputSpec, RawInputs, INPUTS};
@@ -108,7 +109,10 @@ impl Plan {
         let identity = identity::parse(raw, ctx, &mut errors);
         let destination = repository::parse(raw, ctx, &mut errors);
         let export_credentials = export_credentials(raw, ctx, &mut errors);
-        let image = image::parse(raw, ctx, workflow, &mut errors);
+        let deploy = ecs::parse(raw, &ctx.workspace, &mut errors);
+        // With a deploy, `image` may name an image this repository already holds.
+        let deploying = present(&raw.ecs_cluster).is_some() || present(&raw.ecs_service).is_some();
+        let image = image::parse(raw, ctx, deploying, workflow, &mut errors);
         let github = github::parse(raw, &mut errors);
         match (
             region,
@@ -117,6 +121,7 @@ impl Plan {
             export_credentials,
             image,
             github,
+            deploy,
         ) {
             (
                 Some(region),
@@ -125,6 +130,7 @@ impl Plan {
                 Some(export_credentials),
                 Some(image),
                 Some(github),
+                Some(deploy),
             ) if errors.0.is_empty() => Ok(Plan {
                 region,
                 identity,
@@ -133,6 +139,7 @@ impl Plan {
                 export_credentials,
                 image,
                 github,
+                deploy,
             }),
             _ => {
                 debug_assert!(!errors.0.is_empty(), "a section failed without an error");

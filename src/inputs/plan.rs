@@ -9,6 +9,7 @@ use super::build_secrets::BuildSecret;
 use super::cache::CachePlan;
 use super::lifecycle::LifecyclePolicy;
 use super::rules::aws::RoleArn;
+use crate::ecs::TaskDefinition;
 use crate::image::reference::ImageReference;
 use crate::oci::layer::LayerEntry;
 use crate::oci::Platform;
@@ -23,6 +24,47 @@ pub struct Plan {
     pub export_credentials: bool,
     pub image: ImagePlan,
     pub github: GitHubPlan,
+    /// A deploy of the image to an ECS service, after the push.
+    pub deploy: Option<EcsPlan>,
+}
+
+/// A deploy to an ECS service: a new revision of its task definition with the image by digest.
+#[derive(Debug, Clone)]
+pub struct EcsPlan {
+    pub cluster: String,
+    pub service: String,
+    /// The containers whose image becomes this one; empty: every container whose image is in
+    /// this repository.
+    pub containers: Vec<String>,
+    pub task_definition: TaskDefinitionSource,
+    /// Environment variables set in the new revision's containers.
+    pub env: Vec<EcsEnv>,
+    /// How long to wait for the rollout; `None`: do not wait.
+    pub wait: Option<std::time::Duration>,
+    /// How often the rollout is looked at.
+    pub poll: std::time::Duration,
+}
+
+/// Where the new revision starts from.
+#[derive(Debug, Clone)]
+pub enum TaskDefinitionSource {
+    /// The service's current task definition: nobody keeps a copy in sync.
+    Service,
+    /// A family (its latest active revision), `family:revision`, or an ARN.
+    Named(String),
+    /// A file in the workspace, read and checked with the inputs.
+    File {
+        path: String,
+        definition: TaskDefinition,
+    },
+}
+
+/// `CONTAINER:KEY=VALUE`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EcsEnv {
+    pub container: String,
+    pub key: String,
+    pub value: String,
 }
 
 /// What the run asks of GitHub's API.
@@ -78,6 +120,9 @@ pub enum ImageSource {
     Remote(ImageReference),
     /// A base image from a registry, with files and config changes added.
     Patch(PatchPlan),
+    /// With a deploy, an image the destination repository already holds, by tag or digest
+    /// (deploying a chosen commit): nothing is pushed, and tags are written only when asked.
+    InRepository(String),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

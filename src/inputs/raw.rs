@@ -90,6 +90,14 @@ inputs! {
     github_token: "github-token" = "${{ github.token }}",
     pr_comment: "pr-comment" = "",
     deployment_environment: "deployment-environment" = "",
+    ecs_cluster: "ecs-cluster" = "",
+    ecs_service: "ecs-service" = "",
+    ecs_container: "ecs-container" = "",
+    task_definition: "task-definition" = "",
+    ecs_env: "ecs-env" = "",
+    wait: "wait" = "true",
+    wait_minutes: "wait-minutes" = "30",
+    ecs_poll_seconds: "ecs-poll-seconds" = "10",
 }
 
 impl RawInputs {

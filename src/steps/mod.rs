@@ -2,6 +2,7 @@
 //! workflow's log, and takes plain data from the lower layers, never another step's types.
 
 pub mod credentials;
+pub mod deploy;
 pub mod github;
 pub mod image;
 pub mod login;

@@ -213,6 +213,7 @@ pub async fn make(
             patch_daemon::with_daemon(needs()?, p, plan, &local_name, ctx, http, workflow).await?
         }
         ImageSource::Patch(p) => patch::in_registry(p, plan, ctx, http, workflow).await?,
+        ImageSource::InRepository(reference) => in_repository(reference, sign_in, workflow).await?,
     };
     made.daemon = daemon;
     Ok(made)
@@ -227,7 +228,7 @@ async fn connect(plan: &ImagePlan) -> Result<Option<DockerEngine>, Failure> {
             Ok(Some(DockerEngine::connect().await?))
         }
         ImageSource::LocalOrRemote(..) => Ok(DockerEngine::connect().await.ok()),
-        ImageSource::Patch(_) | ImageSource::Remote(_) => Ok(None),
+        ImageSource::Patch(_) | ImageSource::Remote(_) | ImageSource::InRepository(_) => Ok(None),
     }
 }
 
@@ -256,6 +257,40 @@ async fn local_or_remote(
             mirror::prepare(reference, plan, http, workflow).await
         }
     }
+}
+
+/// An image the repository already holds, read by tag or digest after signing in (read-only).
+async fn in_repository(
+    reference: &str,
+    sign_in: &impl AsyncFn() -> anyhow::Result<build::BuildHome>,
+    workflow: &Workflow,
+) -> anyhow::Result<Made> {
+    let home = sign_in().await?;
+    let ecr = &home.ecr;
+    let found = ecr
+        .client
+        .get_manifest(&ecr.repository, reference, workflow.retry_notice())
+        .await
+        .map_err(|e| Failure::new("Registry request failed", e.to_string()))?;
+    let Some(manifest) = found else {
+        return Err(Failure::new(
+            "Image not in the repository",
+            format!(
+                "{} has no image '{reference}', so there is nothing to deploy. With a deploy to \
+                 ECS, 'image' set to a tag (sha-4f3c2b1) or a digest (sha256:...) names an image \
+                 this repository already holds; to push an image of the Docker daemon, give its \
+                 name with its tag (web-app:latest).",
+                ecr.repository_uri()
+            ),
+        )
+        .into());
+    };
+    workflow.info(&format!(
+        "Deploying {}@{}, already in the repository: nothing to build or push.",
+        ecr.repository_uri(),
+        manifest.digest
+    ));
+    Ok(Made::new(Artifact::Stored(manifest), None))
 }
 
 async fn inspect(engine: &DockerEngine, name: &str) -> Result<LocalImage, Failure> {

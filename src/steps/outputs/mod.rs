@@ -38,7 +38,12 @@ pub struct Published<'a> {
 }
 
 pub fn write(p: &Published<'_>, workflow: &Workflow) -> anyhow::Result<()> {
-    let image_name = format!("{}:{}", p.repository_uri, p.tags[0]);
+    // No tag: an image of the repository deployed by digest, with no tags asked for.
+    let image_name = match (p.tags.first(), p.report) {
+        (Some(tag), _) => format!("{}:{tag}", p.repository_uri),
+        (None, Some(report)) => format!("{}@{}", p.repository_uri, report.digest),
+        (None, None) => p.repository_uri.to_string(),
+    };
     outputs::set(workflow, Output::Image, &image_name)?;
     outputs::set(workflow, Output::Tags, &p.tags.join("\n"))?;
     if let Some(report) = p.report {

@@ -1,0 +1,367 @@
+//! The deploy step: a new revision of the service's task definition with the image by digest,
+//! the service updated to it, and this deployment (by its id) watched until ECS says it
+//! completed, failed or was rolled back, or until `wait-minutes` pass.
+//!
+//! Nothing is written to ECS before the revision is complete: the containers and `ecs-env` are
+//! checked against the definition first. A rollback is a failure even when the previous
+//! revision runs fine: what was asked for is not running.
+
+mod diagnosis;
+mod rollout;
+
+use std::time::{Duration, Instant};
+
+use aws_sdk_ecs::Client;
+
+use crate::aws::ecs::{self, Deployment, EcsFailure, Service};
+use crate::ecs::task_definition::repository_of;
+use crate::ecs::TaskDefinition;
+use crate::error::Failure;
+use crate::github::commands::Workflow;
+use crate::inputs::{EcsPlan, TaskDefinitionSource};
+use crate::outputs::{self, Output};
+use rollout::Verdict;
+
+/// The image to deploy, as plain data.
+pub struct Image {
+    /// `host/repository@sha256:...`, what the containers will run.
+    pub by_digest: String,
+    /// The names a container's image may give this repository by (the registry's address in
+    /// use, and ECR's own), without tag or digest.
+    pub repositories: Vec<String>,
+}
+
+/// What the deploy ended with.
+pub struct Deployed {
+    pub task_definition_arn: String,
+    pub deployment_id: String,
+    /// ECS's last word on the rollout: `COMPLETED`, or `IN_PROGRESS` when not waited for.
+    pub rollout_state: String,
+}
+
+/// Deploys; every failure is explained, with what was already changed.
+pub async fn run(
+    client: &Client,
+    plan: &EcsPlan,
+    image: &Image,
+    principal: &str,
+    workflow: &Workflow,
+) -> anyhow::Result<Deployed> {
+    let target = format!("{}/{}", plan.cluster, plan.service);
+    let _group = workflow.group(&format!("Deploy to ECS service {target}"));
+    let explain = |e: EcsFailure| crate::aws::explain::ecs_failure(e, principal, &target);
+    let service = ecs::describe_service(client, &plan.cluster, &plan.service)
+        .await
+        .map_err(explain)?;
+    let (definition, from) = match &plan.task_definition {
+        TaskDefinitionSource::Service => (
+            ecs::describe_task_definition(client, &service.task_definition)
+                .await
+                .map_err(explain)?,
+            format!(
+                "the service's current task definition {}",
+                service.task_definition
+            ),
+        ),
+        TaskDefinitionSource::Named(name) => (
+            ecs::describe_task_definition(client, name)
+                .await
+                .map_err(explain)?,
+            format!("the task definition {name}"),
+        ),
+        TaskDefinitionSource::File { path, definition } => {
+            (definition.clone(), format!("the file {path}"))
+        }
+    };
+    let dropped = definition.read_only_keys();
+    if !dropped.is_empty() {
+        workflow.info(&format!(
+            "From {from}; read-only keys left out of the new revision: {}.",
+            dropped.join(", ")
+        ));
+    }
+    let (revision, containers) = new_revision(definition.without_read_only_keys(), plan, image)?;
+    workflow.info(&format!(
+        "Container(s) {} of {} now run {}.",
+        containers.join(", "),
+        revision.family(),
+        image.by_digest
+    ));
+
+    let arn = ecs::register(client, &revision).await.map_err(explain)?;
+    outputs::set(workflow, Output::TaskDefinitionArn, &arn)?;
+    workflow.info(&format!("Registered {arn}."));
+    let updated = ecs::update_service(client, &plan.cluster, &plan.service, &arn)
+        .await
+        .map_err(|e| {
+            let mut failure = explain(e);
+            failure.message.push_str(&format!(
+                " The new revision {arn} is registered; the service still runs its previous one."
+            ));
+            failure
+        })?;
+    let ours = started_deployment(client, plan, &updated, &arn)
+        .await
+        .map_err(explain)?;
+    outputs::set(workflow, Output::EcsDeploymentId, &ours.id)?;
+    workflow.info(&format!(
+        "Service {target} updated to {arn}: deployment {}.",
+        ours.id
+    ));
+
+    let Some(wait) = plan.wait else {
+        let state = ours.rollout_state.unwrap_or_else(|| "IN_PROGRESS".into());
+        outputs::set(workflow, Output::EcsRolloutState, &state)?;
+        workflow.info("wait is false: not waiting for the rollout.");
+        return Ok(Deployed {
+            task_definition_arn: arn,
+            deployment_id: ours.id,
+            rollout_state: state,
+        });
+    };
+    let state = watch(client, plan, &ours.id, wait, workflow)
+        .await
+        .map_err(explain)?;
+    let outcome = conclude(client, plan, &ours.id, &arn, wait, state, workflow).await;
+    if let Ok(deployed) = &outcome {
+        workflow.info(&format!(
+            "Deployment {} completed: {target} runs {}.",
+            deployed.deployment_id, image.by_digest
+        ));
+    }
+    outcome
+}
+
+/// The revision to register: the chosen containers on the image, `ecs-env` set; and the names
+/// of the containers changed.
+fn new_revision(
+    mut revision: TaskDefinition,
+    plan: &EcsPlan,
+    image: &Image,
+) -> Result<(TaskDefinition, Vec<String>), Failure> {
+    let containers = revision.containers();
+    let listed = || {
+        containers
+            .iter()
+            .map(|(name, image)| format!("{name} ({image})"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let chosen: Vec<String> = if plan.containers.is_empty() {
+        let ours: Vec<String> = containers
+            .iter()
+            .filter(|(_, current)| {
+                image
+                    .repositories
+                    .iter()
+                    .any(|r| r == repository_of(current))
+            })
+            .map(|(name, _)| name.clone())
+            .collect();
+        if ours.is_empty() {
+            return Err(Failure::new(
+                "No container runs this repository",
+                format!(
+                    "No container of the task definition {} runs an image of {}: its containers \
+                     are {}. Name the container(s) to deploy to with ecs-container (one per \
+                     line), for example ecs-container: {}",
+                    revision.family(),
+                    image.repositories[0],
+                    listed(),
+                    containers[0].0
+                ),
+            ));
+        }
+        ours
+    } else {
+        plan.containers.clone()
+    };
+    let unknown: Vec<&str> = chosen
+        .iter()
+        .map(String::as_str)
+        .chain(plan.env.iter().map(|e| e.container.as_str()))
+        .filter(|name| !revision.has_container(name))
+        .collect();
+    if !unknown.is_empty() {
+        return Err(Failure::new(
+            "Unknown container",
+            format!(
+                "The task definition {} has no container {}: ecs-container and ecs-env must \
+                 name its containers, which are {}.",
+                revision.family(),
+                unknown.join(", "),
+                listed()
+            ),
+        ));
+    }
+    for name in &chosen {
+        revision.set_image(name, &image.by_digest);
+    }
+    for edit in &plan.env {
+        revision.set_env(&edit.container, &edit.key, &edit.value);
+    }
+    Ok((revision, chosen))
+}
+
+/// The deployment the update started: the PRIMARY one on the new revision, from the update's
+/// answer or, if ECS had not listed it yet, from one more look.
+async fn started_deployment(
+    client: &Client,
+    plan: &EcsPlan,
+    updated: &Service,
+    arn: &str,
+) -> Result<Deployment, EcsFailure> {
+    let find = |service: &Service| {
+        service
+            .deployments
+            .iter()
+            .find(|d| d.status == "PRIMARY" && d.task_definition == arn)
+            .cloned()
+    };
+    if let Some(found) = find(updated) {
+        return Ok(found);
+    }
+    let service = ecs::describe_service(client, &plan.cluster, &plan.service).await?;
+    find(&service).ok_or_else(|| EcsFailure {
+        action: "ecs:UpdateService",
+        error: crate::aws::errors::AwsError {
+            code: Some("NoDeployment".into()),
+            message: format!(
+                "the service lists no PRIMARY deployment of {arn} after the update (a service \
+                 with the CODE_DEPLOY or EXTERNAL deployment controller is deployed by that \
+                 controller, not by UpdateService)"
+            ),
+            retryable: false,
+            no_credentials: false,
+        },
+    })
+}
+
+/// Looks at the service every `plan.poll` until the rollout is decided or `wait` has passed;
+/// prints the counts each time they change.
+async fn watch(
+    client: &Client,
+    plan: &EcsPlan,
+    deployment_id: &str,
+    wait: Duration,
+    workflow: &Workflow,
+) -> Result<(Verdict, Service), EcsFailure> {
+    let started = Instant::now();
+    let mut last_line = String::new();
+    loop {
+        let service = ecs::describe_service(client, &plan.cluster, &plan.service).await?;
+        let verdict = rollout::judge(&service, deployment_id);
+        let Verdict::Rolling(ours) = &verdict else {
+            return Ok((verdict, service));
+        };
+        let line = rollout::progress(ours);
+        if line != last_line {
+            workflow.info(&format!("[{:>4} s] {line}", started.elapsed().as_secs()));
+            last_line = line;
+        }
+        if started.elapsed() + plan.poll > wait {
+            return Ok((verdict, service));
+        }
+        tokio::time::sleep(plan.poll).await;
+    }
+}
+
+/// The outcome: success on COMPLETED; otherwise the service's events and the stopped tasks
+/// are printed and the failure says what most likely went wrong.
+async fn conclude(
+    client: &Client,
+    plan: &EcsPlan,
+    deployment_id: &str,
+    arn: &str,
+    wait: Duration,
+    (verdict, service): (Verdict, Service),
+    workflow: &Workflow,
+) -> anyhow::Result<Deployed> {
+    let deployed = |state: &str| Deployed {
+        task_definition_arn: arn.to_string(),
+        deployment_id: deployment_id.to_string(),
+        rollout_state: state.to_string(),
+    };
+    let (state, title, what) = match verdict {
+        Verdict::Completed(_) => {
+            outputs::set(workflow, Output::EcsRolloutState, "COMPLETED")?;
+            return Ok(deployed("COMPLETED"));
+        }
+        Verdict::Rolling(ours) => (
+            ours.rollout_state
+                .clone()
+                .unwrap_or_else(|| "IN_PROGRESS".into()),
+            "Deployment not finished in time",
+            format!(
+                "The deployment {deployment_id} was still rolling out after wait-minutes ({} \
+                 min): {}. ECS goes on with it; raise wait-minutes to wait longer.",
+                wait.as_secs() / 60,
+                rollout::progress(&ours)
+            ),
+        ),
+        Verdict::Failed(ours) => (
+            "FAILED".to_string(),
+            "Deployment failed",
+            format!(
+                "ECS marked the deployment {deployment_id} FAILED: {}.",
+                ours.rollout_reason.as_deref().unwrap_or("no reason given")
+            ),
+        ),
+        Verdict::Replaced { primary, ours } => (
+            ours.and_then(|d| d.rollout_state)
+                .unwrap_or_else(|| "FAILED".into()),
+            "Deployment rolled back",
+            format!(
+                "The deployment {deployment_id} is no longer the service's primary one: {} now \
+                 runs {} (the deployment circuit breaker rolls back to the previous revision \
+                 when tasks keep failing, or another deploy replaced this one). The new revision \
+                 {arn} is not running.",
+                primary.id, primary.task_definition
+            ),
+        ),
+        Verdict::Gone => (
+            "FAILED".to_string(),
+            "Deployment gone",
+            format!("The service no longer lists the deployment {deployment_id}."),
+        ),
+    };
+    outputs::set(workflow, Output::EcsRolloutState, &state)?;
+    let events: Vec<_> = service.events.iter().take(10).cloned().collect();
+    let tasks = match ecs::stopped_tasks(client, &plan.cluster, &plan.service, 5).await {
+        Ok(tasks) => tasks,
+        Err(e) => {
+            workflow.info(&format!("Stopped tasks not read: {e}."));
+            Vec::new()
+        }
+    };
+    workflow.info("The service's recent events, newest first:");
+    for event in &events {
+        workflow.info(&format!("  {} {}", event.at, event.message));
+    }
+    let task_lines = diagnosis::task_lines(&tasks);
+    if !task_lines.is_empty() {
+        workflow.info("Stopped tasks:");
+        for line in &task_lines {
+            workflow.info(&format!("  {line}"));
+        }
+    }
+    let mut message = what;
+    if let Some(latest) = events.first() {
+        message.push_str(&format!(" Latest event: {}.", latest.message));
+    }
+    for line in task_lines.iter().take(3) {
+        message.push_str(&format!(" {}{}", capitalised(line), "."));
+    }
+    message.push_str(&format!(
+        " Likely fix: {}",
+        diagnosis::likely_fix(&events, &tasks)
+    ));
+    Err(Failure::new(title, message).into())
+}
+
+fn capitalised(text: &str) -> String {
+    let mut chars = text.chars();
+    chars.next().map_or_else(String::new, |first| {
+        first.to_uppercase().chain(chars).collect()
+    })
+}
