@@ -545,3 +545,46 @@ fn build_inputs_are_refused_with_an_image_or_a_base_image() {
     assert!(s.proxy.calls().is_empty());
     assert_eq!(s.oidc.requests(), 0);
 }
+
+/// A deploy's inputs, each bad alone beside a good cluster and service.
+const DEPLOY_CASES: &[(&str, &str, &str)] = &[
+    ("ecs-cluster", "prod cluster", "letters, digits"),
+    ("ecs-service", "team/web", "letters, digits"),
+    ("ecs-container", "app\napp", "twice"),
+    ("task-definition", "ecs/missing.json", "cannot read"),
+    ("task-definition", "web:latest", "family"),
+    ("ecs-env", "LOG_LEVEL=info", "CONTAINER:KEY=VALUE"),
+    ("wait", "maybe", "true or false"),
+    ("wait-minutes", "0", "from 1 to 360"),
+    ("ecs-poll-seconds", "301", "from 1 to 300"),
+    ("push", "false", "deploy to ECS"),
+];
+
+#[test]
+fn every_bad_deploy_input_fails_before_any_call() {
+    let s = StandIns::start();
+    for (input, value, words) in DEPLOY_CASES {
+        let result = s
+            .action()
+            .input("ecs-cluster", "production")
+            .input("ecs-service", "web")
+            .input(input, value)
+            .run();
+        assert_refused_alone(&result, input, value, words);
+        result.assert_no_secret_leaked(&s.secrets(), true);
+    }
+    // The containers of a task definition file are checked with the inputs.
+    let file = r#"{"family": "web", "containerDefinitions": [{"name": "app", "image": "web:1"}]}"#;
+    let result = s
+        .action()
+        .input("ecs-cluster", "production")
+        .input("ecs-service", "web")
+        .write_file("ecs/web.json", file)
+        .input("task-definition", "ecs/web.json")
+        .input("ecs-env", "worker:QUEUE=jobs")
+        .run();
+    assert_refused_alone(&result, "ecs-env", "worker:QUEUE=jobs", "it has: app");
+    assert_eq!(s.oidc.requests(), 0);
+    assert!(s.proxy.calls().is_empty(), "{:?}", s.proxy.calls());
+    assert!(s.repositories().is_empty());
+}

@@ -8,8 +8,7 @@
 
 mod diagnosis;
 mod rollout;
-
-use std::time::{Duration, Instant};
+mod wait;
 
 use aws_sdk_ecs::Client;
 
@@ -20,7 +19,6 @@ use crate::error::Failure;
 use crate::github::commands::Workflow;
 use crate::inputs::{EcsPlan, TaskDefinitionSource};
 use crate::outputs::{self, Output};
-use rollout::Verdict;
 
 /// The image to deploy, as plain data.
 pub struct Image {
@@ -39,12 +37,63 @@ pub struct Deployed {
     pub rollout_state: String,
 }
 
-/// Deploys; every failure is explained, with what was already changed.
+/// Deploys; every failure is explained, with what was already changed. The job summary gets
+/// what was done either way.
 pub async fn run(
     client: &Client,
     plan: &EcsPlan,
     image: &Image,
     principal: &str,
+    workflow: &Workflow,
+) -> anyhow::Result<Deployed> {
+    let mut seen = Seen::default();
+    let outcome = deploy(client, plan, image, principal, &mut seen, workflow).await;
+    let row = |name: &str, value: &Option<String>| {
+        format!(
+            "| {name} | {} |\n",
+            value
+                .as_deref()
+                .map_or("none".to_string(), |v| format!("`{v}`"))
+        )
+    };
+    let rollout = match (&outcome, &seen.rollout_state) {
+        (Ok(_), Some(state)) => state.clone(),
+        (Err(e), state) => format!(
+            "{}: {}",
+            state.as_deref().unwrap_or("not started"),
+            e.downcast_ref::<Failure>()
+                .map_or("failed", |f| f.title.as_str())
+        ),
+        (Ok(_), None) => "not waited for".to_string(),
+    };
+    let markdown = format!(
+        "\n#### Deploy to ECS\n\n| | |\n| --- | --- |\n| Service | `{}/{}` |\n| Image | `{}` |\n{}{}| Rollout | {rollout} |\n",
+        plan.cluster,
+        plan.service,
+        image.by_digest,
+        row("Task definition", &seen.task_definition_arn),
+        row("Deployment", &seen.deployment_id),
+    );
+    if let Err(e) = workflow.summary(&markdown) {
+        workflow.info(&format!("The job summary could not be written: {e}."));
+    }
+    outcome
+}
+
+/// What the deploy got to, for the summary.
+#[derive(Default)]
+struct Seen {
+    pub(super) task_definition_arn: Option<String>,
+    pub(super) deployment_id: Option<String>,
+    pub(super) rollout_state: Option<String>,
+}
+
+async fn deploy(
+    client: &Client,
+    plan: &EcsPlan,
+    image: &Image,
+    principal: &str,
+    seen: &mut Seen,
     workflow: &Workflow,
 ) -> anyhow::Result<Deployed> {
     let target = format!("{}/{}", plan.cluster, plan.service);
@@ -90,6 +139,7 @@ pub async fn run(
 
     let arn = ecs::register(client, &revision).await.map_err(explain)?;
     outputs::set(workflow, Output::TaskDefinitionArn, &arn)?;
+    seen.task_definition_arn = Some(arn.clone());
     workflow.info(&format!("Registered {arn}."));
     let updated = ecs::update_service(client, &plan.cluster, &plan.service, &arn)
         .await
@@ -104,6 +154,7 @@ pub async fn run(
         .await
         .map_err(explain)?;
     outputs::set(workflow, Output::EcsDeploymentId, &ours.id)?;
+    seen.deployment_id = Some(ours.id.clone());
     workflow.info(&format!(
         "Service {target} updated to {arn}: deployment {}.",
         ours.id
@@ -112,6 +163,7 @@ pub async fn run(
     let Some(wait) = plan.wait else {
         let state = ours.rollout_state.unwrap_or_else(|| "IN_PROGRESS".into());
         outputs::set(workflow, Output::EcsRolloutState, &state)?;
+        seen.rollout_state = Some(state.clone());
         workflow.info("wait is false: not waiting for the rollout.");
         return Ok(Deployed {
             task_definition_arn: arn,
@@ -119,10 +171,10 @@ pub async fn run(
             rollout_state: state,
         });
     };
-    let state = watch(client, plan, &ours.id, wait, workflow)
+    let watched = wait::watch(client, plan, &ours.id, wait, workflow)
         .await
         .map_err(explain)?;
-    let outcome = conclude(client, plan, &ours.id, &arn, wait, state, workflow).await;
+    let outcome = wait::conclude(client, plan, wait, watched, seen, workflow).await;
     if let Ok(deployed) = &outcome {
         workflow.info(&format!(
             "Deployment {} completed: {target} runs {}.",
@@ -234,134 +286,5 @@ async fn started_deployment(
             retryable: false,
             no_credentials: false,
         },
-    })
-}
-
-/// Looks at the service every `plan.poll` until the rollout is decided or `wait` has passed;
-/// prints the counts each time they change.
-async fn watch(
-    client: &Client,
-    plan: &EcsPlan,
-    deployment_id: &str,
-    wait: Duration,
-    workflow: &Workflow,
-) -> Result<(Verdict, Service), EcsFailure> {
-    let started = Instant::now();
-    let mut last_line = String::new();
-    loop {
-        let service = ecs::describe_service(client, &plan.cluster, &plan.service).await?;
-        let verdict = rollout::judge(&service, deployment_id);
-        let Verdict::Rolling(ours) = &verdict else {
-            return Ok((verdict, service));
-        };
-        let line = rollout::progress(ours);
-        if line != last_line {
-            workflow.info(&format!("[{:>4} s] {line}", started.elapsed().as_secs()));
-            last_line = line;
-        }
-        if started.elapsed() + plan.poll > wait {
-            return Ok((verdict, service));
-        }
-        tokio::time::sleep(plan.poll).await;
-    }
-}
-
-/// The outcome: success on COMPLETED; otherwise the service's events and the stopped tasks
-/// are printed and the failure says what most likely went wrong.
-async fn conclude(
-    client: &Client,
-    plan: &EcsPlan,
-    deployment_id: &str,
-    arn: &str,
-    wait: Duration,
-    (verdict, service): (Verdict, Service),
-    workflow: &Workflow,
-) -> anyhow::Result<Deployed> {
-    let deployed = |state: &str| Deployed {
-        task_definition_arn: arn.to_string(),
-        deployment_id: deployment_id.to_string(),
-        rollout_state: state.to_string(),
-    };
-    let (state, title, what) = match verdict {
-        Verdict::Completed(_) => {
-            outputs::set(workflow, Output::EcsRolloutState, "COMPLETED")?;
-            return Ok(deployed("COMPLETED"));
-        }
-        Verdict::Rolling(ours) => (
-            ours.rollout_state
-                .clone()
-                .unwrap_or_else(|| "IN_PROGRESS".into()),
-            "Deployment not finished in time",
-            format!(
-                "The deployment {deployment_id} was still rolling out after wait-minutes ({} \
-                 min): {}. ECS goes on with it; raise wait-minutes to wait longer.",
-                wait.as_secs() / 60,
-                rollout::progress(&ours)
-            ),
-        ),
-        Verdict::Failed(ours) => (
-            "FAILED".to_string(),
-            "Deployment failed",
-            format!(
-                "ECS marked the deployment {deployment_id} FAILED: {}.",
-                ours.rollout_reason.as_deref().unwrap_or("no reason given")
-            ),
-        ),
-        Verdict::Replaced { primary, ours } => (
-            ours.and_then(|d| d.rollout_state)
-                .unwrap_or_else(|| "FAILED".into()),
-            "Deployment rolled back",
-            format!(
-                "The deployment {deployment_id} is no longer the service's primary one: {} now \
-                 runs {} (the deployment circuit breaker rolls back to the previous revision \
-                 when tasks keep failing, or another deploy replaced this one). The new revision \
-                 {arn} is not running.",
-                primary.id, primary.task_definition
-            ),
-        ),
-        Verdict::Gone => (
-            "FAILED".to_string(),
-            "Deployment gone",
-            format!("The service no longer lists the deployment {deployment_id}."),
-        ),
-    };
-    outputs::set(workflow, Output::EcsRolloutState, &state)?;
-    let events: Vec<_> = service.events.iter().take(10).cloned().collect();
-    let tasks = match ecs::stopped_tasks(client, &plan.cluster, &plan.service, 5).await {
-        Ok(tasks) => tasks,
-        Err(e) => {
-            workflow.info(&format!("Stopped tasks not read: {e}."));
-            Vec::new()
-        }
-    };
-    workflow.info("The service's recent events, newest first:");
-    for event in &events {
-        workflow.info(&format!("  {} {}", event.at, event.message));
-    }
-    let task_lines = diagnosis::task_lines(&tasks);
-    if !task_lines.is_empty() {
-        workflow.info("Stopped tasks:");
-        for line in &task_lines {
-            workflow.info(&format!("  {line}"));
-        }
-    }
-    let mut message = what;
-    if let Some(latest) = events.first() {
-        message.push_str(&format!(" Latest event: {}.", latest.message));
-    }
-    for line in task_lines.iter().take(3) {
-        message.push_str(&format!(" {}{}", capitalised(line), "."));
-    }
-    message.push_str(&format!(
-        " Likely fix: {}",
-        diagnosis::likely_fix(&events, &tasks)
-    ));
-    Err(Failure::new(title, message).into())
-}
-
-fn capitalised(text: &str) -> String {
-    let mut chars = text.chars();
-    chars.next().map_or_else(String::new, |first| {
-        first.to_uppercase().chain(chars).collect()
     })
 }

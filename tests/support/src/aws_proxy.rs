@@ -1,7 +1,9 @@
 //! An HTTP stand-in in front of moto: it records every AWS call (`sts:AssumeRoleWithWebIdentity`,
 //! `ecr:CreateRepository`, ...), keeps the credentials STS hands out (for the secret scan), and
 //! answers chosen calls with an error instead of forwarding them (AccessDenied, throttling, 5xx),
-//! which moto itself never does.
+//! which moto itself never does. It can also rewrite moto's answers to an action through a
+//! script, to play what moto cannot (an ECS rollout: moto never starts a task), and keeps the
+//! JSON bodies of the requests it forwarded.
 
 use std::sync::{Arc, Mutex};
 
@@ -10,6 +12,7 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
+use serde_json::Value;
 
 use crate::http::{serve, Served};
 
@@ -39,8 +42,24 @@ impl Fault {
 
     /// An ECR (JSON protocol) error.
     pub fn ecr(action: &str, times: usize, status: u16, code: &str, message: &str) -> Self {
+        Self::json("ecr", action, times, status, code, message)
+    }
+
+    /// An ECS (JSON protocol) error.
+    pub fn ecs(action: &str, times: usize, status: u16, code: &str, message: &str) -> Self {
+        Self::json("ecs", action, times, status, code, message)
+    }
+
+    fn json(
+        service: &str,
+        action: &str,
+        times: usize,
+        status: u16,
+        code: &str,
+        message: &str,
+    ) -> Self {
         Fault {
-            action: format!("ecr:{action}"),
+            action: format!("{service}:{action}"),
             times,
             status,
             body: serde_json::json!({ "__type": code, "message": message }).to_string(),
@@ -49,12 +68,25 @@ impl Fault {
     }
 }
 
+/// Turns moto's JSON answer to an action into the one sent: given the request's JSON, moto's
+/// answer and how many answers to that action this script gave before.
+pub type Script = Arc<dyn Fn(&Value, Value, usize) -> Value + Send + Sync>;
+
+struct Rewrite {
+    action: String,
+    answered: usize,
+    script: Script,
+}
+
 #[derive(Default)]
 struct Record {
     calls: Vec<(String, u16)>,
     signed: Vec<(String, bool)>,
     faults: Vec<Fault>,
     secrets: Vec<String>,
+    rewrites: Vec<Rewrite>,
+    /// The JSON bodies forwarded, by action.
+    requests: Vec<(String, Value)>,
 }
 
 #[derive(Clone)]
@@ -89,6 +121,32 @@ impl AwsProxy {
 
     pub fn inject(&self, fault: Fault) {
         self.state.record.lock().unwrap().faults.push(fault);
+    }
+
+    /// Rewrites every successful answer to `action` (`ecs:DescribeServices`) with `script`.
+    pub fn rewrite(
+        &self,
+        action: &str,
+        script: impl Fn(&Value, Value, usize) -> Value + Send + Sync + 'static,
+    ) {
+        self.state.record.lock().unwrap().rewrites.push(Rewrite {
+            action: action.to_string(),
+            answered: 0,
+            script: Arc::new(script),
+        });
+    }
+
+    /// The JSON bodies of the requests to `action` that were forwarded, in order.
+    pub fn requests(&self, action: &str) -> Vec<Value> {
+        self.state
+            .record
+            .lock()
+            .unwrap()
+            .requests
+            .iter()
+            .filter(|(a, _)| a == action)
+            .map(|(_, body)| body.clone())
+            .collect()
     }
 
     /// Every call made so far as `service:Action`, in order.
@@ -232,10 +290,24 @@ async fn forward(State(state): State<ProxyState>, request: Request) -> Response 
     };
     let status = answer.status().as_u16();
     let headers = answer.headers().clone();
-    let bytes = answer.bytes().await.unwrap_or_default();
+    let mut bytes = answer.bytes().await.unwrap_or_default();
     {
         let mut record = state.record.lock().unwrap();
         record.calls.push((action.clone(), status));
+        let request: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+        if !request.is_null() {
+            record.requests.push((action.clone(), request.clone()));
+        }
+        if let Some(rewrite) = record
+            .rewrites
+            .iter_mut()
+            .find(|r| r.action == action && status == 200)
+        {
+            let answer: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+            let rewritten = (rewrite.script)(&request, answer, rewrite.answered);
+            rewrite.answered += 1;
+            bytes = serde_json::to_vec(&rewritten).unwrap().into();
+        }
         if action.starts_with("sts:AssumeRole") {
             let text = String::from_utf8_lossy(&bytes);
             for tag in ["AccessKeyId", "SecretAccessKey", "SessionToken"] {

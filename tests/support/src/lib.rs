@@ -12,6 +12,7 @@ mod action_run;
 mod aws_proxy;
 pub mod base_images;
 pub mod bench;
+pub mod ecs;
 mod github_api;
 mod http;
 pub mod images;
@@ -26,7 +27,7 @@ use base64::Engine;
 
 pub use action_result::{parse_file_commands, ActionResult};
 pub use action_run::ActionRun;
-pub use aws_proxy::{AwsProxy, Fault};
+pub use aws_proxy::{AwsProxy, Fault, Script};
 pub use github_api::{ApiCall, GitHubApi};
 pub use http::block_on;
 pub use net::ClosedPort;

@@ -92,6 +92,23 @@ impl StandIns {
         aws_sdk_ecr::Client::from_conf(config)
     }
 
+    /// ECS as the tests see it: straight to moto.
+    pub fn ecs(&self) -> aws_sdk_ecs::Client {
+        let config = aws_sdk_ecs::Config::builder()
+            .behavior_version(aws_sdk_ecs::config::BehaviorVersion::latest())
+            .region(aws_sdk_ecs::config::Region::new(REGION))
+            .endpoint_url(&self.moto.url)
+            .credentials_provider(aws_sdk_ecs::config::Credentials::new(
+                "AKIATESTTESTTESTTEST",
+                "test-secret",
+                None,
+                None,
+                "tests",
+            ))
+            .build();
+        aws_sdk_ecs::Client::from_conf(config)
+    }
+
     /// Every secret this run could have handled: OIDC tokens, the token service's bearer,
     /// STS credentials, the registry password and ECR's encoded token.
     pub fn secrets(&self) -> Vec<String> {
