@@ -122,6 +122,8 @@ fn example_workflows_parse_and_give_the_action_only_declared_inputs() {
         names,
         [
             "build-and-push.yml",
+            "deploy-chosen-commit.yml",
+            "deploy-to-ecs.yml",
             "manual-release.yml",
             "patch-docker-hub-image.yml",
             "pull-request-preview.yml",
