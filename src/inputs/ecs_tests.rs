@@ -188,3 +188,39 @@ fn with_a_deploy_a_bare_tag_or_a_digest_names_an_image_of_the_repository() {
     let no_deploy = plan_with(&[("INPUT_IMAGE", "sha-4f3c2b1")]).unwrap();
     assert!(matches!(no_deploy.image.source, ImageSource::Local(_)));
 }
+
+#[test]
+fn the_wait_must_end_before_the_roles_session() {
+    let role = (
+        "INPUT_ROLE-TO-ASSUME",
+        "arn:aws:iam::123456789012:role/deploy",
+    );
+    assert!(deploy(&[role, ("INPUT_WAIT-MINUTES", "55")]).is_ok());
+    let errors = deploy(&[role, ("INPUT_WAIT-MINUTES", "56")]).unwrap_err();
+    assert_eq!(errors[0].input, "wait-minutes");
+    assert!(
+        errors[0].rule.contains("role-duration-seconds"),
+        "{}",
+        errors[0]
+    );
+    assert!(deploy(&[
+        role,
+        ("INPUT_WAIT-MINUTES", "120"),
+        ("INPUT_ROLE-DURATION-SECONDS", "7500")
+    ])
+    .is_ok());
+    let chained = deploy(&[
+        role,
+        (
+            "INPUT_CHAIN-ROLE-TO-ASSUME",
+            "arn:aws:iam::210987654321:role/deploy",
+        ),
+        ("INPUT_WAIT-MINUTES", "120"),
+        ("INPUT_ROLE-DURATION-SECONDS", "7500"),
+    ])
+    .unwrap_err();
+    assert!(chained[0].rule.contains("one hour"), "{}", chained[0]);
+    // Not waiting, or the default chain (which renews its own): no limit.
+    assert!(deploy(&[role, ("INPUT_WAIT-MINUTES", "120"), ("INPUT_WAIT", "false")]).is_ok());
+    assert!(deploy(&[("INPUT_WAIT-MINUTES", "120")]).is_ok());
+}

@@ -114,6 +114,9 @@ impl Plan {
         let deploying = present(&raw.ecs_cluster).is_some() || present(&raw.ecs_service).is_some();
         let image = image::parse(raw, ctx, deploying, workflow, &mut errors);
         let github = github::parse(raw, &mut errors);
+        if let (Some(identity), Some(Some(deploy))) = (&identity, &deploy) {
+            refuse_a_wait_longer_than_the_session(identity, deploy, &mut errors);
+        }
         match (
             region,
             identity,
@@ -146,6 +149,43 @@ impl Plan {
                 Err(InputErrors(errors.0))
             }
         }
+    }
+}
+
+/// A role's session cannot be renewed in the middle of a wait: the wait must end before the
+/// session does (chained roles last one hour at most). The default chain renews its own.
+fn refuse_a_wait_longer_than_the_session(
+    identity: &Identity,
+    deploy: &EcsPlan,
+    errors: &mut Errors,
+) {
+    let Some(wait) = deploy.wait else { return };
+    if identity.web_identity.is_none() && identity.chain_role.is_none() {
+        return;
+    }
+    let session = if identity.chain_role.is_some() {
+        identity.duration_seconds.min(3600)
+    } else {
+        identity.duration_seconds
+    };
+    let minutes = wait.as_secs() / 60;
+    // The push comes first: keep five minutes of the session for it.
+    let room = (i64::from(session) / 60 - 5).max(0);
+    if minutes as i64 > room {
+        errors.refuse(InputError::new(
+            "wait-minutes",
+            format!(
+                "is {minutes}, longer than the AWS session leaves after the push ({session} \
+                 s{}); lower wait-minutes, or raise role-duration-seconds (the role's maximum \
+                 session duration must allow it)",
+                if identity.chain_role.is_some() {
+                    ", a chained role's session lasts one hour at most"
+                } else {
+                    ""
+                }
+            ),
+            room.max(1).to_string(),
+        ));
     }
 }
 
