@@ -5,6 +5,7 @@
 
 use aws_sdk_ecs::types::TaskDefinition;
 use serde_json::{json, Value};
+use ship_to_ecr::ecs::task_definition::READ_ONLY_KEYS;
 use support::ecs::{self, Step, CLUSTER, DEPLOYMENT_ID, SERVICE};
 use support::{block_on, ActionResult, ActionRun, Fault, GitHubApi, StandIns, ACCOUNT, REGION};
 
@@ -20,11 +21,7 @@ fn with_service() -> StandIns {
 
 /// The update starts a deployment (which moto never does); nobody waits for it here.
 fn script_update(s: &StandIns) {
-    let rolling = Step::Rolling {
-        running: 0,
-        pending: 2,
-        failed: 0,
-    };
+    let rolling = Step::rolling(0, 2, 0);
     ecs::script_rollout(&s.proxy, vec![rolling], vec![]);
 }
 
@@ -94,16 +91,8 @@ fn a_build_is_deployed_by_digest_and_waited_for_until_completed() {
     ecs::script_rollout(
         &s.proxy,
         vec![
-            Step::Rolling {
-                running: 0,
-                pending: 2,
-                failed: 0,
-            },
-            Step::Rolling {
-                running: 1,
-                pending: 1,
-                failed: 0,
-            },
+            Step::rolling(0, 2, 0),
+            Step::rolling(1, 1, 0),
             Step::Completed,
         ],
         vec![],
@@ -192,11 +181,7 @@ fn a_failed_rollout_fails_the_run_with_the_events_and_the_stopped_tasks() {
     ecs::script_rollout(
         &s.proxy,
         vec![
-            Step::Rolling {
-                running: 0,
-                pending: 2,
-                failed: 1,
-            },
+            Step::rolling(0, 2, 1),
             Step::Failed("tasks failed to start"),
         ],
         vec![
@@ -232,14 +217,7 @@ fn a_rollback_by_the_circuit_breaker_is_a_failure_not_a_success() {
     let s = with_service();
     ecs::script_rollout(
         &s.proxy,
-        vec![
-            Step::Rolling {
-                running: 0,
-                pending: 2,
-                failed: 2,
-            },
-            Step::RolledBack,
-        ],
+        vec![Step::rolling(0, 2, 2), Step::RolledBack],
         vec!["(service web) rolling back to deployment ecs-svc/rollback."],
     );
     ecs::script_stopped_task(&s.proxy, "Task failed container health checks", Some(1));
@@ -258,15 +236,7 @@ fn a_rollback_by_the_circuit_breaker_is_a_failure_not_a_success() {
 #[test]
 fn a_rollout_that_never_ends_fails_once_wait_minutes_pass() {
     let s = with_service();
-    ecs::script_rollout(
-        &s.proxy,
-        vec![Step::Rolling {
-            running: 1,
-            pending: 1,
-            failed: 0,
-        }],
-        vec![],
-    );
+    ecs::script_rollout(&s.proxy, vec![Step::rolling(1, 1, 0)], vec![]);
     let started = std::time::Instant::now();
     let result = deploy(&s)
         .input("wait-minutes", "1")
@@ -348,15 +318,7 @@ fn a_task_definition_file_from_the_console_registers_without_its_read_only_keys(
     result.expect_code(0);
     assert!(result.stdout.contains("read-only keys left out of the new revision: taskDefinitionArn, revision, status, requiresAttributes, compatibilities, registeredAt, registeredBy"), "{result}");
     let sent = &s.proxy.requests("ecs:RegisterTaskDefinition")[0];
-    for key in [
-        "taskDefinitionArn",
-        "revision",
-        "status",
-        "requiresAttributes",
-        "compatibilities",
-        "registeredAt",
-        "registeredBy",
-    ] {
+    for key in READ_ONLY_KEYS {
         assert!(sent.get(key).is_none(), "{key} was sent: {sent}");
     }
     assert_eq!(

@@ -83,30 +83,9 @@ pub enum LifecycleChange {
     Applied,
 }
 
+use super::errors::failed;
 /// An ECR call that failed, with the IAM action it needed.
-#[derive(Debug, Clone)]
-pub struct EcrFailure {
-    pub action: &'static str,
-    pub error: AwsError,
-}
-
-impl std::fmt::Display for EcrFailure {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} failed: {}", self.action, self.error)
-    }
-}
-
-fn failed<E>(
-    action: &'static str,
-) -> impl FnOnce(aws_sdk_ecr::error::SdkError<E, aws_sdk_ecr::config::http::HttpResponse>) -> EcrFailure
-where
-    E: aws_sdk_ecr::error::ProvideErrorMetadata + std::error::Error + 'static,
-{
-    move |e| EcrFailure {
-        action,
-        error: AwsError::from_sdk(&e),
-    }
-}
+pub use super::errors::CallFailure as EcrFailure;
 
 fn state(repo: &Repository, created: bool) -> RepositoryState {
     RepositoryState {

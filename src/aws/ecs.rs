@@ -10,35 +10,9 @@ use super::errors::AwsError;
 use super::raw_json::RawJson;
 use crate::ecs::TaskDefinition;
 
+use super::errors::failed;
 /// An ECS call that failed, with the IAM action it needed.
-#[derive(Debug, Clone)]
-pub struct EcsFailure {
-    pub action: &'static str,
-    pub error: AwsError,
-}
-
-impl std::fmt::Display for EcsFailure {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} failed: {}", self.action, self.error)
-    }
-}
-
-fn failed<E>(
-    action: &'static str,
-) -> impl FnOnce(
-    aws_smithy_runtime_api::client::result::SdkError<
-        E,
-        aws_smithy_runtime_api::client::orchestrator::HttpResponse,
-    >,
-) -> EcsFailure
-where
-    E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error + 'static,
-{
-    move |e| EcsFailure {
-        action,
-        error: AwsError::from_sdk(&e),
-    }
-}
+pub use super::errors::CallFailure as EcsFailure;
 
 /// What a failure says when the call itself worked but its answer holds no result.
 fn answered(action: &'static str, code: &str, message: String) -> EcsFailure {

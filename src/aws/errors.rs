@@ -82,6 +82,31 @@ impl AwsError {
     }
 }
 
+/// An AWS call that failed, with the IAM action it needed (`ecr:PutImage`), so that a denial
+/// can name the permission to add.
+#[derive(Debug, Clone)]
+pub struct CallFailure {
+    pub action: &'static str,
+    pub error: AwsError,
+}
+
+impl std::fmt::Display for CallFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} failed: {}", self.action, self.error)
+    }
+}
+
+/// `map_err` for an SDK call that needs `action`.
+pub fn failed<E>(action: &'static str) -> impl FnOnce(SdkError<E, HttpResponse>) -> CallFailure
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    move |e| CallFailure {
+        action,
+        error: AwsError::from_sdk(&e),
+    }
+}
+
 /// Whether a credentials provider's error is in the chain: the SDK could not sign the request.
 fn credentials_missing(err: &(dyn std::error::Error + 'static)) -> bool {
     let mut current = Some(err);

@@ -85,6 +85,16 @@ pub enum Step {
     RolledBack,
 }
 
+impl Step {
+    pub fn rolling(running: i32, pending: i32, failed: i32) -> Self {
+        Step::Rolling {
+            running,
+            pending,
+            failed,
+        }
+    }
+}
+
 /// Plays `steps` (the last one repeats) for the `DescribeServices` calls after the update;
 /// `events` are the service's events from the update on, newest first.
 pub fn script_rollout(proxy: &AwsProxy, steps: Vec<Step>, events: Vec<&'static str>) {

@@ -77,36 +77,25 @@ impl StandIns {
 
     /// ECR as the tests see it: straight to moto, not through the action's code.
     pub fn ecr(&self) -> aws_sdk_ecr::Client {
-        let config = aws_sdk_ecr::Config::builder()
-            .behavior_version(aws_sdk_ecr::config::BehaviorVersion::latest())
-            .region(aws_sdk_ecr::config::Region::new(REGION))
-            .endpoint_url(&self.moto.url)
-            .credentials_provider(aws_sdk_ecr::config::Credentials::new(
-                "AKIATESTTESTTESTTEST",
-                "test-secret",
-                None,
-                None,
-                "tests",
-            ))
-            .build();
-        aws_sdk_ecr::Client::from_conf(config)
+        aws_sdk_ecr::Client::new(&self.moto_config())
     }
 
     /// ECS as the tests see it: straight to moto.
     pub fn ecs(&self) -> aws_sdk_ecs::Client {
-        let config = aws_sdk_ecs::Config::builder()
-            .behavior_version(aws_sdk_ecs::config::BehaviorVersion::latest())
-            .region(aws_sdk_ecs::config::Region::new(REGION))
+        aws_sdk_ecs::Client::new(&self.moto_config())
+    }
+
+    fn moto_config(&self) -> aws_types::SdkConfig {
+        use aws_sdk_ecs::config::{
+            BehaviorVersion, Credentials, Region, SharedCredentialsProvider,
+        };
+        let keys = Credentials::new("AKIATESTTESTTESTTEST", "test-secret", None, None, "tests");
+        aws_types::SdkConfig::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new(REGION))
             .endpoint_url(&self.moto.url)
-            .credentials_provider(aws_sdk_ecs::config::Credentials::new(
-                "AKIATESTTESTTESTTEST",
-                "test-secret",
-                None,
-                None,
-                "tests",
-            ))
-            .build();
-        aws_sdk_ecs::Client::from_conf(config)
+            .credentials_provider(SharedCredentialsProvider::new(keys))
+            .build()
     }
 
     /// Every secret this run could have handled: OIDC tokens, the token service's bearer,
