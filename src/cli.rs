@@ -72,6 +72,10 @@ fn command() -> Command {
 pub enum Invocation {
     /// Run with these variables (the environment, with the flags as `INPUT_*` over it).
     Run(Vec<(String, String)>),
+    /// `ship-to-ecr setup ...`: the AWS side, set up once.
+    Setup(Box<crate::setup::Setup>),
+    /// `ship-to-ecr check ...`: the AWS side, checked for a run.
+    Check(Box<crate::setup::check::Check>),
     /// `--help`, `--version` or a bad flag: print this and exit with this code.
     Exit { text: String, code: u8 },
 }
@@ -81,6 +85,9 @@ pub fn parse(args: Vec<String>, env: Vec<(String, String)>) -> Invocation {
     // The runner passes no arguments: nothing to parse, so no flag table to build.
     if args.is_empty() {
         return Invocation::Run(env);
+    }
+    if matches!(args[0].as_str(), "setup" | "check") {
+        return admin(args, &env);
     }
     let matches = match command()
         .try_get_matches_from(std::iter::once("ship-to-ecr".to_string()).chain(args))
@@ -105,6 +112,38 @@ pub fn parse(args: Vec<String>, env: Vec<(String, String)>) -> Invocation {
         }
     }
     Invocation::Run(vars)
+}
+
+/// The `setup` and `check` subcommands: clap's flags, then our rules; a bad flag exits 2 with
+/// the rule and a good value, as clap's own errors do.
+fn admin(args: Vec<String>, env: &[(String, String)]) -> Invocation {
+    let setup = args[0] == "setup";
+    let command = if setup {
+        crate::setup::args::setup_command()
+    } else {
+        crate::setup::args::check_command()
+    };
+    let matches = match command
+        .bin_name(format!("ship-to-ecr {}", args[0]))
+        .try_get_matches_from(args)
+    {
+        Ok(matches) => matches,
+        Err(e) => {
+            return Invocation::Exit {
+                text: e.render().to_string(),
+                code: if e.use_stderr() { 2 } else { 0 },
+            }
+        }
+    };
+    let parsed = if setup {
+        crate::setup::Setup::parse(&matches, env).map(|s| Invocation::Setup(Box::new(s)))
+    } else {
+        crate::setup::check::Check::parse(&matches, env).map(|c| Invocation::Check(Box::new(c)))
+    };
+    parsed.unwrap_or_else(|failure| Invocation::Exit {
+        text: format!("error: {}\n", failure.message),
+        code: 2,
+    })
 }
 
 #[cfg(test)]

@@ -3,12 +3,12 @@
 //! Layers, lowest first (a module only uses those before it in this list; see ARCHITECTURE.md):
 //! 1. `error`, `retry`: no project imports.
 //! 2. `oci`: the image model, pure data.
-//! 3. `github`, `image`, `ecs`, `inputs`, `outputs`, `http`: the runner, describing images, the
+//! 3. `github`, `image`, `ecs`, `iam`, `inputs`, `outputs`, `http`: the runner, describing images, the
 //!    action's interface.
 //! 4. `aws`, `registry`, `engine`: clients; they never print.
 //! 5. `artifact`: the image every step makes and the push consumes.
 //! 6. `steps`: credentials, image, repository, login, push, outputs.
-//! 7. `run`, `cli`.
+//! 7. `run`, `setup` (the `setup` and `check` commands), `cli`.
 
 pub mod artifact;
 pub mod aws;
@@ -18,6 +18,7 @@ pub mod engine;
 pub mod error;
 pub mod github;
 pub mod http;
+pub mod iam;
 pub mod image;
 pub mod inputs;
 pub mod oci;
@@ -25,4 +26,5 @@ pub mod outputs;
 pub mod registry;
 pub mod retry;
 pub mod run;
+pub mod setup;
 pub mod steps;

@@ -1,27 +1,25 @@
-//! Entry point: reads the command line (none in Actions), runs the pipeline, and turns any
-//! error into an annotation and exit code 1.
+//! Entry point: reads the command line (none in Actions), runs the pipeline (or the `setup` and
+//! `check` commands), and turns any error into an annotation and exit code 1.
 
 use std::process::ExitCode;
 
 use ship_to_ecr::cli::{self, Invocation};
 use ship_to_ecr::github::commands::Workflow;
-use ship_to_ecr::run;
+use ship_to_ecr::{run, setup};
 
 fn main() -> ExitCode {
     let env = std::env::vars_os()
         .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
         .collect();
-    let vars = match cli::parse(std::env::args().skip(1).collect(), env) {
-        Invocation::Run(vars) => vars,
-        Invocation::Exit { text, code } => {
-            if code == 0 {
-                print!("{text}");
-            } else {
-                eprint!("{text}");
-            }
-            return ExitCode::from(code);
+    let invocation = cli::parse(std::env::args().skip(1).collect(), env);
+    if let Invocation::Exit { text, code } = &invocation {
+        if *code == 0 {
+            print!("{text}");
+        } else {
+            eprint!("{text}");
         }
-    };
+        return ExitCode::from(*code);
+    }
     let workflow = Workflow::from_env();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -33,7 +31,16 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run::run(&workflow, vars)) {
+    let outcome = runtime.block_on(async {
+        match invocation {
+            Invocation::Setup(args) => setup::setup(&args, &workflow).await,
+            Invocation::Check(args) => setup::check::check(&args, &workflow).await,
+            Invocation::Run(vars) => run::run(&workflow, vars).await,
+            // Answered before the runtime was built.
+            Invocation::Exit { .. } => Ok(()),
+        }
+    });
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             workflow.report_error(&error);

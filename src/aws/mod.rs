@@ -6,6 +6,7 @@ pub mod ecr;
 pub mod ecs;
 pub mod errors;
 pub mod explain;
+pub mod iam;
 pub mod raw_json;
 pub mod session;
 pub mod sts;

@@ -85,6 +85,11 @@ impl StandIns {
         aws_sdk_ecs::Client::new(&self.moto_config())
     }
 
+    /// IAM as the tests see it: straight to moto.
+    pub fn iam(&self) -> aws_sdk_iam::Client {
+        aws_sdk_iam::Client::new(&self.moto_config())
+    }
+
     fn moto_config(&self) -> aws_types::SdkConfig {
         use aws_sdk_ecs::config::{
             BehaviorVersion, Credentials, Region, SharedCredentialsProvider,

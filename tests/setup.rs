@@ -1,0 +1,355 @@
+//! `ship-to-ecr setup` and `ship-to-ecr check` end to end: the real binary with an
+//! administrator's keys (the default chain) against moto's IAM, STS, ECR and ECS behind the
+//! recording proxy, read back with plain calls.
+
+use serde_json::{json, Value};
+use support::{block_on, ActionResult, ActionRun, StandIns, ACCOUNT, REGION};
+
+const REPO: &str = "octo-org/web-app";
+const ROLE: &str = "github-octo-org-web-app-ecr";
+const ISSUER: &str = "token.actions.githubusercontent.com";
+
+/// The binary run as an administrator would, with `args`.
+fn admin(s: &StandIns, args: &[&str]) -> ActionResult {
+    let mut run = ActionRun::new()
+        .env("AWS_ENDPOINT_URL", s.proxy.url())
+        .env("AWS_ACCESS_KEY_ID", "AKIAADMINADMINADMIN0")
+        .env("AWS_SECRET_ACCESS_KEY", "admin-secret")
+        .env("AWS_REGION", REGION);
+    for arg in args {
+        run = run.arg(arg);
+    }
+    run.run()
+}
+
+fn setup(s: &StandIns, more: &[&str]) -> ActionResult {
+    let mut args = vec!["setup", "--github-repo", REPO, "--repository", REPO];
+    args.extend_from_slice(more);
+    admin(s, &args)
+}
+
+/// A policy document as IAM returns it: URL-encoded (moto may send it plain).
+fn decoded(text: &str) -> Value {
+    let text = percent_encoding::percent_decode_str(text)
+        .decode_utf8()
+        .unwrap();
+    serde_json::from_str(&text).expect("a JSON policy")
+}
+
+fn trust_policy(s: &StandIns, role: &str) -> Value {
+    let answer = block_on(s.iam().get_role().role_name(role).send()).expect("the role");
+    decoded(
+        answer
+            .role()
+            .unwrap()
+            .assume_role_policy_document()
+            .unwrap(),
+    )
+}
+
+fn inline_policy(s: &StandIns, role: &str) -> Value {
+    let answer = block_on(
+        s.iam()
+            .get_role_policy()
+            .role_name(role)
+            .policy_name("ship-to-ecr")
+            .send(),
+    )
+    .expect("the inline policy");
+    decoded(answer.policy_document())
+}
+
+fn repository_arn(name: &str) -> String {
+    format!("arn:aws:ecr:{REGION}:{ACCOUNT}:repository/{name}")
+}
+
+#[test]
+fn setup_makes_the_provider_the_role_its_policy_and_the_repositories_then_changes_nothing() {
+    let s = StandIns::start();
+    let first = setup(
+        &s,
+        &[
+            "--repository",
+            "octo-org/api",
+            "--branch",
+            "main",
+            "--environment",
+            "production",
+            "--keep-images",
+            "30",
+        ],
+    );
+    first.expect_code(0);
+
+    // The provider, for the audience.
+    let providers = block_on(s.iam().list_open_id_connect_providers().send()).unwrap();
+    let provider_arn = providers.open_id_connect_provider_list()[0]
+        .arn()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        provider_arn,
+        format!("arn:aws:iam::{ACCOUNT}:oidc-provider/{ISSUER}")
+    );
+    let provider = block_on(
+        s.iam()
+            .get_open_id_connect_provider()
+            .open_id_connect_provider_arn(&provider_arn)
+            .send(),
+    )
+    .unwrap();
+    assert_eq!(provider.client_id_list(), ["sts.amazonaws.com"]);
+
+    // The trust policy admits exactly main and the production environment.
+    assert_eq!(
+        trust_policy(&s, ROLE),
+        json!({
+            "Version": "2012-10-17",
+            "Statement": [{
+                "Sid": "GitHubActionsOidc",
+                "Effect": "Allow",
+                "Principal": {"Federated": provider_arn},
+                "Action": "sts:AssumeRoleWithWebIdentity",
+                "Condition": {"StringEquals": {
+                    format!("{ISSUER}:aud"): "sts.amazonaws.com",
+                    format!("{ISSUER}:sub"): [
+                        format!("repo:{REPO}:ref:refs/heads/main"),
+                        format!("repo:{REPO}:environment:production")
+                    ]
+                }}
+            }]
+        })
+    );
+
+    // The inline policy: sign-in on *, exactly the push and lifecycle actions on the two
+    // repositories, nothing else.
+    let policy = inline_policy(&s, ROLE);
+    let statements = policy["Statement"].as_array().unwrap();
+    assert_eq!(statements.len(), 2, "{policy}");
+    assert_eq!(statements[0]["Action"], "ecr:GetAuthorizationToken");
+    assert_eq!(statements[0]["Resource"], "*");
+    assert_eq!(
+        statements[1]["Resource"],
+        json!([repository_arn(REPO), repository_arn("octo-org/api")])
+    );
+    let actions: Vec<&str> = statements[1]["Action"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect();
+    assert!(
+        actions.contains(&"ecr:PutImage") && actions.contains(&"ecr:PutLifecyclePolicy"),
+        "{actions:?}"
+    );
+    assert!(!actions.contains(&"ecr:CreateRepository"), "{actions:?}");
+    assert!(
+        actions
+            .iter()
+            .all(|a| a.starts_with("ecr:") && !a.contains('*')),
+        "{actions:?}"
+    );
+
+    let mut repositories = s.repositories();
+    repositories.sort();
+    assert_eq!(repositories, ["octo-org/api", REPO]);
+    assert!(
+        first.stdout.contains(&format!(
+            "role-to-assume: arn:aws:iam::{ACCOUNT}:role/{ROLE}"
+        )),
+        "{first}"
+    );
+    assert!(first.stdout.contains("id-token: write"));
+
+    // A second run reads, changes nothing, and says so.
+    let writes = s.proxy.writes().len();
+    let second = setup(
+        &s,
+        &[
+            "--repository",
+            "octo-org/api",
+            "--branch",
+            "main",
+            "--environment",
+            "production",
+            "--keep-images",
+            "30",
+        ],
+    );
+    second.expect_code(0);
+    assert!(second.stdout.contains("Nothing to change"), "{second}");
+    assert_eq!(
+        s.proxy.writes().len(),
+        writes,
+        "{:?}",
+        &s.proxy.writes()[writes..]
+    );
+}
+
+#[test]
+fn a_dry_run_prints_the_documents_and_calls_no_write_api() {
+    let s = StandIns::start();
+    let result = setup(&s, &["--branch", "main", "--tag", "v*", "--dry-run"]);
+    result.expect_code(0);
+    assert!(
+        result
+            .stdout
+            .contains("would create the role github-octo-org-web-app-ecr"),
+        "{result}"
+    );
+    assert!(result
+        .stdout
+        .contains("would create the repository octo-org/web-app"));
+    assert!(
+        result.stdout.contains("\"StringLike\""),
+        "a tag pattern needs StringLike: {result}"
+    );
+    assert!(s.proxy.writes().is_empty(), "{:?}", s.proxy.writes());
+    assert!(block_on(s.iam().get_role().role_name(ROLE).send()).is_err());
+}
+
+#[test]
+fn a_trust_policy_that_differs_is_updated_and_the_difference_shown() {
+    let s = StandIns::start();
+    setup(&s, &["--branch", "main"]).expect_code(0);
+    let dry = setup(
+        &s,
+        &["--branch", "main", "--branch", "release", "--dry-run"],
+    );
+    dry.expect_code(0);
+    let release = format!("\"repo:{REPO}:ref:refs/heads/release\"");
+    assert!(
+        dry.stdout
+            .lines()
+            .any(|l| l.starts_with("+ ") && l.contains(&release)),
+        "{dry}"
+    );
+    let result = setup(&s, &["--branch", "main", "--branch", "release"]);
+    result.expect_code(0);
+    assert!(
+        result.stdout.contains("Updated the trust policy"),
+        "{result}"
+    );
+    let subjects = &trust_policy(&s, ROLE)["Statement"][0]["Condition"]["StringEquals"]
+        [format!("{ISSUER}:sub")];
+    assert_eq!(
+        subjects,
+        &json!([
+            format!("repo:{REPO}:ref:refs/heads/main"),
+            format!("repo:{REPO}:ref:refs/heads/release")
+        ])
+    );
+}
+
+#[test]
+fn a_role_open_to_every_ref_needs_any_ref_and_bad_flags_call_nothing() {
+    let s = StandIns::start();
+    let open = setup(&s, &[]);
+    open.expect_code(2);
+    assert!(open.stderr.contains("--any-ref"), "{open}");
+    let bad = setup(
+        &s,
+        &["--branch", "main", "--role-name", "no spaces allowed"],
+    );
+    bad.expect_code(2);
+    assert!(bad.stderr.contains("--role-name"), "{bad}");
+    assert!(s.proxy.calls().is_empty(), "{:?}", s.proxy.calls());
+    let any = setup(&s, &["--any-ref"]);
+    any.expect_code(0);
+    let subject =
+        &trust_policy(&s, ROLE)["Statement"][0]["Condition"]["StringLike"][format!("{ISSUER}:sub")];
+    assert_eq!(subject, &json!(format!("repo:{REPO}:*")));
+}
+
+#[test]
+fn a_deploy_grants_the_service_and_pass_role_on_the_tasks_roles_only() {
+    let s = StandIns::start();
+    support::ecs::create_service(&s.ecs(), "web:1");
+    setup(&s, &["--branch", "main", "--ecs-service", "production/web"]).expect_code(0);
+    let policy = inline_policy(&s, ROLE);
+    let pass = policy["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|st| st["Action"] == "iam:PassRole")
+        .expect("PassRole");
+    assert_eq!(
+        pass["Resource"],
+        json!([
+            format!("arn:aws:iam::{ACCOUNT}:role/web-exec"),
+            format!("arn:aws:iam::{ACCOUNT}:role/web-task")
+        ])
+    );
+    assert_eq!(
+        pass["Condition"]["StringEquals"]["iam:PassedToService"],
+        "ecs-tasks.amazonaws.com"
+    );
+}
+
+fn check(s: &StandIns, more: &[&str]) -> ActionResult {
+    let role = format!("arn:aws:iam::{ACCOUNT}:role/{ROLE}");
+    let mut args = vec!["check", "--role-arn", &role, "--github-repo", REPO];
+    args.extend_from_slice(more);
+    admin(s, &args)
+}
+
+#[test]
+fn check_admits_the_runs_the_trust_policy_allows_and_names_the_condition_that_refuses_others() {
+    let s = StandIns::start();
+    setup(&s, &["--branch", "main", "--environment", "production"]).expect_code(0);
+    let writes = s.proxy.writes().len();
+
+    let main = check(&s, &["--ref", "refs/heads/main", "--repository", REPO]);
+    main.expect_code(0);
+    assert!(main.stdout.contains("Admitted"), "{main}");
+    assert!(main.stdout.contains("All checks passed"), "{main}");
+    check(
+        &s,
+        &["--ref", "refs/heads/dev", "--environment", "production"],
+    )
+    .expect_code(0);
+
+    for (what, args) in [
+        ("another branch", vec!["--ref", "refs/heads/dev"]),
+        ("another environment", vec!["--environment", "staging"]),
+        (
+            "a pull request",
+            vec!["--event", "pull_request", "--ref", "refs/pull/7/merge"],
+        ),
+        (
+            "the immutable subject",
+            vec!["--owner-id", "1001", "--repo-id", "2002"],
+        ),
+    ] {
+        let refused = check(&s, &args);
+        refused.expect_code(1);
+        let (title, message) = refused.errors()[0].clone();
+        assert_eq!(title, "Check failed", "{what}");
+        assert!(
+            message.contains(&format!("StringEquals {ISSUER}:sub")),
+            "{what}: {message}"
+        );
+        assert!(refused.stdout.contains("[FAIL]"), "{what}: {refused}");
+    }
+    let audience = check(&s, &["--audience", "sigstore"]);
+    audience.expect_code(1);
+    let message = &audience.errors()[0].1;
+    assert!(
+        message.contains("does not list the audience sigstore"),
+        "{message}"
+    );
+    assert!(message.contains(&format!("{ISSUER}:aud")), "{message}");
+
+    // The role may not push to a repository setup was not asked for.
+    let other = check(&s, &["--repository", "octo-org/other"]);
+    other.expect_code(1);
+    assert!(
+        other.errors()[0].1.contains("ecr:PutImage on arn:aws:ecr"),
+        "{other}"
+    );
+    // A longer session than the role allows.
+    let long = check(&s, &["--role-duration-seconds", "7200"]);
+    long.expect_code(1);
+    assert!(long.errors()[0].1.contains("MaxSessionDuration"), "{long}");
+    assert_eq!(s.proxy.writes().len(), writes, "check only reads");
+}
