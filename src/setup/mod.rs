@@ -4,15 +4,16 @@
 //! was asked, and says so (a second run changes nothing).
 
 pub mod args;
+mod changes;
 pub mod check;
 mod documents;
 
-use aws_sdk_ecr::types::{EncryptionType, ImageTagMutability};
+use aws_sdk_ecr::types::ImageTagMutability;
 use clap::ArgMatches;
 use serde_json::Value;
 
 use crate::aws::config::{sdk_config, CredentialSource};
-use crate::aws::ecr::{self, NewRepository};
+use crate::aws::ecr;
 use crate::aws::errors::CallFailure;
 use crate::aws::{ecs, iam, sts};
 use crate::error::Failure;
@@ -21,6 +22,7 @@ use crate::iam::permissions::{self, Deploy, Needs};
 use crate::iam::trust;
 use crate::inputs::lifecycle;
 use args::{refused, value, values, GitHubRepo};
+use changes::{apply, describe, describe_done, Change};
 
 /// The name of the inline policy `setup` writes on the role.
 pub const POLICY_NAME: &str = "ship-to-ecr";
@@ -190,16 +192,6 @@ fn call_failed(e: CallFailure) -> Failure {
         );
     }
     Failure::new(format!("{} failed", e.action), e.error.to_string())
-}
-
-/// One change `setup` makes, in order.
-enum Change {
-    CreateProvider,
-    AddAudience(String),
-    CreateRole,
-    UpdateTrustPolicy,
-    PutPolicy,
-    CreateRepository(String),
 }
 
 pub async fn setup(setup: &Setup, workflow: &Workflow) -> anyhow::Result<()> {
@@ -382,93 +374,6 @@ async fn deploys(
         });
     }
     Ok(found)
-}
-
-async fn apply(
-    change: &Change,
-    setup: &Setup,
-    iam_client: &aws_sdk_iam::Client,
-    ecr_client: &aws_sdk_ecr::Client,
-    trust_policy: &Value,
-    permissions_policy: &Value,
-) -> Result<(), Failure> {
-    match change {
-        Change::CreateProvider => iam::create_github_provider(iam_client, &setup.audience)
-            .await
-            .map(|_| ()),
-        Change::AddAudience(arn) => iam::add_audience(iam_client, arn, &setup.audience).await,
-        Change::CreateRole => {
-            let description = format!(
-                "GitHub Actions of {} push to ECR (ship-to-ecr setup)",
-                setup.repo.full_name()
-            );
-            iam::create_role(iam_client, &setup.role_name, trust_policy, &description)
-                .await
-                .map(|_| ())
-        }
-        Change::UpdateTrustPolicy => {
-            iam::update_trust_policy(iam_client, &setup.role_name, trust_policy).await
-        }
-        Change::PutPolicy => {
-            iam::put_inline_policy(
-                iam_client,
-                &setup.role_name,
-                POLICY_NAME,
-                permissions_policy,
-            )
-            .await
-        }
-        Change::CreateRepository(name) => {
-            let new = NewRepository {
-                name: name.clone(),
-                registry_id: None,
-                scan_on_push: setup.scan_on_push,
-                tag_mutability: setup.tag_mutability.clone(),
-                encryption: EncryptionType::Aes256,
-                kms_key: None,
-            };
-            ecr::create_repository(ecr_client, &new).await.map(|_| ())
-        }
-    }
-    .map_err(call_failed)
-}
-
-fn describe(change: &Change, setup: &Setup) -> String {
-    match change {
-        Change::CreateProvider => format!(
-            "create the OIDC provider https://{} for {}",
-            trust::GITHUB_ISSUER,
-            setup.audience
-        ),
-        Change::AddAudience(_) => {
-            format!("add the audience {} to the OIDC provider", setup.audience)
-        }
-        Change::CreateRole => format!("create the role {}", setup.role_name),
-        Change::UpdateTrustPolicy => format!("update the trust policy of {}", setup.role_name),
-        Change::PutPolicy => format!(
-            "write the inline policy {POLICY_NAME} of {}",
-            setup.role_name
-        ),
-        Change::CreateRepository(name) => format!("create the repository {name}"),
-    }
-}
-
-fn describe_done(change: &Change, setup: &Setup) -> String {
-    match change {
-        Change::CreateProvider => {
-            format!("created the OIDC provider https://{}", trust::GITHUB_ISSUER)
-        }
-        Change::AddAudience(_) => {
-            format!("added the audience {} to the OIDC provider", setup.audience)
-        }
-        Change::CreateRole => format!("created the role {} with its trust policy", setup.role_name),
-        Change::UpdateTrustPolicy => format!("updated the trust policy of {}", setup.role_name),
-        Change::PutPolicy => format!(
-            "wrote the inline policy {POLICY_NAME} of {}",
-            setup.role_name
-        ),
-        Change::CreateRepository(name) => format!("created the repository {name}"),
-    }
 }
 
 /// A document as it will be, and how it differs from what IAM holds.
