@@ -353,3 +353,214 @@ fn check_admits_the_runs_the_trust_policy_allows_and_names_the_condition_that_re
     assert!(long.errors()[0].1.contains("MaxSessionDuration"), "{long}");
     assert_eq!(s.proxy.writes().len(), writes, "check only reads");
 }
+
+/// The template's strings with the pseudo-parameters of this account put in, and `Fn::Sub`
+/// unwrapped: what the live set-up writes.
+fn resolved(value: &Value) -> Value {
+    match value {
+        Value::Object(map) if map.len() == 1 && map.contains_key("Fn::Sub") => {
+            let text = map["Fn::Sub"].as_str().unwrap();
+            json!(text
+                .replace("${AWS::Partition}", "aws")
+                .replace("${AWS::AccountId}", ACCOUNT)
+                .replace("${AWS::Region}", REGION))
+        }
+        Value::Object(map) => {
+            Value::Object(map.iter().map(|(k, v)| (k.clone(), resolved(v))).collect())
+        }
+        Value::Array(items) => Value::Array(items.iter().map(resolved).collect()),
+        other => other.clone(),
+    }
+}
+
+#[test]
+fn the_templates_hold_the_same_resources_as_the_live_set_up_and_call_nothing() {
+    let s = StandIns::start();
+    let flags = [
+        "--repository",
+        "octo-org/api",
+        "--branch",
+        "main",
+        "--tag",
+        "v*",
+        "--keep-images",
+        "30",
+    ];
+    let mut with_format = flags.to_vec();
+    with_format.extend(["--format", "cloudformation"]);
+    let cloudformation = setup(&s, &with_format);
+    cloudformation.expect_code(0);
+    with_format.pop();
+    with_format.push("terraform");
+    let terraform = setup(&s, &with_format);
+    terraform.expect_code(0);
+    assert!(s.proxy.calls().is_empty(), "{:?}", s.proxy.calls());
+
+    let template: Value =
+        serde_json::from_str(&cloudformation.stdout).expect("the template is JSON");
+    let resources = template["Resources"].as_object().unwrap();
+    let types: Vec<&str> = resources
+        .values()
+        .map(|r| r["Type"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        types,
+        [
+            "AWS::IAM::OIDCProvider",
+            "AWS::IAM::Role",
+            "AWS::ECR::Repository",
+            "AWS::ECR::Repository"
+        ]
+    );
+    assert_eq!(
+        resources["Repository1"]["Properties"]["RepositoryName"],
+        "octo-org/api"
+    );
+
+    // Set up live, the role holds exactly the template's documents.
+    setup(&s, &flags).expect_code(0);
+    let role = &resources["Role0"]["Properties"];
+    assert_eq!(role["RoleName"], ROLE);
+    assert_eq!(
+        resolved(&role["AssumeRolePolicyDocument"]),
+        trust_policy(&s, ROLE)
+    );
+    assert_eq!(
+        resolved(&role["Policies"][0]["PolicyDocument"]),
+        inline_policy(&s, ROLE)
+    );
+
+    // The Terraform is HCL with the same resources.
+    let body: hcl::Body = hcl::from_str(&terraform.stdout).expect("the Terraform is HCL");
+    let mut blocks: Vec<String> = body
+        .blocks()
+        .filter(|b| b.identifier() == "resource")
+        .map(|b| b.labels()[0].as_str().to_string())
+        .collect();
+    blocks.sort();
+    assert_eq!(
+        blocks,
+        [
+            "aws_ecr_lifecycle_policy",
+            "aws_ecr_lifecycle_policy",
+            "aws_ecr_repository",
+            "aws_ecr_repository",
+            "aws_iam_openid_connect_provider",
+            "aws_iam_role",
+            "aws_iam_role_policy"
+        ]
+    );
+    assert!(terraform
+        .stdout
+        .contains("${data.aws_caller_identity.current.account_id}"));
+}
+
+#[test]
+fn stages_make_a_role_and_a_repository_per_stage_with_the_seeds_split() {
+    let s = StandIns::start();
+    let reader = "arn:aws:iam::210987654321:root";
+    let result = admin(
+        &s,
+        &[
+            "setup",
+            "--github-repo",
+            REPO,
+            "--repository",
+            "team/web",
+            "--stages",
+            "dev,main,release",
+            "--pull-principal",
+            reader,
+        ],
+    );
+    result.expect_code(0);
+    let mut repositories = s.repositories();
+    repositories.sort();
+    assert_eq!(
+        repositories,
+        ["team/web-dev", "team/web-main", "team/web-release"]
+    );
+    let release = block_on(
+        s.ecr()
+            .describe_repositories()
+            .repository_names("team/web-release")
+            .send(),
+    )
+    .unwrap();
+    assert_eq!(
+        release.repositories()[0]
+            .image_tag_mutability()
+            .unwrap()
+            .as_str(),
+        "IMMUTABLE"
+    );
+
+    for (stage, subjects) in [
+        (
+            "dev",
+            json!([
+                format!("repo:{REPO}:pull_request"),
+                format!("repo:{REPO}:ref:refs/heads/*")
+            ]),
+        ),
+        ("main", json!(format!("repo:{REPO}:ref:refs/heads/main"))),
+        ("release", json!(format!("repo:{REPO}:environment:release"))),
+    ] {
+        let role = format!("{ROLE}-{stage}");
+        let condition = &trust_policy(&s, &role)["Statement"][0]["Condition"];
+        let sub = condition["StringEquals"]
+            .get(format!("{ISSUER}:sub"))
+            .or_else(|| condition["StringLike"].get(format!("{ISSUER}:sub")))
+            .unwrap();
+        assert_eq!(sub, &subjects, "{stage}");
+        // Each role writes its own stage's repository and no other.
+        let policy = inline_policy(&s, &role);
+        assert_eq!(
+            policy["Statement"][1]["Resource"],
+            json!([repository_arn(&format!("team/web-{stage}"))]),
+            "{stage}"
+        );
+    }
+    let text = block_on(
+        s.ecr()
+            .get_repository_policy()
+            .repository_name("team/web-release")
+            .send(),
+    )
+    .unwrap()
+    .policy_text()
+    .unwrap()
+    .to_string();
+    let policy: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(policy["Statement"][0]["Principal"]["AWS"], json!([reader]));
+    assert!(block_on(
+        s.ecr()
+            .get_repository_policy()
+            .repository_name("team/web-main")
+            .send()
+    )
+    .is_err());
+    // A second run changes nothing.
+    let writes = s.proxy.writes().len();
+    admin(
+        &s,
+        &[
+            "setup",
+            "--github-repo",
+            REPO,
+            "--repository",
+            "team/web",
+            "--stages",
+            "dev,main,release",
+            "--pull-principal",
+            reader,
+        ],
+    )
+    .expect_code(0);
+    assert_eq!(
+        s.proxy.writes().len(),
+        writes,
+        "{:?}",
+        &s.proxy.writes()[writes..]
+    );
+}

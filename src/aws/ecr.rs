@@ -236,6 +236,47 @@ pub async fn create_repository(
 }
 
 /// Puts the policy (its JSON text) unless the repository already has the same one.
+/// The repository's policy, if it has one.
+pub async fn repository_policy(
+    client: &Client,
+    name: &str,
+) -> Result<Option<serde_json::Value>, EcrFailure> {
+    const ACTION: &str = "ecr:GetRepositoryPolicy";
+    match client
+        .get_repository_policy()
+        .repository_name(name)
+        .send()
+        .await
+    {
+        Ok(answer) => Ok(answer
+            .policy_text()
+            .and_then(|text| serde_json::from_str(text).ok())),
+        Err(e) => {
+            let failure = failed(ACTION)(e);
+            if failure.error.is("RepositoryPolicyNotFoundException") {
+                Ok(None)
+            } else {
+                Err(failure)
+            }
+        }
+    }
+}
+
+pub async fn set_repository_policy(
+    client: &Client,
+    name: &str,
+    policy: &serde_json::Value,
+) -> Result<(), EcrFailure> {
+    client
+        .set_repository_policy()
+        .repository_name(name)
+        .policy_text(policy.to_string())
+        .send()
+        .await
+        .map_err(failed("ecr:SetRepositoryPolicy"))?;
+    Ok(())
+}
+
 pub async fn apply_lifecycle_policy(
     client: &Client,
     repo: &RepositoryState,

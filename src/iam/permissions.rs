@@ -97,6 +97,27 @@ pub fn policy(needs: &Needs) -> Value {
     json!({"Version": "2012-10-17", "Statement": statements})
 }
 
+/// What pulling an image takes, granted by a repository policy to other principals.
+pub const PULL_ACTIONS: [&str; 3] = [
+    "ecr:BatchCheckLayerAvailability",
+    "ecr:BatchGetImage",
+    "ecr:GetDownloadUrlForLayer",
+];
+
+/// A repository policy that lets `principals` (account ids or IAM ARNs) pull. They still need
+/// `ecr:GetAuthorizationToken` in their own account's policies to sign in.
+pub fn pull_policy(principals: &[String]) -> Value {
+    json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Sid": "ShipToEcrPull",
+            "Effect": "Allow",
+            "Principal": {"AWS": principals},
+            "Action": PULL_ACTIONS
+        }]
+    })
+}
+
 /// What a set of identity policies says of one action on one resource.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Access {

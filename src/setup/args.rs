@@ -124,6 +124,18 @@ pub fn setup_command() -> Command {
         "keep-images",
         "Keep the newest N images (a lifecycle policy on each repository)",
     ))
+    .arg(flag(
+        "stages",
+        "Seed 001's layout: one role and repository per stage, of dev,main,release",
+    ))
+    .arg(many(
+        "pull-principal",
+        "An account id or IAM ARN that may pull (the release repositories with --stages) (repeatable)",
+    ))
+    .arg(flag(
+        "format",
+        "cloudformation or terraform: print the resources as a template instead of calling AWS",
+    ))
     .arg(switch(
         "dry-run",
         "Print every document and what would change; call only read APIs",
@@ -259,6 +271,11 @@ pub fn region(matches: &ArgMatches, env: &[(String, String)]) -> Result<String, 
 pub fn audience(matches: &ArgMatches) -> Result<String, Failure> {
     let audience = value(matches, "audience").unwrap_or_else(|| "sts.amazonaws.com".into());
     aws::audience("audience", &audience).map_err(from_input)
+}
+
+/// One repository name, by ECR's rule.
+pub fn repository_name(name: &str) -> Result<String, Failure> {
+    aws::repository("repository", name).map_err(from_input)
 }
 
 pub fn repositories(matches: &ArgMatches) -> Result<Vec<String>, Failure> {

@@ -4,7 +4,7 @@
 use aws_sdk_ecr::types::EncryptionType;
 use serde_json::Value;
 
-use super::{call_failed, Setup, POLICY_NAME};
+use super::{call_failed, Clients, RepositorySpec, Setup, POLICY_NAME};
 use crate::aws::ecr::{self, NewRepository};
 use crate::aws::iam;
 use crate::error::Failure;
@@ -14,56 +14,47 @@ use crate::iam::trust;
 pub enum Change {
     CreateProvider,
     AddAudience(String),
-    CreateRole,
-    UpdateTrustPolicy,
-    PutPolicy,
-    CreateRepository(String),
+    CreateRole { role: String, trust: Value },
+    UpdateTrustPolicy { role: String, trust: Value },
+    PutPolicy { role: String, policy: Value },
+    CreateRepository(RepositorySpec),
+    SetRepositoryPolicy { repository: String, policy: Value },
 }
 
-pub async fn apply(
-    change: &Change,
-    setup: &Setup,
-    iam_client: &aws_sdk_iam::Client,
-    ecr_client: &aws_sdk_ecr::Client,
-    trust_policy: &Value,
-    permissions_policy: &Value,
-) -> Result<(), Failure> {
+pub async fn apply(change: &Change, setup: &Setup, clients: &Clients) -> Result<(), Failure> {
     match change {
-        Change::CreateProvider => iam::create_github_provider(iam_client, &setup.audience)
+        Change::CreateProvider => iam::create_github_provider(&clients.iam, &setup.audience)
             .await
             .map(|_| ()),
-        Change::AddAudience(arn) => iam::add_audience(iam_client, arn, &setup.audience).await,
-        Change::CreateRole => {
+        Change::AddAudience(arn) => iam::add_audience(&clients.iam, arn, &setup.audience).await,
+        Change::CreateRole { role, trust } => {
             let description = format!(
                 "GitHub Actions of {} push to ECR (ship-to-ecr setup)",
                 setup.repo.full_name()
             );
-            iam::create_role(iam_client, &setup.role_name, trust_policy, &description)
+            iam::create_role(&clients.iam, role, trust, &description)
                 .await
                 .map(|_| ())
         }
-        Change::UpdateTrustPolicy => {
-            iam::update_trust_policy(iam_client, &setup.role_name, trust_policy).await
+        Change::UpdateTrustPolicy { role, trust } => {
+            iam::update_trust_policy(&clients.iam, role, trust).await
         }
-        Change::PutPolicy => {
-            iam::put_inline_policy(
-                iam_client,
-                &setup.role_name,
-                POLICY_NAME,
-                permissions_policy,
-            )
-            .await
+        Change::PutPolicy { role, policy } => {
+            iam::put_inline_policy(&clients.iam, role, POLICY_NAME, policy).await
         }
-        Change::CreateRepository(name) => {
+        Change::CreateRepository(spec) => {
             let new = NewRepository {
-                name: name.clone(),
+                name: spec.name.clone(),
                 registry_id: None,
                 scan_on_push: setup.scan_on_push,
-                tag_mutability: setup.tag_mutability.clone(),
+                tag_mutability: spec.tag_mutability.clone(),
                 encryption: EncryptionType::Aes256,
                 kms_key: None,
             };
-            ecr::create_repository(ecr_client, &new).await.map(|_| ())
+            ecr::create_repository(&clients.ecr, &new).await.map(|_| ())
+        }
+        Change::SetRepositoryPolicy { repository, policy } => {
+            ecr::set_repository_policy(&clients.ecr, repository, policy).await
         }
     }
     .map_err(call_failed)
@@ -79,13 +70,15 @@ pub fn describe(change: &Change, setup: &Setup) -> String {
         Change::AddAudience(_) => {
             format!("add the audience {} to the OIDC provider", setup.audience)
         }
-        Change::CreateRole => format!("create the role {}", setup.role_name),
-        Change::UpdateTrustPolicy => format!("update the trust policy of {}", setup.role_name),
-        Change::PutPolicy => format!(
-            "write the inline policy {POLICY_NAME} of {}",
-            setup.role_name
-        ),
-        Change::CreateRepository(name) => format!("create the repository {name}"),
+        Change::CreateRole { role, .. } => format!("create the role {role}"),
+        Change::UpdateTrustPolicy { role, .. } => format!("update the trust policy of {role}"),
+        Change::PutPolicy { role, .. } => {
+            format!("write the inline policy {POLICY_NAME} of {role}")
+        }
+        Change::CreateRepository(spec) => format!("create the repository {}", spec.name),
+        Change::SetRepositoryPolicy { repository, .. } => {
+            format!("write the repository policy of {repository}")
+        }
     }
 }
 
@@ -97,12 +90,18 @@ pub fn describe_done(change: &Change, setup: &Setup) -> String {
         Change::AddAudience(_) => {
             format!("added the audience {} to the OIDC provider", setup.audience)
         }
-        Change::CreateRole => format!("created the role {} with its trust policy", setup.role_name),
-        Change::UpdateTrustPolicy => format!("updated the trust policy of {}", setup.role_name),
-        Change::PutPolicy => format!(
-            "wrote the inline policy {POLICY_NAME} of {}",
-            setup.role_name
+        Change::CreateRole { role, .. } => format!("created the role {role} with its trust policy"),
+        Change::UpdateTrustPolicy { role, .. } => format!("updated the trust policy of {role}"),
+        Change::PutPolicy { role, .. } => {
+            format!("wrote the inline policy {POLICY_NAME} of {role}")
+        }
+        Change::CreateRepository(spec) => format!(
+            "created the repository {} (tags {})",
+            spec.name,
+            spec.tag_mutability.as_str()
         ),
-        Change::CreateRepository(name) => format!("created the repository {name}"),
+        Change::SetRepositoryPolicy { repository, .. } => {
+            format!("wrote the repository policy of {repository}")
+        }
     }
 }

@@ -87,22 +87,34 @@ pub fn diff(current: &Value, wanted: &Value) -> Vec<String> {
     lines
 }
 
-/// The step to paste into a workflow, and the permissions it needs.
-pub fn workflow_step(role_arn: &str, setup: &Setup) -> String {
+/// The step to paste into a workflow, and the permissions it needs; with stages, each stage's
+/// role first.
+pub fn workflow_step(roles: &[(Option<&str>, String)], setup: &Setup) -> String {
     let deploy = setup
         .ecs_services
         .first()
         .map_or(String::new(), |(cluster, service)| {
             format!("\n          ecs-cluster: {cluster}\n          ecs-service: {service}")
         });
-    format!(
+    let mut text = String::new();
+    if roles.len() > 1 {
+        text.push_str(
+            "\nThe role of each stage (a job in the release environment assumes release's):\n",
+        );
+        for (stage, arn) in roles {
+            text.push_str(&format!("  {:<8} {arn}\n", stage.unwrap_or("")));
+        }
+    }
+    let repository = setup.roles[0].repositories[0].as_str();
+    text.push_str(&format!(
         "\nThe workflow step, with the permissions it needs (see examples/workflows for whole files):\n\n\
          permissions:\n  id-token: write   # the OIDC token exchanged for the role's credentials\n  contents: read\n\n\
          jobs:\n  push:\n    runs-on: ubuntu-latest\n    steps:\n      - uses: actions/checkout@v4\n      \
          - uses: ship-to-ecr/ship-to-ecr@v1\n        with:\n          aws-region: {}\n          \
-         role-to-assume: {role_arn}\n          repository: {}{deploy}\n",
-        setup.region, setup.repositories[0]
-    )
+         role-to-assume: {}\n          repository: {repository}{deploy}\n",
+        setup.region, roles[0].1
+    ));
+    text
 }
 
 #[cfg(test)]

@@ -4,12 +4,12 @@
 //! was asked, and says so (a second run changes nothing).
 
 pub mod args;
+mod blueprint;
 mod changes;
 pub mod check;
 mod documents;
+mod templates;
 
-use aws_sdk_ecr::types::ImageTagMutability;
-use clap::ArgMatches;
 use serde_json::Value;
 
 use crate::aws::config::{sdk_config, CredentialSource};
@@ -21,167 +21,11 @@ use crate::github::commands::Workflow;
 use crate::iam::permissions::{self, Deploy, Needs};
 use crate::iam::trust;
 use crate::inputs::lifecycle;
-use args::{refused, value, values, GitHubRepo};
+pub use blueprint::{Format, RepositorySpec, RoleSpec, Setup};
 use changes::{apply, describe, describe_done, Change};
 
-/// The name of the inline policy `setup` writes on the role.
+/// The name of the inline policy `setup` writes on each role.
 pub const POLICY_NAME: &str = "ship-to-ecr";
-
-/// What `setup` was asked for, checked.
-#[derive(Debug, Clone)]
-pub struct Setup {
-    pub repo: GitHubRepo,
-    pub region: String,
-    pub audience: String,
-    pub repositories: Vec<String>,
-    /// The `sub` values the role admits.
-    pub subjects: Vec<String>,
-    pub role_name: String,
-    pub allow_create: bool,
-    /// `(cluster, service)`.
-    pub ecs_services: Vec<(String, String)>,
-    pub scan_on_push: bool,
-    pub tag_mutability: ImageTagMutability,
-    pub keep_images: Option<i64>,
-    pub dry_run: bool,
-}
-
-impl Setup {
-    pub fn parse(matches: &ArgMatches, env: &[(String, String)]) -> Result<Self, Failure> {
-        let repo = args::github_repo(matches)?;
-        let repositories = args::repositories(matches)?;
-        if repositories.is_empty() {
-            return Err(refused(
-                "repository",
-                "is required: name the repositories the role pushes to",
-                "team/web-app",
-            ));
-        }
-        let subjects = subjects(matches, &repo)?;
-        let role_name = match value(matches, "role-name") {
-            Some(name) => role_name(&name)?,
-            None => default_role_name(&repo),
-        };
-        let ecs_services = values(matches, "ecs-service")
-            .iter()
-            .map(|s| {
-                s.split_once('/')
-                    .filter(|(c, v)| !c.is_empty() && !v.is_empty() && !v.contains('/'))
-                    .map(|(c, v)| (c.to_string(), v.to_string()))
-                    .ok_or_else(|| {
-                        refused(
-                            "ecs-service",
-                            format!("'{s}' is not CLUSTER/SERVICE"),
-                            "production/web",
-                        )
-                    })
-            })
-            .collect::<Result<_, _>>()?;
-        let tag_mutability = match value(matches, "tag-mutability").as_deref() {
-            None | Some("MUTABLE") => ImageTagMutability::Mutable,
-            Some("IMMUTABLE") => ImageTagMutability::Immutable,
-            Some(other) => {
-                return Err(refused(
-                    "tag-mutability",
-                    format!("'{other}' must be MUTABLE or IMMUTABLE"),
-                    "IMMUTABLE",
-                ))
-            }
-        };
-        let keep_images = value(matches, "keep-images")
-            .map(|v| match v.parse::<i64>() {
-                Ok(n) if (1..=10000).contains(&n) => Ok(n),
-                _ => Err(refused(
-                    "keep-images",
-                    format!("'{v}' must be a whole number from 1 to 10000"),
-                    "30",
-                )),
-            })
-            .transpose()?;
-        Ok(Setup {
-            region: args::region(matches, env)?,
-            audience: args::audience(matches)?,
-            repo,
-            repositories,
-            subjects,
-            role_name,
-            allow_create: matches.get_flag("allow-create"),
-            ecs_services,
-            scan_on_push: args::boolean(matches, "scan-on-push", true)?,
-            tag_mutability,
-            keep_images,
-            dry_run: matches.get_flag("dry-run"),
-        })
-    }
-}
-
-/// The subjects of the allowed refs; at least one, and no open role unless `--any-ref`.
-fn subjects(matches: &ArgMatches, repo: &GitHubRepo) -> Result<Vec<String>, Failure> {
-    let prefix = repo.subject_prefix();
-    let mut subjects: Vec<String> = Vec::new();
-    for branch in values(matches, "branch") {
-        subjects.push(format!("{prefix}:ref:refs/heads/{branch}"));
-    }
-    for environment in values(matches, "environment") {
-        subjects.push(format!("{prefix}:environment:{environment}"));
-    }
-    for tag in values(matches, "tag") {
-        subjects.push(format!("{prefix}:ref:refs/tags/{tag}"));
-    }
-    if matches.get_flag("pull-requests") {
-        subjects.push(format!("{prefix}:pull_request"));
-    }
-    let any_ref = matches.get_flag("any-ref");
-    match (any_ref, subjects.is_empty()) {
-        (true, true) => Ok(vec![format!("{prefix}:*")]),
-        (true, false) => Err(refused(
-            "any-ref",
-            "admits every ref already; leave out --branch, --environment, --tag and --pull-requests, or --any-ref",
-            "(no value: a switch)",
-        )),
-        (false, true) => Err(refused(
-            "branch",
-            "or --environment, --tag, --pull-requests is required: say who may push (a role open to every ref of the repository needs --any-ref)",
-            "main",
-        )),
-        (false, false) => Ok(subjects),
-    }
-}
-
-/// IAM's rule for role names: 1-64 of `[A-Za-z0-9+=,.@_-]`.
-fn role_name(name: &str) -> Result<String, Failure> {
-    let valid = (1..=64).contains(&name.len())
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c));
-    if valid {
-        Ok(name.to_string())
-    } else {
-        Err(refused(
-            "role-name",
-            format!("'{name}' must be 1 to 64 of letters, digits and + = , . @ _ -"),
-            "github-octo-web-ecr",
-        ))
-    }
-}
-
-/// `github-OWNER-REPO-ecr`, kept within IAM's rule.
-fn default_role_name(repo: &GitHubRepo) -> String {
-    let raw = format!("github-{}-{}", repo.owner, repo.name);
-    let mut name: String = raw
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || "+=,.@_-".contains(c) {
-                c
-            } else {
-                '-'
-            }
-        })
-        .take(60)
-        .collect();
-    name.push_str("-ecr");
-    name
-}
 
 /// An IAM, ECR or ECS call of `setup` or `check` that failed, for the person running it.
 fn call_failed(e: CallFailure) -> Failure {
@@ -195,6 +39,10 @@ fn call_failed(e: CallFailure) -> Failure {
 }
 
 pub async fn setup(setup: &Setup, workflow: &Workflow) -> anyhow::Result<()> {
+    if let Some(format) = setup.format {
+        workflow.info(&templates::render(setup, format));
+        return Ok(());
+    }
     let config = sdk_config(&setup.region, CredentialSource::DefaultChain).await;
     let (account, caller) = sts::caller_identity(&aws_sdk_sts::Client::new(&config))
         .await
@@ -204,51 +52,24 @@ pub async fn setup(setup: &Setup, workflow: &Workflow) -> anyhow::Result<()> {
         "Account {account} ({caller}), region {}.",
         setup.region
     ));
-    let iam_client = aws_sdk_iam::Client::new(&config);
-    let ecr_client = aws_sdk_ecr::Client::new(&config);
-
-    // Everything is read first.
-    let provider = iam::github_provider(&iam_client)
-        .await
-        .map_err(call_failed)?;
-    let role = iam::role(&iam_client, &setup.role_name)
-        .await
-        .map_err(call_failed)?;
-    let policy = match &role {
-        Some(_) => iam::inline_policy(&iam_client, &setup.role_name, POLICY_NAME)
-            .await
-            .map_err(call_failed)?,
-        None => None,
+    let clients = Clients {
+        iam: aws_sdk_iam::Client::new(&config),
+        ecr: aws_sdk_ecr::Client::new(&config),
     };
-    let mut missing_repositories = Vec::new();
-    for name in &setup.repositories {
-        if ecr::describe_repository(&ecr_client, name, None)
-            .await
-            .map_err(call_failed)?
-            .is_none()
-        {
-            missing_repositories.push(name.clone());
-        }
-    }
-    let deploys = deploys(&config, setup, &partition, &account).await?;
+    let at = Account {
+        partition: &partition,
+        account: &account,
+        region: &setup.region,
+    };
 
-    // What is wanted, and what differs.
+    // Everything is read first, and compared with what is wanted.
+    let provider = iam::github_provider(&clients.iam)
+        .await
+        .map_err(call_failed)?;
     let provider_arn = provider.as_ref().map_or_else(
         || trust::provider_arn(&partition, &account),
         |p| p.arn.clone(),
     );
-    let trust_policy = trust::policy(&provider_arn, &setup.audience, &setup.subjects);
-    let needs = Needs {
-        repositories: setup
-            .repositories
-            .iter()
-            .map(|r| permissions::repository_arn(&partition, &setup.region, &account, r))
-            .collect(),
-        allow_create: setup.allow_create,
-        lifecycle: setup.keep_images.is_some(),
-        deploys,
-    };
-    let permissions_policy = permissions::policy(&needs);
     let mut changes = Vec::new();
     match &provider {
         None => changes.push(Change::CreateProvider),
@@ -257,40 +78,92 @@ pub async fn setup(setup: &Setup, workflow: &Workflow) -> anyhow::Result<()> {
         }
         Some(_) => {}
     }
-    match &role {
-        None => changes.push(Change::CreateRole),
-        Some(r) if !documents::same(&r.trust_policy, &trust_policy) => {
-            changes.push(Change::UpdateTrustPolicy)
+    let deploys = deploys(&config, setup, &partition, &account).await?;
+    let mut role_arns = Vec::new();
+    for spec in &setup.roles {
+        let role = iam::role(&clients.iam, &spec.name)
+            .await
+            .map_err(call_failed)?;
+        let policy = match &role {
+            Some(_) => iam::inline_policy(&clients.iam, &spec.name, POLICY_NAME)
+                .await
+                .map_err(call_failed)?,
+            None => None,
+        };
+        let trust_policy = trust::policy(&provider_arn, &setup.audience, &spec.subjects);
+        let permissions_policy = permissions::policy(&needs(setup, spec, &at, &deploys));
+        show(
+            &format!("Trust policy of {}", spec.name),
+            role.as_ref().map(|r| &r.trust_policy),
+            &trust_policy,
+            workflow,
+        );
+        show(
+            &format!("Inline policy {POLICY_NAME} of {}", spec.name),
+            policy.as_ref(),
+            &permissions_policy,
+            workflow,
+        );
+        match &role {
+            None => changes.push(Change::CreateRole {
+                role: spec.name.clone(),
+                trust: trust_policy,
+            }),
+            Some(r) if !documents::same(&r.trust_policy, &trust_policy) => {
+                changes.push(Change::UpdateTrustPolicy {
+                    role: spec.name.clone(),
+                    trust: trust_policy,
+                })
+            }
+            Some(_) => {}
         }
-        Some(_) => {}
+        if !policy
+            .as_ref()
+            .is_some_and(|p| documents::same(p, &permissions_policy))
+        {
+            changes.push(Change::PutPolicy {
+                role: spec.name.clone(),
+                policy: permissions_policy,
+            });
+        }
+        role_arns.push((
+            spec.stage,
+            role.map_or_else(|| at.role_arn(&spec.name), |r| r.arn),
+        ));
     }
-    if !policy
-        .as_ref()
-        .is_some_and(|p| documents::same(p, &permissions_policy))
-    {
-        changes.push(Change::PutPolicy);
+    for spec in &setup.repositories {
+        let exists = ecr::describe_repository(&clients.ecr, &spec.name, None)
+            .await
+            .map_err(call_failed)?
+            .is_some();
+        if !exists {
+            changes.push(Change::CreateRepository(spec.clone()));
+        }
+        if !spec.pull_principals.is_empty() {
+            let wanted = permissions::pull_policy(&spec.pull_principals);
+            let current = match exists {
+                true => ecr::repository_policy(&clients.ecr, &spec.name)
+                    .await
+                    .map_err(call_failed)?,
+                false => None,
+            };
+            show(
+                &format!("Repository policy of {}", spec.name),
+                current.as_ref(),
+                &wanted,
+                workflow,
+            );
+            if !current.is_some_and(|c| documents::same(&c, &wanted)) {
+                changes.push(Change::SetRepositoryPolicy {
+                    repository: spec.name.clone(),
+                    policy: wanted,
+                });
+            }
+        }
     }
-    changes.extend(
-        missing_repositories
-            .iter()
-            .cloned()
-            .map(Change::CreateRepository),
-    );
 
-    show(
-        "Trust policy",
-        role.as_ref().map(|r| &r.trust_policy),
-        &trust_policy,
-        workflow,
-    );
-    show(
-        &format!("Inline policy {POLICY_NAME}"),
-        policy.as_ref(),
-        &permissions_policy,
-        workflow,
-    );
     if changes.is_empty() {
-        workflow.info("Nothing to change: the provider, the role, its policies and the repositories are as asked.");
+        workflow.info("Nothing to change: the provider, the roles, their policies and the repositories are as asked.");
     } else if setup.dry_run {
         workflow.info(&format!(
             "Dry run: {} change(s) would be made; nothing was changed:",
@@ -301,41 +174,75 @@ pub async fn setup(setup: &Setup, workflow: &Workflow) -> anyhow::Result<()> {
         }
     } else {
         for change in &changes {
-            apply(
-                change,
-                setup,
-                &iam_client,
-                &ecr_client,
-                &trust_policy,
-                &permissions_policy,
-            )
-            .await?;
+            apply(change, setup, &clients).await?;
             workflow.info(&format!("{}.", capitalised(&describe_done(change, setup))));
         }
     }
     if let (Some(keep), false) = (setup.keep_images, setup.dry_run) {
-        let policy = lifecycle::keep_newest(keep);
-        for name in &setup.repositories {
-            if let Some(state) = ecr::describe_repository(&ecr_client, name, None)
-                .await
-                .map_err(call_failed)?
-            {
-                let change = ecr::apply_lifecycle_policy(&ecr_client, &state, Some(&policy.text))
-                    .await
-                    .map_err(call_failed)?;
-                if matches!(change, ecr::LifecycleChange::Applied) {
-                    workflow.info(&format!(
-                        "Lifecycle policy of {name}: keep the newest {keep} images."
-                    ));
-                }
-            }
+        keep_newest(&clients.ecr, setup, keep, workflow).await?;
+    }
+    workflow.info(&documents::workflow_step(&role_arns, setup));
+    Ok(())
+}
+
+/// The clients `setup` writes with.
+pub struct Clients {
+    pub iam: aws_sdk_iam::Client,
+    pub ecr: aws_sdk_ecr::Client,
+}
+
+/// Where ARNs are made.
+struct Account<'a> {
+    partition: &'a str,
+    account: &'a str,
+    region: &'a str,
+}
+
+impl Account<'_> {
+    fn role_arn(&self, name: &str) -> String {
+        format!("arn:{}:iam::{}:role/{name}", self.partition, self.account)
+    }
+}
+
+/// What one role must be allowed: its repositories, and the deploys (a single role only).
+fn needs(setup: &Setup, spec: &RoleSpec, at: &Account<'_>, deploys: &[Deploy]) -> Needs {
+    Needs {
+        repositories: spec
+            .repositories
+            .iter()
+            .map(|r| permissions::repository_arn(at.partition, at.region, at.account, r))
+            .collect(),
+        allow_create: setup.allow_create,
+        lifecycle: setup.keep_images.is_some(),
+        deploys: deploys.to_vec(),
+    }
+}
+
+/// The lifecycle policy on each repository, written only where it differs.
+async fn keep_newest(
+    client: &aws_sdk_ecr::Client,
+    setup: &Setup,
+    keep: i64,
+    workflow: &Workflow,
+) -> Result<(), Failure> {
+    let policy = lifecycle::keep_newest(keep);
+    for spec in &setup.repositories {
+        let Some(state) = ecr::describe_repository(client, &spec.name, None)
+            .await
+            .map_err(call_failed)?
+        else {
+            continue;
+        };
+        let change = ecr::apply_lifecycle_policy(client, &state, Some(&policy.text))
+            .await
+            .map_err(call_failed)?;
+        if matches!(change, ecr::LifecycleChange::Applied) {
+            workflow.info(&format!(
+                "Lifecycle policy of {}: keep the newest {keep} images.",
+                spec.name
+            ));
         }
     }
-    let role_arn = role.map_or_else(
-        || format!("arn:{partition}:iam::{account}:role/{}", setup.role_name),
-        |r| r.arn,
-    );
-    workflow.info(&documents::workflow_step(&role_arn, setup));
     Ok(())
 }
 
