@@ -564,3 +564,66 @@ fn stages_make_a_role_and_a_repository_per_stage_with_the_seeds_split() {
         &s.proxy.writes()[writes..]
     );
 }
+
+/// IAM's answer to a simulation of `actions`, each with its decision.
+fn simulation(decisions: &[(&str, &str)]) -> String {
+    let members: String = decisions
+        .iter()
+        .map(|(action, decision)| {
+            format!("<member><EvalActionName>{action}</EvalActionName><EvalDecision>{decision}</EvalDecision><EvalResourceName>*</EvalResourceName><MatchedStatements/><MissingContextValues/></member>")
+        })
+        .collect();
+    format!(
+        "<SimulatePrincipalPolicyResponse xmlns=\"https://iam.amazonaws.com/doc/2010-05-08/\"><SimulatePrincipalPolicyResult><IsTruncated>false</IsTruncated><EvaluationResults>{members}</EvaluationResults></SimulatePrincipalPolicyResult><ResponseMetadata><RequestId>7a62c49f-347e-4fc4-9331-6e8eEXAMPLE</RequestId></ResponseMetadata></SimulatePrincipalPolicyResponse>"
+    )
+}
+
+#[test]
+fn check_takes_iams_simulation_where_it_is_allowed_over_its_own_reading() {
+    let s = StandIns::start();
+    setup(&s, &["--branch", "main"]).expect_code(0);
+    // The policy allows every call, but IAM's simulation (a permissions boundary, say) refuses
+    // ecr:PutImage: the simulation wins.
+    let repository_actions: Vec<(&str, &str)> = ship_to_ecr::iam::permissions::REPOSITORY_ACTIONS
+        .iter()
+        .map(|a| {
+            (
+                *a,
+                if *a == "ecr:PutImage" {
+                    "implicitDeny"
+                } else {
+                    "allowed"
+                },
+            )
+        })
+        .collect();
+    s.proxy.inject(support::Fault::iam_answer(
+        "SimulatePrincipalPolicy",
+        1,
+        &simulation(&[("ecr:GetAuthorizationToken", "allowed")]),
+    ));
+    s.proxy.inject(support::Fault::iam_answer(
+        "SimulatePrincipalPolicy",
+        1,
+        &simulation(&repository_actions),
+    ));
+    let result = check(&s, &["--repository", REPO]);
+    result.expect_code(1);
+    assert!(
+        result.stdout.contains("Permissions as IAM simulates them"),
+        "{result}"
+    );
+    let message = &result.errors()[0].1;
+    assert!(message.contains("ecr:PutImage on arn:aws:ecr"), "{message}");
+    assert!(message.contains("simulated: implicitDeny"), "{message}");
+    assert!(!message.contains("ecr:BatchGetImage"), "{message}");
+    assert_eq!(s.proxy.count("iam:SimulatePrincipalPolicy"), 2);
+
+    // Where the simulation fails (moto has none), the policies are read: they allow it all.
+    let read = check(&s, &["--repository", REPO]);
+    read.expect_code(0);
+    assert!(
+        read.stdout.contains("reading the role's policies instead"),
+        "{read}"
+    );
+}

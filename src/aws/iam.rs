@@ -260,3 +260,37 @@ pub async fn role_policies(client: &Client, role: &str) -> Result<Vec<Value>, Ca
     }
     Ok(documents)
 }
+
+/// IAM's own evaluation of `actions` on `resource` (`None`: `*`) for `role`, with everything
+/// that applies to it (boundaries and conditions included): each action's decision
+/// (`allowed`, `explicitDeny`, `implicitDeny`). Tried once: where the caller may not simulate,
+/// or the service cannot, the caller reads the policies instead.
+pub async fn simulate(
+    client: &Client,
+    role: &str,
+    actions: &[&str],
+    resource: Option<&str>,
+) -> Result<Vec<(String, String)>, CallFailure> {
+    let once = aws_sdk_iam::config::Builder::default()
+        .retry_config(aws_sdk_iam::config::retry::RetryConfig::disabled());
+    let answer = client
+        .simulate_principal_policy()
+        .policy_source_arn(role)
+        .set_action_names(Some(actions.iter().map(|a| a.to_string()).collect()))
+        .set_resource_arns(resource.map(|r| vec![r.to_string()]))
+        .customize()
+        .config_override(once)
+        .send()
+        .await
+        .map_err(failed("iam:SimulatePrincipalPolicy"))?;
+    Ok(answer
+        .evaluation_results()
+        .iter()
+        .map(|r| {
+            (
+                r.eval_action_name().to_string(),
+                r.eval_decision().as_str().to_string(),
+            )
+        })
+        .collect())
+}

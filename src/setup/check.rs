@@ -173,46 +173,18 @@ pub async fn check(check: &Check, workflow: &Workflow) -> anyhow::Result<()> {
     }
 
     if !check.repositories.is_empty() {
-        let documents = iam::role_policies(&client, name)
-            .await
-            .map_err(call_failed)?;
-        let mut needed: Vec<(&str, String)> = vec![(permissions::LOGIN_ACTION, "*".to_string())];
-        for repository in &check.repositories {
-            let arn = permissions::repository_arn(
-                partition,
-                &check.region,
-                &check.role.account,
-                repository,
-            );
-            needed.extend(
-                permissions::REPOSITORY_ACTIONS
-                    .iter()
-                    .map(|a| (*a, arn.clone())),
-            );
-        }
-        let missing: Vec<String> = needed
-            .iter()
-            .filter_map(|(action, resource)| {
-                match permissions::access(&documents, action, resource) {
-                    Access::Allowed => None,
-                    Access::AllowedIf => {
-                        workflow.info(&format!(
-                            "  {action} on {resource}: allowed under conditions (not evaluated)"
-                        ));
-                        None
-                    }
-                    Access::Denied => Some(format!("{action} on {resource} (explicitly denied)")),
-                    Access::NotAllowed => Some(format!("{action} on {resource}")),
-                }
-            })
-            .collect();
+        let missing = missing_permissions(&client, check, &role.arn, name, workflow).await?;
         if missing.is_empty() {
             workflow.info(&format!(
-                "Permissions: the role's policies allow every call a push makes to {}.",
+                "Permissions: every call a push makes to {} is allowed.",
                 check.repositories.join(", ")
             ));
         } else {
-            problems.push(format!("The role's policies do not allow: {}. `ship-to-ecr setup` writes a policy with exactly these.", missing.join("; ")));
+            problems.push(format!(
+                "The role may not make these calls of a push: {}. `ship-to-ecr setup` writes a \
+                 policy with exactly the calls a push makes.",
+                missing.join("; ")
+            ));
         }
     }
 
@@ -233,6 +205,77 @@ pub async fn check(check: &Check, workflow: &Workflow) -> anyhow::Result<()> {
         return Ok(());
     }
     Err(Failure::new("Check failed", problems.join("\n")).into())
+}
+
+/// The calls of a push the role may not make: as IAM simulates them where the caller may ask
+/// (boundaries and conditions included), else as the role's policies read.
+async fn missing_permissions(
+    client: &aws_sdk_iam::Client,
+    check: &Check,
+    role_arn: &str,
+    role_name: &str,
+    workflow: &Workflow,
+) -> Result<Vec<String>, Failure> {
+    let partition = check.role.arn.split(':').nth(1).unwrap_or("aws");
+    let mut needed: Vec<(Vec<&str>, Option<String>)> =
+        vec![(vec![permissions::LOGIN_ACTION], None)];
+    for repository in &check.repositories {
+        let arn =
+            permissions::repository_arn(partition, &check.region, &check.role.account, repository);
+        needed.push((permissions::REPOSITORY_ACTIONS.to_vec(), Some(arn)));
+    }
+    let mut simulated = Vec::new();
+    for (actions, resource) in &needed {
+        match iam::simulate(client, role_arn, actions, resource.as_deref()).await {
+            Ok(decisions) => simulated.push((resource.clone(), decisions)),
+            Err(e) => {
+                workflow.info(&format!(
+                    "IAM's policy simulation is not available here ({e}): reading the role's \
+                     policies instead (their conditions are not evaluated)."
+                ));
+                return read_policies(client, role_name, &needed, workflow).await;
+            }
+        }
+    }
+    workflow.info("Permissions as IAM simulates them (iam:SimulatePrincipalPolicy):");
+    let mut missing = Vec::new();
+    for (resource, decisions) in simulated {
+        let resource = resource.unwrap_or_else(|| "*".into());
+        for (action, decision) in decisions {
+            if decision != "allowed" {
+                missing.push(format!("{action} on {resource} (simulated: {decision})"));
+            }
+        }
+    }
+    Ok(missing)
+}
+
+async fn read_policies(
+    client: &aws_sdk_iam::Client,
+    role_name: &str,
+    needed: &[(Vec<&str>, Option<String>)],
+    workflow: &Workflow,
+) -> Result<Vec<String>, Failure> {
+    let documents = iam::role_policies(client, role_name)
+        .await
+        .map_err(call_failed)?;
+    let mut missing = Vec::new();
+    for (actions, resource) in needed {
+        let resource = resource.as_deref().unwrap_or("*");
+        for action in actions {
+            match permissions::access(&documents, action, resource) {
+                Access::Allowed => {}
+                Access::AllowedIf => workflow.info(&format!(
+                    "  {action} on {resource}: allowed under conditions (not evaluated)"
+                )),
+                Access::Denied => {
+                    missing.push(format!("{action} on {resource} (explicitly denied)"))
+                }
+                Access::NotAllowed => missing.push(format!("{action} on {resource}")),
+            }
+        }
+    }
+    Ok(missing)
 }
 
 fn describe_run(check: &Check) -> String {

@@ -40,6 +40,18 @@ impl Fault {
         }
     }
 
+    /// A canned IAM (query protocol, XML) answer with HTTP 200: for a call moto does not
+    /// implement (`SimulatePrincipalPolicy`).
+    pub fn iam_answer(action: &str, times: usize, xml: &str) -> Self {
+        Fault {
+            action: format!("iam:{action}"),
+            times,
+            status: 200,
+            body: xml.to_string(),
+            content_type: "text/xml",
+        }
+    }
+
     /// An ECR (JSON protocol) error.
     pub fn ecr(action: &str, times: usize, status: u16, code: &str, message: &str) -> Self {
         Self::json("ecr", action, times, status, code, message)
@@ -162,14 +174,15 @@ impl AwsProxy {
     }
 
     /// The calls that change something in AWS: all but the reads (`Describe*`, `Get*`,
-    /// `List*`, `BatchGet*`, `BatchCheck*`) and signing in (`sts:AssumeRole*`).
+    /// `List*`, `BatchGet*`, `BatchCheck*`, `Simulate*`) and signing in (`sts:AssumeRole*`).
     pub fn writes(&self) -> Vec<String> {
-        const READS: [&str; 6] = [
+        const READS: [&str; 7] = [
             "Describe",
             "Get",
             "List",
             "BatchGet",
             "BatchCheck",
+            "Simulate",
             "AssumeRole",
         ];
         self.calls()
@@ -207,12 +220,18 @@ fn action_of(target: Option<&str>, body: &[u8]) -> String {
         };
         return format!("{service}:{op}");
     }
+    // The query protocol: STS and IAM, told apart by their API version.
     let form = String::from_utf8_lossy(body);
-    let action = form
-        .split('&')
-        .find_map(|pair| pair.strip_prefix("Action="))
-        .unwrap_or("unknown");
-    format!("sts:{action}")
+    let param = |name: &str| {
+        form.split('&')
+            .find_map(|pair| pair.strip_prefix(name).and_then(|p| p.strip_prefix('=')))
+    };
+    let service = if param("Version") == Some("2010-05-08") {
+        "iam"
+    } else {
+        "sts"
+    };
+    format!("{service}:{}", param("Action").unwrap_or("unknown"))
 }
 
 fn xml_values(text: &str, tag: &str) -> Vec<String> {
