@@ -66,19 +66,17 @@ fn repository_arn(name: &str) -> String {
 #[test]
 fn setup_makes_the_provider_the_role_its_policy_and_the_repositories_then_changes_nothing() {
     let s = StandIns::start();
-    let first = setup(
-        &s,
-        &[
-            "--repository",
-            "octo-org/api",
-            "--branch",
-            "main",
-            "--environment",
-            "production",
-            "--keep-images",
-            "30",
-        ],
-    );
+    let flags = [
+        "--repository",
+        "octo-org/api",
+        "--branch",
+        "main",
+        "--environment",
+        "production",
+        "--keep-images",
+        "30",
+    ];
+    let first = setup(&s, &flags);
     first.expect_code(0);
 
     // The provider, for the audience.
@@ -163,19 +161,7 @@ fn setup_makes_the_provider_the_role_its_policy_and_the_repositories_then_change
 
     // A second run reads, changes nothing, and says so.
     let writes = s.proxy.writes().len();
-    let second = setup(
-        &s,
-        &[
-            "--repository",
-            "octo-org/api",
-            "--branch",
-            "main",
-            "--environment",
-            "production",
-            "--keep-images",
-            "30",
-        ],
-    );
+    let second = setup(&s, &flags);
     second.expect_code(0);
     assert!(second.stdout.contains("Nothing to change"), "{second}");
     assert_eq!(
@@ -459,21 +445,23 @@ fn the_templates_hold_the_same_resources_as_the_live_set_up_and_call_nothing() {
 fn stages_make_a_role_and_a_repository_per_stage_with_the_seeds_split() {
     let s = StandIns::start();
     let reader = "arn:aws:iam::210987654321:root";
-    let result = admin(
-        &s,
-        &[
-            "setup",
-            "--github-repo",
-            REPO,
-            "--repository",
-            "team/web",
-            "--stages",
-            "dev,main,release",
-            "--pull-principal",
-            reader,
-        ],
-    );
-    result.expect_code(0);
+    let staged = || {
+        admin(
+            &s,
+            &[
+                "setup",
+                "--github-repo",
+                REPO,
+                "--repository",
+                "team/web",
+                "--stages",
+                "dev,main,release",
+                "--pull-principal",
+                reader,
+            ],
+        )
+    };
+    staged().expect_code(0);
     let mut repositories = s.repositories();
     repositories.sort();
     assert_eq!(
@@ -542,21 +530,7 @@ fn stages_make_a_role_and_a_repository_per_stage_with_the_seeds_split() {
     .is_err());
     // A second run changes nothing.
     let writes = s.proxy.writes().len();
-    admin(
-        &s,
-        &[
-            "setup",
-            "--github-repo",
-            REPO,
-            "--repository",
-            "team/web",
-            "--stages",
-            "dev,main,release",
-            "--pull-principal",
-            reader,
-        ],
-    )
-    .expect_code(0);
+    staged().expect_code(0);
     assert_eq!(
         s.proxy.writes().len(),
         writes,

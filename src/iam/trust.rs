@@ -87,6 +87,21 @@ pub struct Checked {
     pub outcome: Outcome,
 }
 
+impl Checked {
+    /// `StringEquals KEY: wants A or B; token: C`.
+    pub fn describe(&self) -> String {
+        format!(
+            "{} {}: wants {}; token: {}",
+            self.operator,
+            self.key,
+            self.expected.join(" or "),
+            self.actual
+                .as_ref()
+                .map_or("(absent)".to_string(), |a| a.join(", "))
+        )
+    }
+}
+
 /// One statement of the policy, applied.
 #[derive(Debug, Clone)]
 pub struct StatementResult {

@@ -297,17 +297,7 @@ fn first_refusal(evaluation: &trust::Evaluation) -> Option<String> {
         .filter(|s| s.allow && s.not_for_this.is_none())
         .flat_map(|s| s.conditions.iter())
         .find(|c| c.outcome != Outcome::Pass)
-        .map(|c| {
-            format!(
-                "{} {} wants {}, the token has {}",
-                c.operator,
-                c.key,
-                c.expected.join(" or "),
-                c.actual
-                    .as_ref()
-                    .map_or("nothing".to_string(), |a| a.join(", "))
-            )
-        })
+        .map(trust::Checked::describe)
 }
 
 fn report_statement(statement: &trust::StatementResult, workflow: &Workflow) {
@@ -334,14 +324,6 @@ fn report_statement(statement: &trust::StatementResult, workflow: &Workflow) {
             Outcome::Fail => "FAIL",
             Outcome::Unknown => "not evaluated",
         };
-        workflow.info(&format!(
-            "  [{mark}] {} {}: wants {}; token: {}",
-            c.operator,
-            c.key,
-            c.expected.join(" or "),
-            c.actual
-                .as_ref()
-                .map_or("(absent)".to_string(), |a| a.join(", "))
-        ));
+        workflow.info(&format!("  [{mark}] {}", c.describe()));
     }
 }
