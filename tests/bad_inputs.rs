@@ -11,6 +11,12 @@ const CASES: &[(&str, &str, &str)] = &[
     ("aws-region", "eu-west", "not an AWS region name"),
     ("role-to-assume", "github-ecr-push", "not an ARN"),
     ("role-to-assume", "123456789012", "is an account id"),
+    // aws-region is eu-west-1, in the partition aws.
+    (
+        "role-to-assume",
+        "arn:aws-cn:iam::123456789012:role/x",
+        "in the partition aws-cn",
+    ),
     (
         "role-to-assume",
         "arn:aws:iam::123456789012:user/ci",
@@ -56,6 +62,11 @@ const CASES: &[(&str, &str, &str)] = &[
     ("kms-key", "my key", "not a KMS key ARN"),
     ("lifecycle-policy", "{\"rules\": [", "not valid JSON"),
     ("lifecycle-policy", "{\"rules\": []}", "non-empty \"rules\""),
+    (
+        "lifecycle-policy",
+        r#"{"rules":[{"rulePriority":1,"selection":{"tagStatus":"untagged","tagPrefixList":["v"],"countType":"imageCountMoreThan","countNumber":3},"action":{"type":"expire"}}]}"#,
+        "takes no tagPrefixList",
+    ),
     (
         "lifecycle-policy",
         "policies/missing.json",

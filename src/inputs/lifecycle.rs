@@ -130,27 +130,80 @@ fn check(text: &str) -> Result<LifecyclePolicy, InputError> {
     })
 }
 
+/// What a rule counts by.
+const COUNT_TYPES: [&str; 4] = [
+    "imageCountMoreThan",
+    "sinceImagePushed",
+    "sinceImagePulled",
+    "sinceImageTransitioned",
+];
+
+/// ECR's limit on the wildcards of one tag pattern.
+const MOST_WILDCARDS: usize = 4;
+
+/// A tagged rule's lists: one of `tagPrefixList` and `tagPatternList`, not both, each a
+/// non-empty list of non-empty strings; a pattern has at most four `*`.
+fn tag_lists(n: usize, selection: &Value) -> Result<(), InputError> {
+    let list = |key: &str| -> Result<Option<Vec<&str>>, InputError> {
+        let Some(value) = selection.get(key) else {
+            return Ok(None);
+        };
+        let items: Option<Vec<&str>> = value
+            .as_array()
+            .filter(|l| !l.is_empty())
+            .and_then(|l| l.iter().map(Value::as_str).collect());
+        match items {
+            Some(items) if items.iter().all(|i| !i.is_empty()) => Ok(Some(items)),
+            _ => Err(bad(format!(
+                "rule {n} has a {key} that is not a non-empty list of non-empty strings"
+            ))),
+        }
+    };
+    match (list("tagPrefixList")?, list("tagPatternList")?) {
+        (None, None) => Err(bad(format!(
+            "rule {n} selects tagged images but has no tagPrefixList or tagPatternList"
+        ))),
+        (Some(_), Some(_)) => Err(bad(format!(
+            "rule {n} has both tagPrefixList and tagPatternList; ECR takes one of the two per \
+             rule (split it into two rules)"
+        ))),
+        (None, Some(patterns)) => {
+            match patterns
+                .iter()
+                .find(|p| p.matches('*').count() > MOST_WILDCARDS)
+            {
+                Some(pattern) => Err(bad(format!(
+                    "rule {n} has the tag pattern \"{pattern}\" with more than \
+                     {MOST_WILDCARDS} wildcards; ECR allows at most {MOST_WILDCARDS} per pattern"
+                ))),
+                None => Ok(()),
+            }
+        }
+        (Some(_), None) => Ok(()),
+    }
+}
+
 /// Checks rule `n`'s selection; true when it selects any image (tagged or not).
 fn selects_any(n: usize, rule: &Value) -> Result<bool, InputError> {
     let selection = rule
         .get("selection")
         .filter(|s| s.is_object())
         .ok_or_else(|| bad(format!("rule {n} needs a \"selection\" object")))?;
-    let any = match selection.get("tagStatus").and_then(Value::as_str) {
-        Some("any") => true,
-        Some("untagged") => false,
-        Some("tagged") => {
-            let non_empty = |key: &str| {
-                selection
-                    .get(key)
-                    .and_then(Value::as_array)
-                    .is_some_and(|l| !l.is_empty())
-            };
-            if !non_empty("tagPrefixList") && !non_empty("tagPatternList") {
+    let has = |key: &str| selection.get(key).is_some();
+    let status = selection.get("tagStatus").and_then(Value::as_str);
+    let any = match status {
+        Some(status @ ("any" | "untagged")) => {
+            if has("tagPrefixList") || has("tagPatternList") {
                 return Err(bad(format!(
-                    "rule {n} selects tagged images but has no tagPrefixList or tagPatternList"
+                    "rule {n} selects tagStatus \"{status}\", which takes no tagPrefixList or \
+                     tagPatternList (those lists select among tagged images: use tagStatus \
+                     \"tagged\")"
                 )));
             }
+            status == "any"
+        }
+        Some("tagged") => {
+            tag_lists(n, selection)?;
             false
         }
         _ => {
@@ -163,6 +216,19 @@ fn selects_any(n: usize, rule: &Value) -> Result<bool, InputError> {
         .get("countType")
         .and_then(Value::as_str)
         .ok_or_else(|| bad(format!("rule {n} needs selection.countType")))?;
+    if !COUNT_TYPES.contains(&count_type) {
+        return Err(bad(format!(
+            "rule {n} has selection.countType \"{count_type}\"; ECR knows {}",
+            COUNT_TYPES.join(", ")
+        )));
+    }
+    if let Some(unit) = selection.get("countUnit") {
+        if unit.as_str() != Some("days") {
+            return Err(bad(format!(
+                "rule {n} has selection.countUnit {unit}; the only unit is \"days\""
+            )));
+        }
+    }
     if count_type.starts_with("since") && selection.get("countUnit").is_none() {
         return Err(bad(format!(
             "rule {n} counts {count_type} and so needs selection.countUnit (\"days\")"
@@ -232,6 +298,61 @@ mod tests {
         for (text, expected) in cases {
             let err = check(text).unwrap_err();
             assert!(err.rule.contains(expected), "{text}: {}", err.rule);
+        }
+    }
+
+    /// A one-rule policy with this selection.
+    fn rule(selection: &str) -> String {
+        format!(
+            r#"{{"rules":[{{"rulePriority":1,"selection":{selection},"action":{{"type":"expire"}}}}]}}"#
+        )
+    }
+
+    #[test]
+    fn tag_lists_follow_ecrs_rules() {
+        let cases = [
+            (
+                r#"{"tagStatus":"untagged","tagPrefixList":["v"],"countType":"imageCountMoreThan","countNumber":1}"#,
+                "takes no tagPrefixList",
+            ),
+            (
+                r#"{"tagStatus":"any","tagPatternList":["v*"],"countType":"imageCountMoreThan","countNumber":1}"#,
+                "takes no tagPrefixList",
+            ),
+            (
+                r#"{"tagStatus":"tagged","tagPrefixList":["v"],"tagPatternList":["v*"],"countType":"imageCountMoreThan","countNumber":1}"#,
+                "both tagPrefixList and tagPatternList",
+            ),
+            (
+                r#"{"tagStatus":"tagged","tagPatternList":["*a*b*c*d*"],"countType":"imageCountMoreThan","countNumber":1}"#,
+                "more than 4 wildcards",
+            ),
+            (
+                r#"{"tagStatus":"tagged","tagPatternList":["ok", ""],"countType":"imageCountMoreThan","countNumber":1}"#,
+                "non-empty strings",
+            ),
+            (
+                r#"{"tagStatus":"tagged","tagPrefixList":[7],"countType":"imageCountMoreThan","countNumber":1}"#,
+                "non-empty strings",
+            ),
+            (
+                r#"{"tagStatus":"untagged","countType":"sinceImagePushed","countUnit":"weeks","countNumber":1}"#,
+                "the only unit is \"days\"",
+            ),
+            (
+                r#"{"tagStatus":"untagged","countType":"imageCountLessThan","countNumber":1}"#,
+                "ECR knows",
+            ),
+        ];
+        for (selection, expected) in cases {
+            let err = check(&rule(selection)).unwrap_err();
+            assert!(err.rule.contains(expected), "{selection}: {}", err.rule);
+        }
+        for good in [
+            r#"{"tagStatus":"tagged","tagPatternList":["*a*b*c*d"],"countType":"imageCountMoreThan","countNumber":1}"#,
+            r#"{"tagStatus":"tagged","tagPrefixList":["release-"],"countType":"sinceImagePushed","countUnit":"days","countNumber":90}"#,
+        ] {
+            assert!(check(&rule(good)).is_ok(), "{good}");
         }
     }
 

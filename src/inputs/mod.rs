@@ -114,6 +114,9 @@ impl Plan {
         let deploying = present(&raw.ecs_cluster).is_some() || present(&raw.ecs_service).is_some();
         let image = image::parse(raw, ctx, deploying, workflow, &mut errors);
         let github = github::parse(raw, &mut errors);
+        if let (Some(region), Some(identity)) = (&region, &identity) {
+            refuse_other_partitions(region, identity, &mut errors);
+        }
         if let (Some(identity), Some(Some(deploy))) = (&identity, &deploy) {
             refuse_a_wait_longer_than_the_session(identity, deploy, &mut errors);
         }
@@ -148,6 +151,22 @@ impl Plan {
                 debug_assert!(!errors.0.is_empty(), "a section failed without an error");
                 Err(InputErrors(errors.0))
             }
+        }
+    }
+}
+
+/// The roles must be in the region's partition.
+fn refuse_other_partitions(region: &str, identity: &Identity, errors: &mut Errors) {
+    let roles = [
+        (
+            "role-to-assume",
+            identity.web_identity.as_ref().map(|w| &w.role),
+        ),
+        ("chain-role-to-assume", identity.chain_role.as_ref()),
+    ];
+    for (input, role) in roles {
+        if let Some(role) = role {
+            errors.check(aws::same_partition(input, &role.arn, region));
         }
     }
 }

@@ -38,6 +38,41 @@ pub fn region(input: &'static str, value: &str) -> Result<String, InputError> {
     )
 }
 
+/// The partition a region belongs to: ARNs of resources used from that region must name it.
+pub fn partition_of(region: &str) -> &'static str {
+    const PREFIXES: [(&str, &str); 6] = [
+        ("cn-", "aws-cn"),
+        ("us-gov-", "aws-us-gov"),
+        ("us-isob-", "aws-iso-b"),
+        ("us-isof-", "aws-iso-f"),
+        ("eu-isoe-", "aws-iso-e"),
+        ("us-iso-", "aws-iso"),
+    ];
+    PREFIXES
+        .iter()
+        .find(|(prefix, _)| region.starts_with(prefix))
+        .map_or("aws", |(_, partition)| partition)
+}
+
+/// An ARN's partition must be the region's: a role in `aws-cn` cannot be assumed from
+/// `eu-west-1`, and STS would answer with a message that does not say so.
+pub fn same_partition(input: &'static str, arn: &str, region: &str) -> Result<(), InputError> {
+    let partition = arn.split(':').nth(1).unwrap_or_default();
+    let expected = partition_of(region);
+    if partition == expected {
+        return Ok(());
+    }
+    let fixed = arn.replacen(&format!("arn:{partition}:"), &format!("arn:{expected}:"), 1);
+    Err(InputError::new(
+        input,
+        format!(
+            "'{arn}' is in the partition {partition}, but aws-region {region} is in {expected}: \
+             a role is assumed, and a repository reached, within one partition"
+        ),
+        fixed,
+    ))
+}
+
 /// A role ARN; returns it with the account that owns the role.
 pub fn role_arn(input: &'static str, value: &str) -> Result<RoleArn, InputError> {
     let example = "arn:aws:iam::123456789012:role/github-actions-ecr-push";
@@ -152,6 +187,40 @@ pub fn kms_key(input: &'static str, value: &str) -> Result<String, InputError> {
         format!("'{value}' is not a KMS key ARN, key id or alias"),
         "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
     )
+}
+
+#[cfg(test)]
+mod partition_tests {
+    use super::*;
+
+    #[test]
+    fn regions_map_to_their_partitions() {
+        for (region, partition) in [
+            ("eu-west-1", "aws"),
+            ("cn-north-1", "aws-cn"),
+            ("us-gov-west-1", "aws-us-gov"),
+            ("us-iso-east-1", "aws-iso"),
+            ("us-isob-east-1", "aws-iso-b"),
+            ("eu-isoe-west-1", "aws-iso-e"),
+            ("us-isof-south-1", "aws-iso-f"),
+        ] {
+            assert_eq!(partition_of(region), partition, "{region}");
+        }
+    }
+
+    #[test]
+    fn an_arn_of_another_partition_is_refused_with_the_fixed_arn() {
+        let error = same_partition(
+            "role-to-assume",
+            "arn:aws-cn:iam::123456789012:role/x",
+            "eu-west-1",
+        )
+        .unwrap_err();
+        assert!(error.rule.contains("partition aws-cn"), "{error}");
+        assert_eq!(error.example, "arn:aws:iam::123456789012:role/x");
+        assert!(same_partition("r", "arn:aws-cn:iam::123456789012:role/x", "cn-north-1").is_ok());
+        assert!(same_partition("r", "arn:aws:iam::123456789012:role/x", "us-gov-west-1").is_err());
+    }
 }
 
 #[cfg(test)]
