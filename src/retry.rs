@@ -55,14 +55,30 @@ pub enum Attempt<E> {
 /// other than 429 or corrupt content fail the same way every time.
 pub trait Transient {
     fn is_transient(&self) -> bool;
+
+    /// How long the server asked to wait before another try (`Retry-After`), when it said.
+    fn retry_after(&self) -> Option<Duration> {
+        None
+    }
 }
 
-/// The attempt's outcome for `e`: retried only when it is transient.
+/// A `Retry-After` value: whole seconds, or an HTTP date (a date past is no wait).
+pub fn retry_after_header(value: &str, now: std::time::SystemTime) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let date = httpdate::parse_http_date(value).ok()?;
+    Some(date.duration_since(now).unwrap_or_default())
+}
+
+/// The attempt's outcome for `e`: retried only when it is transient, and then not before the
+/// wait the server asked for.
 pub fn classify<E: Transient>(e: E) -> Attempt<E> {
-    if e.is_transient() {
-        Attempt::Retry(e)
-    } else {
-        Attempt::Fail(e)
+    match (e.is_transient(), e.retry_after()) {
+        (true, Some(wait)) => Attempt::RetryAfter(e, wait),
+        (true, None) => Attempt::Retry(e),
+        (false, _) => Attempt::Fail(e),
     }
 }
 
@@ -256,5 +272,38 @@ mod tests {
         for retry in 0..10 {
             assert!(policy.delay(retry) <= Duration::from_millis(300));
         }
+    }
+
+    #[test]
+    fn retry_after_reads_seconds_and_http_dates() {
+        let now = std::time::SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        assert_eq!(retry_after_header(" 7 ", now), Some(Duration::from_secs(7)));
+        let later = httpdate::fmt_http_date(now + Duration::from_secs(30));
+        assert_eq!(
+            retry_after_header(&later, now),
+            Some(Duration::from_secs(30))
+        );
+        let past = httpdate::fmt_http_date(now - Duration::from_secs(30));
+        assert_eq!(retry_after_header(&past, now), Some(Duration::ZERO));
+        assert_eq!(retry_after_header("soon", now), None);
+    }
+
+    #[test]
+    fn a_transient_failure_with_a_retry_after_waits_it_out() {
+        struct Busy(Option<Duration>, bool);
+        impl Transient for Busy {
+            fn is_transient(&self) -> bool {
+                self.1
+            }
+            fn retry_after(&self) -> Option<Duration> {
+                self.0
+            }
+        }
+        let asked = Some(Duration::from_secs(3));
+        assert!(
+            matches!(classify(Busy(asked, true)), Attempt::RetryAfter(_, d) if d == Duration::from_secs(3))
+        );
+        assert!(matches!(classify(Busy(None, true)), Attempt::Retry(_)));
+        assert!(matches!(classify(Busy(asked, false)), Attempt::Fail(_)));
     }
 }

@@ -398,13 +398,9 @@ pub fn rate_limit_wait(status: u16, headers: &HeaderMap, now: SystemTime) -> Opt
     if !may_wait {
         return None;
     }
-    if let Some(after) = header("retry-after") {
-        if let Ok(seconds) = after.parse::<u64>() {
-            return Some(Duration::from_secs(seconds));
-        }
-        if let Ok(date) = httpdate::parse_http_date(after) {
-            return Some(date.duration_since(now).unwrap_or_default());
-        }
+    if let Some(wait) = header("retry-after").and_then(|v| crate::retry::retry_after_header(v, now))
+    {
+        return Some(wait);
     }
     if (status == 403 || status == 429) && header("x-ratelimit-remaining") == Some("0") {
         let reset = header("x-ratelimit-reset")?.parse::<u64>().ok()?;

@@ -7,7 +7,8 @@
 use std::sync::Mutex;
 
 use reqwest::header::{
-    HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, LOCATION, WWW_AUTHENTICATE,
+    HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, LOCATION, RETRY_AFTER,
+    WWW_AUTHENTICATE,
 };
 use reqwest::{Method, Response, StatusCode, Url};
 
@@ -417,6 +418,21 @@ impl RegistryClient {
                 url: self.shown(),
                 status,
                 who: self.who.clone(),
+            });
+        }
+        let asked = response
+            .headers()
+            .get(RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| retry::retry_after_header(v, std::time::SystemTime::now()));
+        if let (Some(wait), StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE) =
+            (asked, status)
+        {
+            return Err(RegistryError::Busy {
+                url: self.shown(),
+                status,
+                what: what.to_string(),
+                wait,
             });
         }
         let text = response.text().await.unwrap_or_default();

@@ -21,6 +21,14 @@ pub enum RegistryError {
         what: String,
         detail: String,
     },
+    /// A 429 or 503 that said when to come back.
+    #[error("the registry at {url} answered HTTP {status} to {what}, asking to try again in {} s", wait.as_secs())]
+    Busy {
+        url: String,
+        status: StatusCode,
+        what: String,
+        wait: std::time::Duration,
+    },
     #[error("cannot reach the registry at {url}: {reason}")]
     Unreachable {
         url: String,
@@ -40,8 +48,16 @@ impl Transient for RegistryError {
         match self {
             RegistryError::Unexpected { status, .. } => is_transient_status(status.as_u16()),
             RegistryError::Unreachable { fault, .. } => fault.is_transient(),
+            RegistryError::Busy { .. } => true,
             RegistryError::Token(e) => e.is_transient(),
             RegistryError::Refused { .. } | RegistryError::Mismatch { .. } => false,
+        }
+    }
+
+    fn retry_after(&self) -> Option<std::time::Duration> {
+        match self {
+            RegistryError::Busy { wait, .. } => Some(*wait),
+            _ => None,
         }
     }
 }

@@ -218,12 +218,22 @@ impl FakeRegistry {
     /// `("PUT", ".*/manifests/.*")`, or one blob's upload with `.*digest=sha256%3A<hex>`.
     /// Checked before authentication, as a failing proxy or load balancer would answer.
     pub fn fail_next(&self, method: &str, path: &str, status: u16, times: usize) {
+        self.fault(method, path, status, times, None);
+    }
+
+    /// As [`Self::fail_next`], with `Retry-After: seconds`.
+    pub fn busy_next(&self, method: &str, path: &str, status: u16, times: usize, seconds: u64) {
+        self.fault(method, path, status, times, Some(seconds));
+    }
+
+    fn fault(&self, method: &str, path: &str, status: u16, times: usize, retry_after: Option<u64>) {
         let path = Regex::new(&format!("^(?:{path})$")).expect("a valid path regex");
         self.store().faults.push(Fault {
             method: method.to_string(),
             path,
             status,
             remaining: times,
+            retry_after,
         });
     }
 

@@ -140,8 +140,15 @@ fn answer(
         Some(query) => format!("{path}?{query}"),
         None => path.to_string(),
     };
-    if let Some(status) = shared.store().take_fault(method, &target) {
-        return error(status, fault_code(status), "injected fault");
+    if let Some((status, retry_after)) = shared.store().take_fault(method, &target) {
+        let mut answer = error(status, fault_code(status), "injected fault");
+        if let Some(seconds) = retry_after {
+            answer.headers_mut().insert(
+                "retry-after",
+                axum::http::HeaderValue::from_str(&seconds.to_string()).expect("digits"),
+            );
+        }
+        return answer;
     }
     let route = Route::parse(path);
     if let Route::Token = route {

@@ -35,6 +35,8 @@ pub struct Fault {
     pub path: Regex,
     pub status: u16,
     pub remaining: usize,
+    /// Seconds sent as `Retry-After`.
+    pub retry_after: Option<u64>,
 }
 
 /// One request the registry answered.
@@ -176,15 +178,15 @@ impl Store {
     }
 
     /// The status of the first fault that matches, counting it down.
-    pub fn take_fault(&mut self, method: &str, path: &str) -> Option<u16> {
+    pub fn take_fault(&mut self, method: &str, path: &str) -> Option<(u16, Option<u64>)> {
         let fault = self
             .faults
             .iter_mut()
             .find(|f| f.remaining > 0 && f.method == method && f.path.is_match(path))?;
         fault.remaining -= 1;
-        let status = fault.status;
+        let answer = (fault.status, fault.retry_after);
         self.faults.retain(|f| f.remaining > 0);
-        Some(status)
+        Some(answer)
     }
 
     /// A fresh id, for uploads and tokens.

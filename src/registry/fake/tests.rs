@@ -372,3 +372,24 @@ async fn stops_serving_when_shut_down() {
         "{error}"
     );
 }
+
+#[tokio::test]
+async fn a_retry_after_is_waited_out_before_the_next_try() {
+    let fake = FakeRegistry::basic("AWS", "ecr-pw").await;
+    fake.seed_image("team/app", "v1", ImageFormat::Docker, "amd64");
+    let client = fake.client();
+    fake.busy_next("GET", ".*/manifests/v1", 429, 1, 1);
+    let waits = std::sync::Mutex::new(Vec::new());
+    let started = std::time::Instant::now();
+    let read = client
+        .get_manifest("team/app", "v1", |e: &RegistryError, wait| {
+            assert!(e.to_string().contains("try again in 1 s"), "{e}");
+            waits.lock().unwrap().push(wait);
+        })
+        .await;
+    assert!(read.unwrap().is_some());
+    let waits = waits.into_inner().unwrap();
+    assert_eq!(waits.len(), 1);
+    assert!(waits[0] >= Duration::from_secs(1), "{waits:?}");
+    assert!(started.elapsed() >= Duration::from_secs(1));
+}
