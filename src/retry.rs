@@ -118,6 +118,74 @@ where
     }
 }
 
+/// A time budget for retries shared by every request that goes through it: an outage (a
+/// registry's brownout) is counted from the first failure of any of them, and ends when any
+/// request succeeds. Requests keep trying, each at its own backoff, until the outage has lasted
+/// the budget; so a 30-second brownout is ridden out whatever the number of requests in flight,
+/// and a longer one fails every request within the budget, not at the first request that has
+/// used up a count of tries.
+#[derive(Debug, Clone)]
+pub struct Outage {
+    budget: Duration,
+    since: std::sync::Arc<std::sync::Mutex<Option<tokio::time::Instant>>>,
+}
+
+impl Outage {
+    pub fn new(budget: Duration) -> Self {
+        Self {
+            budget,
+            since: Default::default(),
+        }
+    }
+
+    fn since(&self) -> std::sync::MutexGuard<'_, Option<tokio::time::Instant>> {
+        self.since.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A request failed now: when the outage began.
+    fn failed(&self) -> tokio::time::Instant {
+        *self.since().get_or_insert_with(tokio::time::Instant::now)
+    }
+
+    /// A request succeeded: the outage, if any, is over.
+    fn passed(&self) {
+        *self.since() = None;
+    }
+}
+
+/// [`retry`], with the tries of every request bounded by the shared `outage` instead of a count
+/// and a budget of their own; `policy` gives the backoff between tries.
+pub async fn retry_through<T, E, F, Fut>(
+    outage: &Outage,
+    policy: Backoff,
+    mut op: F,
+    mut on_retry: impl FnMut(&E, Duration),
+) -> Result<T, E>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, Attempt<E>>>,
+{
+    let mut retries = 0;
+    loop {
+        let (e, wait) = match op().await {
+            Ok(value) => {
+                outage.passed();
+                return Ok(value);
+            }
+            Err(Attempt::Fail(e)) => return Err(e),
+            Err(Attempt::Retry(e)) => (e, policy.delay(retries.min(16))),
+            Err(Attempt::RetryAfter(e, asked)) => (e, asked + policy.delay(0)),
+        };
+        let began = outage.failed();
+        if tokio::time::Instant::now() + wait > began + outage.budget {
+            return Err(e);
+        }
+        on_retry(&e, wait);
+        tokio::time::sleep(wait).await;
+        retries += 1;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -305,5 +373,61 @@ mod tests {
         );
         assert!(matches!(classify(Busy(None, true)), Attempt::Retry(_)));
         assert!(matches!(classify(Busy(asked, false)), Attempt::Fail(_)));
+    }
+
+    const OUTAGE_POLICY: Backoff = Backoff {
+        max_attempts: 6,
+        base: Duration::from_millis(400),
+        cap: Duration::from_secs(10),
+        budget: Duration::from_secs(60),
+    };
+
+    /// A request that fails while the clock is before `until`.
+    async fn through(outage: &Outage, until: tokio::time::Instant) -> Result<(), &'static str> {
+        retry_through(
+            outage,
+            OUTAGE_POLICY,
+            || async {
+                if tokio::time::Instant::now() < until {
+                    Err(Attempt::Retry("503"))
+                } else {
+                    Ok(())
+                }
+            },
+            |_, _| {},
+        )
+        .await
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_outage_shorter_than_the_budget_is_ridden_out_by_every_request() {
+        let outage = Outage::new(Duration::from_secs(120));
+        let start = tokio::time::Instant::now();
+        let until = start + Duration::from_secs(30);
+        // Six requests in flight, far more tries than a count would allow.
+        let all = futures_util::future::join_all((0..6).map(|_| through(&outage, until))).await;
+        assert!(all.iter().all(Result::is_ok), "{all:?}");
+        assert!(tokio::time::Instant::now() >= until);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_longer_outage_fails_every_request_within_the_budget() {
+        let outage = Outage::new(Duration::from_secs(120));
+        let start = tokio::time::Instant::now();
+        let until = start + Duration::from_secs(150);
+        let all = futures_util::future::join_all((0..6).map(|_| through(&outage, until))).await;
+        assert!(all.iter().all(Result::is_err), "{all:?}");
+        let took = tokio::time::Instant::now() - start;
+        assert!(took <= Duration::from_secs(120), "{took:?}");
+        assert!(took >= Duration::from_secs(100), "gave up early: {took:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_success_ends_the_outage_and_the_next_one_has_the_whole_budget() {
+        let outage = Outage::new(Duration::from_secs(60));
+        let first = tokio::time::Instant::now() + Duration::from_secs(50);
+        assert!(through(&outage, first).await.is_ok());
+        let second = tokio::time::Instant::now() + Duration::from_secs(50);
+        assert!(through(&outage, second).await.is_ok());
     }
 }

@@ -109,6 +109,9 @@ impl Plan {
         let identity = identity::parse(raw, ctx, &mut errors);
         let destination = repository::parse(raw, ctx, &mut errors);
         let export_credentials = export_credentials(raw, ctx, &mut errors);
+        let retry_seconds = errors.optional(&raw.retry_seconds, 120, |v| {
+            values::integer_in("retry-seconds", v, 10..=3600u64, "120")
+        });
         let deploy = ecs::parse(raw, &ctx.workspace, &mut errors);
         // With a deploy, `image` may name an image this repository already holds.
         let deploying = present(&raw.ecs_cluster).is_some() || present(&raw.ecs_service).is_some();
@@ -128,6 +131,7 @@ impl Plan {
             image,
             github,
             deploy,
+            retry_seconds,
         ) {
             (
                 Some(region),
@@ -137,12 +141,14 @@ impl Plan {
                 Some(image),
                 Some(github),
                 Some(deploy),
+                Some(retry_seconds),
             ) if errors.0.is_empty() => Ok(Plan {
                 region,
                 identity,
                 repository: destination.repository,
                 registry_url: destination.registry_url,
                 export_credentials,
+                retry_budget: std::time::Duration::from_secs(retry_seconds),
                 image,
                 github,
                 deploy,

@@ -22,6 +22,9 @@ pub struct Plan {
     pub repository: RepositoryPlan,
     pub registry_url: Option<Url>,
     pub export_credentials: bool,
+    /// How long an outage of the registry (every request failing, retried) may last before the
+    /// push gives up: shared by all its requests.
+    pub retry_budget: std::time::Duration,
     pub image: ImagePlan,
     pub github: GitHubPlan,
     /// A deploy of the image to an ECS service, after the push.

@@ -62,6 +62,7 @@ inputs! {
     lifecycle_policy: "lifecycle-policy" = "",
     keep_images: "keep-images" = "",
     export_credentials: "export-credentials" = "false",
+    retry_seconds: "retry-seconds" = "120",
     context: "context" = ".",
     dockerfile: "dockerfile" = "",
     build_args: "build-args" = "",

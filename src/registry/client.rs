@@ -37,9 +37,33 @@ pub struct RegistryClient {
     who: String,
     /// The `Authorization` value a challenge led to (a Bearer token, or Basic).
     answer: Mutex<Option<HeaderValue>>,
+    /// The run's shared retry budget; `None`: each request has its own (`Backoff::STANDARD`).
+    outage: Option<retry::Outage>,
 }
 
 impl RegistryClient {
+    /// The same client, its retries bounded by the run's shared `outage` budget.
+    pub fn through(mut self, outage: retry::Outage) -> Self {
+        self.outage = Some(outage);
+        self
+    }
+
+    /// Runs `op` with this client's retry rule: the shared outage budget, or each request's.
+    pub async fn retrying<T, F, Fut>(
+        &self,
+        op: F,
+        on_retry: impl FnMut(&RegistryError, std::time::Duration),
+    ) -> Result<T, RegistryError>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T, retry::Attempt<RegistryError>>>,
+    {
+        match &self.outage {
+            Some(outage) => retry::retry_through(outage, Backoff::STANDARD, op, on_retry).await,
+            None => retry::retry(Backoff::STANDARD, op, on_retry).await,
+        }
+    }
+
     /// A client that sends Basic credentials with every request (ECR).
     pub fn new(http: reqwest::Client, base: Url, username: &str, password: &str) -> Self {
         Self {
@@ -48,6 +72,7 @@ impl RegistryClient {
             auth: Auth::Basic(auth::basic_header(username, password)),
             who: "the ECR credentials".into(),
             answer: Mutex::new(None),
+            outage: None,
         }
     }
 
@@ -64,6 +89,7 @@ impl RegistryClient {
             auth: Auth::Challenged(credentials),
             who: who.to_string(),
             answer: Mutex::new(None),
+            outage: None,
         }
     }
 
@@ -459,8 +485,7 @@ impl RegistryClient {
         body: Option<Vec<u8>>,
         on_retry: impl FnMut(&RegistryError, std::time::Duration),
     ) -> Result<(String, Vec<u8>), RegistryError> {
-        retry::retry(
-            Backoff::STANDARD,
+        self.retrying(
             || async {
                 let response = self
                     .attempt(method.clone(), path, what, headers, body.clone())

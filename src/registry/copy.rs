@@ -12,7 +12,6 @@ use sha2::{Digest as _, Sha256};
 
 use super::client::{classify, RegistryClient, RegistryError};
 use crate::oci::{Descriptor, Digest};
-use crate::retry::{self, Backoff};
 
 /// Blobs in flight at once (docker pushes 5 at a time, crane 4, skopeo 6).
 pub const PARALLEL_BLOBS: usize = 6;
@@ -48,8 +47,7 @@ pub async fn copy_blobs(
 ) -> Result<CopyReport, RegistryError> {
     let outcomes: Vec<Outcome> = futures_util::stream::iter(blobs)
         .map(|blob| {
-            retry::retry(
-                Backoff::STANDARD,
+            to.registry.retrying(
                 move || async move { copy_one(from, to, blob).await.map_err(classify) },
                 on_retry,
             )

@@ -11,7 +11,7 @@ use super::prepared::{PreparedImage, UploadBody};
 use futures_util::{stream, StreamExt};
 
 use crate::oci::{Descriptor, Digest};
-use crate::retry::{self, Attempt, Backoff};
+use crate::retry::Attempt;
 
 pub type OnRetry<'a> = &'a (dyn Fn(&RegistryError, Duration) + Sync);
 
@@ -113,26 +113,26 @@ pub async fn upload_missing(
     body: &UploadBody,
     on_retry: OnRetry<'_>,
 ) -> Result<bool, RegistryError> {
-    retry::retry(
-        Backoff::STANDARD,
-        || async {
-            if registry
-                .has_blob(repository, &blob.digest)
-                .await
-                .map_err(classify)?
-            {
-                return Ok(false);
-            }
-            let body = request_body(body).await.map_err(Attempt::Fail)?;
-            registry
-                .upload_blob(repository, &blob.digest, blob.size, body)
-                .await
-                .map_err(classify)?;
-            Ok(true)
-        },
-        on_retry,
-    )
-    .await
+    registry
+        .retrying(
+            || async {
+                if registry
+                    .has_blob(repository, &blob.digest)
+                    .await
+                    .map_err(classify)?
+                {
+                    return Ok(false);
+                }
+                let body = request_body(body).await.map_err(Attempt::Fail)?;
+                registry
+                    .upload_blob(repository, &blob.digest, blob.size, body)
+                    .await
+                    .map_err(classify)?;
+                Ok(true)
+            },
+            on_retry,
+        )
+        .await
 }
 
 /// A fresh body for each try: a streamed file is opened again.

@@ -39,7 +39,8 @@ pub async fn check(
     let repository_uri = format!("{host}/{}", plan.repository.name);
     outputs::set(workflow, Output::Registry, &host)?;
     outputs::set(workflow, Output::RepositoryUri, &repository_uri)?;
-    let client = RegistryClient::new(http.clone(), base, &login.username, &login.password);
+    let client = RegistryClient::new(http.clone(), base, &login.username, &login.password)
+        .through(crate::retry::Outage::new(plan.retry_budget));
     client
         .check_login(workflow.retry_notice())
         .await

@@ -1,0 +1,132 @@
+//! A fault proxy in front of a registry: it forwards every request (keeping the `Host` the
+//! client used, so the registry's upload locations point back through the proxy), and during a
+//! brownout answers 503 to every request instead, as a registry or its load balancer does
+//! during an incident.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::body::{to_bytes, Body};
+use axum::extract::{Request, State};
+use axum::http::{HeaderName, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+
+use crate::http::{serve, Served};
+
+#[derive(Clone)]
+struct ProxyState {
+    target: String,
+    client: reqwest::Client,
+    brownout_until: Arc<Mutex<Option<Instant>>>,
+    /// A brownout that starts after this many more requests are forwarded, and its length.
+    brownout_later: Arc<Mutex<Option<(usize, Duration)>>>,
+    refused: Arc<AtomicUsize>,
+}
+
+pub struct RegistryProxy {
+    served: Served,
+    state: ProxyState,
+}
+
+impl RegistryProxy {
+    pub fn start(target: &str) -> Self {
+        let state = ProxyState {
+            target: target.trim_end_matches('/').to_string(),
+            client: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .expect("a client"),
+            brownout_until: Arc::default(),
+            brownout_later: Arc::default(),
+            refused: Arc::default(),
+        };
+        let router = Router::new().fallback(forward).with_state(state.clone());
+        RegistryProxy {
+            served: serve(router),
+            state,
+        }
+    }
+
+    pub fn url(&self) -> &str {
+        &self.served.url
+    }
+
+    /// Every request is answered 503 for `duration` from now.
+    pub fn brownout(&self, duration: Duration) {
+        *self.state.brownout_until.lock().unwrap() = Some(Instant::now() + duration);
+    }
+
+    /// Forwards `requests` more requests, then answers 503 to every request for `duration`:
+    /// a brownout in the middle of a push.
+    pub fn brownout_after(&self, requests: usize, duration: Duration) {
+        *self.state.brownout_later.lock().unwrap() = Some((requests, duration));
+    }
+
+    /// How many requests the brownout answered with 503.
+    pub fn refused(&self) -> usize {
+        self.state.refused.load(Ordering::SeqCst)
+    }
+}
+
+async fn forward(State(state): State<ProxyState>, request: Request) -> Response {
+    {
+        let mut later = state.brownout_later.lock().unwrap();
+        match *later {
+            Some((0, duration)) => {
+                *state.brownout_until.lock().unwrap() = Some(Instant::now() + duration);
+                *later = None;
+            }
+            Some((left, duration)) => *later = Some((left - 1, duration)),
+            None => {}
+        }
+    }
+    let browned_out = state
+        .brownout_until
+        .lock()
+        .unwrap()
+        .is_some_and(|until| Instant::now() < until);
+    if browned_out {
+        state.refused.fetch_add(1, Ordering::SeqCst);
+        let body = r#"{"errors":[{"code":"UNAVAILABLE","message":"service unavailable"}]}"#;
+        return (StatusCode::SERVICE_UNAVAILABLE, body).into_response();
+    }
+    let (parts, body) = request.into_parts();
+    let body = to_bytes(body, 1 << 30).await.unwrap_or_default();
+    let url = format!(
+        "{}{}",
+        state.target,
+        parts
+            .uri
+            .path_and_query()
+            .map(|p| p.as_str())
+            .unwrap_or("/")
+    );
+    let mut upstream = state
+        .client
+        .request(parts.method.clone(), url)
+        .body(body.to_vec());
+    for (name, value) in &parts.headers {
+        if name != "content-length" {
+            upstream = upstream.header(name, value);
+        }
+    }
+    let answer = match upstream.send().await {
+        Ok(answer) => answer,
+        Err(e) => return (StatusCode::BAD_GATEWAY, e.to_string()).into_response(),
+    };
+    let status = answer.status().as_u16();
+    let headers = answer.headers().clone();
+    let bytes = answer.bytes().await.unwrap_or_default();
+    let mut response = Response::new(Body::from(bytes));
+    *response.status_mut() = StatusCode::from_u16(status).unwrap();
+    for (name, value) in &headers {
+        if name != "content-length" && name != "transfer-encoding" {
+            response
+                .headers_mut()
+                .insert(HeaderName::from(name), value.clone());
+        }
+    }
+    response
+}
