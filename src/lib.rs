@@ -8,7 +8,7 @@
 //! 4. `aws`, `registry`, `engine`: clients; they never print.
 //! 5. `artifact`: the image every step makes and the push consumes.
 //! 6. `steps`: credentials, image, repository, login, push, outputs.
-//! 7. `run`, `setup` (the `setup` and `check` commands), `cli`.
+//! 7. `run`, `setup` (the `setup` and `check` commands), `interrupt` (a cancelled job), `cli`.
 
 pub mod artifact;
 pub mod aws;
@@ -21,6 +21,7 @@ pub mod http;
 pub mod iam;
 pub mod image;
 pub mod inputs;
+pub mod interrupt;
 pub mod oci;
 pub mod outputs;
 pub mod registry;

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use ship_to_ecr::cli::{self, Invocation};
 use ship_to_ecr::github::commands::Workflow;
-use ship_to_ecr::{run, setup};
+use ship_to_ecr::{interrupt, run, setup};
 
 fn main() -> ExitCode {
     let env = std::env::vars_os()
@@ -31,7 +31,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let outcome = runtime.block_on(async {
+    let work = async {
         match invocation {
             Invocation::Setup(args) => setup::setup(&args, &workflow).await,
             Invocation::Check(args) => setup::check::check(&args, &workflow).await,
@@ -39,7 +39,21 @@ fn main() -> ExitCode {
             // Answered before the runtime was built.
             Invocation::Exit { .. } => Ok(()),
         }
+    };
+    let outcome = runtime.block_on(async {
+        // At a signal the work is dropped where it stands (see `interrupt`).
+        tokio::select! {
+            outcome = work => Ok(outcome),
+            signal = interrupt::signalled() => Err(signal),
+        }
     });
+    let outcome = match outcome {
+        Ok(outcome) => outcome,
+        Err(signal) => {
+            runtime.block_on(interrupt::clean_up(signal, &workflow));
+            return ExitCode::from(signal.exit_code());
+        }
+    };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {

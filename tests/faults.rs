@@ -49,3 +49,74 @@ fn a_brownout_longer_than_the_budget_fails_within_it_and_writes_no_tag() {
     assert!(errors[0].1.contains("503"), "{errors:?}");
     assert!(s.reader().tags(REPO).is_empty(), "no tag may be written");
 }
+
+/// The daemon's image names made by builds for their own use.
+fn temporary_names() -> Vec<String> {
+    let (_, listing) = support::images::docker(&["images", "--format", "{{.Repository}}:{{.Tag}}"]);
+    listing
+        .lines()
+        .filter(|l| l.starts_with("ship-to-ecr-build/"))
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn a_push_cancelled_in_a_brownout_stops_within_seconds_and_writes_no_tag() {
+    let s = StandIns::start();
+    let proxy = RegistryProxy::start(&s.registry.url);
+    proxy.brownout_after(12, Duration::from_secs(90));
+    let before = temporary_names();
+    let running = s.action().input("registry-url", proxy.url()).spawn();
+    let waited = Instant::now();
+    while proxy.refused() < 3 {
+        assert!(
+            waited.elapsed() < Duration::from_secs(60),
+            "the push never reached the brownout"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    running.signal("TERM");
+    let signalled = Instant::now();
+    let result = running.wait();
+    assert!(
+        signalled.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        signalled.elapsed()
+    );
+    result.expect_code(143);
+    let errors = result.errors();
+    assert_eq!(errors[0].0, "Interrupted", "{result}");
+    assert!(errors[0].1.contains("SIGTERM"), "{errors:?}");
+    assert!(s.reader().tags(REPO).is_empty(), "no tag may be written");
+    // The build's temporary name left the daemon with the run.
+    let after = temporary_names();
+    assert!(
+        after.iter().all(|n| before.contains(n)),
+        "left behind: {after:?}"
+    );
+    result.assert_no_secret_leaked(&s.secrets(), true);
+}
+
+#[test]
+fn a_build_cancelled_stops_within_seconds() {
+    let s = StandIns::start();
+    let running = s
+        .action()
+        .write_file(
+            "Dockerfile",
+            &format!("FROM {}\nRUN sleep 60\nCOPY hello.txt /hello.txt\n", s.base),
+        )
+        .spawn();
+    std::thread::sleep(Duration::from_secs(4));
+    running.signal("INT");
+    let signalled = Instant::now();
+    let result = running.wait();
+    assert!(
+        signalled.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        signalled.elapsed()
+    );
+    result.expect_code(130);
+    assert_eq!(result.errors()[0].0, "Interrupted", "{result}");
+    assert!(s.reader().tags(REPO).is_empty());
+}

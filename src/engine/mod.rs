@@ -5,3 +5,4 @@ pub mod archive;
 pub mod buildkit;
 pub mod docker;
 pub mod export;
+pub mod scratch;

@@ -142,7 +142,9 @@ impl Made {
     /// one behind; a failure to do so is a warning, never the run's failure.
     pub async fn release(&self, workflow: &Workflow) {
         if let (Some(temporary), Some(engine)) = (&self.temporary_name, &self.daemon) {
-            if let Err(e) = engine.untag(temporary).await {
+            let removed = engine.untag(temporary).await;
+            crate::engine::scratch::release(temporary);
+            if let Err(e) = removed {
                 workflow.annotate(
                     Level::Warning,
                     "Temporary image name left",
@@ -187,7 +189,9 @@ pub async fn make(
                 build::Outcome::Built(built) => {
                     let local = inspect(engine, &built.id).await?;
                     let mut made = Made::new(Artifact::Daemon(local), None);
-                    made.temporary_name = Some(format!("{local_name}:{}", plan.tags[0]));
+                    let temporary = format!("{local_name}:{}", plan.tags[0]);
+                    crate::engine::scratch::hold(&temporary);
+                    made.temporary_name = Some(temporary);
                     made.build = Some(BuildSummary {
                         builder: built.builder.to_string(),
                         cache: built.cache_row(),

@@ -75,6 +75,7 @@ pub async fn with_daemon(
         },
         Some(base_pin),
     );
+    crate::engine::scratch::hold(&name);
     made.temporary_name = Some(name);
     Ok(made)
 }

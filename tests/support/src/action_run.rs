@@ -181,6 +181,20 @@ impl ActionRun {
         self.result(out)
     }
 
+    /// Starts the binary and returns at once, to signal it while it works.
+    pub fn spawn(self) -> Running {
+        let child = Command::new(&self.binary)
+            .env_clear()
+            .envs(&self.vars)
+            .args(&self.args)
+            .current_dir(self.workspace.path())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot run {}: {e}", self.binary.display()));
+        Running { child, run: self }
+    }
+
     /// Runs the binary and also returns its peak resident memory (kB), measured by the
     /// kernel for the child (python's `resource` reads it; std cannot).
     pub fn run_measuring_memory(self) -> (ActionResult, u64) {
@@ -300,4 +314,27 @@ fn action_binary() -> PathBuf {
         dir.pop();
     }
     dir.join(format!("ship-to-ecr{}", std::env::consts::EXE_SUFFIX))
+}
+
+/// A run of the binary in progress.
+pub struct Running {
+    child: std::process::Child,
+    run: ActionRun,
+}
+
+impl Running {
+    /// Sends `signal` (`TERM`, `INT`) to the binary, as the runner does to cancel a job.
+    pub fn signal(&self, signal: &str) {
+        let sent = Command::new("kill")
+            .args(["-s", signal, &self.child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(sent.success(), "kill -s {signal}");
+    }
+
+    /// Waits for the binary to end.
+    pub fn wait(self) -> ActionResult {
+        let out = self.child.wait_with_output().expect("the run ends");
+        self.run.result(out)
+    }
 }

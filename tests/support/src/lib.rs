@@ -27,7 +27,7 @@ use std::path::{Path, PathBuf};
 use base64::Engine;
 
 pub use action_result::{parse_file_commands, ActionResult};
-pub use action_run::ActionRun;
+pub use action_run::{ActionRun, Running};
 pub use aws_proxy::{AwsProxy, Fault, Script};
 pub use github_api::{ApiCall, GitHubApi};
 pub use http::block_on;
