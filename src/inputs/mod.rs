@@ -5,6 +5,7 @@
 //! value only when all of them were good; [`Plan::from_raw`] runs every section, so all bad
 //! inputs are reported together, in the order of the sections.
 
+mod across;
 mod build;
 mod build_secrets;
 mod cache;
@@ -118,10 +119,10 @@ impl Plan {
         let image = image::parse(raw, ctx, deploying, workflow, &mut errors);
         let github = github::parse(raw, &mut errors);
         if let (Some(region), Some(identity)) = (&region, &identity) {
-            refuse_other_partitions(region, identity, &mut errors);
+            across::refuse_other_partitions(region, identity, &mut errors);
         }
         if let (Some(identity), Some(Some(deploy))) = (&identity, &deploy) {
-            refuse_a_wait_longer_than_the_session(identity, deploy, &mut errors);
+            across::refuse_a_wait_longer_than_the_session(identity, deploy, &mut errors);
         }
         match (
             region,
@@ -158,59 +159,6 @@ impl Plan {
                 Err(InputErrors(errors.0))
             }
         }
-    }
-}
-
-/// The roles must be in the region's partition.
-fn refuse_other_partitions(region: &str, identity: &Identity, errors: &mut Errors) {
-    let roles = [
-        (
-            "role-to-assume",
-            identity.web_identity.as_ref().map(|w| &w.role),
-        ),
-        ("chain-role-to-assume", identity.chain_role.as_ref()),
-    ];
-    for (input, role) in roles {
-        if let Some(role) = role {
-            errors.check(aws::same_partition(input, &role.arn, region));
-        }
-    }
-}
-
-/// A role's session cannot be renewed in the middle of a wait: the wait must end before the
-/// session does (chained roles last one hour at most). The default chain renews its own.
-fn refuse_a_wait_longer_than_the_session(
-    identity: &Identity,
-    deploy: &EcsPlan,
-    errors: &mut Errors,
-) {
-    let Some(wait) = deploy.wait else { return };
-    if identity.web_identity.is_none() && identity.chain_role.is_none() {
-        return;
-    }
-    let session = if identity.chain_role.is_some() {
-        identity.duration_seconds.min(3600)
-    } else {
-        identity.duration_seconds
-    };
-    let minutes = wait.as_secs() / 60;
-    // The push comes first: keep five minutes of the session for it.
-    let room = (i64::from(session) / 60 - 5).max(0);
-    if minutes as i64 > room {
-        errors.refuse(InputError::new(
-            "wait-minutes",
-            format!(
-                "is {minutes}, longer than the AWS session leaves after the push ({session} \
-                 s{}); lower wait-minutes, or raise role-duration-seconds (the role's maximum \
-                 session duration must allow it)",
-                if identity.chain_role.is_some() {
-                    ", a chained role's session lasts one hour at most"
-                } else {
-                    ""
-                }
-            ),
-            room.max(1).to_string(),
-        ));
     }
 }
 

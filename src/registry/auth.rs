@@ -3,6 +3,7 @@
 //! with Basic credentials, then send it as `Authorization: Bearer`.
 
 use base64::Engine;
+use reqwest::Method;
 use serde::Deserialize;
 
 use crate::error::{with_causes, NetworkFault};
@@ -160,6 +161,24 @@ pub async fn bearer_token(
         .or(answer.access_token)
         .filter(|t| !t.is_empty())
         .ok_or_else(|| failed("the answer holds no token".into()))
+}
+
+/// The token scope a request needs when the challenge names none.
+pub fn scope_for(method: &Method, path: &str) -> String {
+    let repository = path
+        .strip_prefix("v2/")
+        .and_then(|p| {
+            ["/manifests/", "/blobs/", "/tags/"]
+                .iter()
+                .find_map(|marker| p.find(marker).map(|i| &p[..i]))
+        })
+        .unwrap_or("");
+    let actions = if *method == Method::GET || *method == Method::HEAD {
+        "pull"
+    } else {
+        "pull,push"
+    };
+    format!("repository:{repository}:{actions}")
 }
 
 #[cfg(test)]

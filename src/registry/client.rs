@@ -411,7 +411,7 @@ impl RegistryClient {
                 service,
                 scope,
             } => {
-                let scope = scope.unwrap_or_else(|| scope_for(method, path));
+                let scope = scope.unwrap_or_else(|| auth::scope_for(method, path));
                 let token = auth::bearer_token(
                     &self.http,
                     &realm,
@@ -439,40 +439,20 @@ impl RegistryClient {
         if status.is_success() {
             return Ok(response);
         }
-        if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
-            return Err(RegistryError::Refused {
-                url: self.shown(),
-                status,
-                who: self.who.clone(),
-            });
-        }
-        let asked = response
+        let retry_after = response
             .headers()
             .get(RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| retry::retry_after_header(v, std::time::SystemTime::now()));
-        if let (Some(wait), StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE) =
-            (asked, status)
-        {
-            return Err(RegistryError::Busy {
-                url: self.shown(),
-                status,
-                what: what.to_string(),
-                wait,
-            });
-        }
         let text = response.text().await.unwrap_or_default();
-        let detail = if text.trim().is_empty() {
-            String::new()
-        } else {
-            format!(": {}", text.trim().chars().take(500).collect::<String>())
-        };
-        Err(RegistryError::Unexpected {
-            url: self.shown(),
+        Err(RegistryError::answered(
+            self.shown(),
+            &self.who,
             status,
-            what: what.to_string(),
-            detail,
-        })
+            what,
+            retry_after,
+            &text,
+        ))
     }
 
     /// A request with retries; returns the content type and the body.
@@ -507,22 +487,4 @@ impl RegistryClient {
         )
         .await
     }
-}
-
-/// The token scope a request needs when the challenge names none.
-fn scope_for(method: &Method, path: &str) -> String {
-    let repository = path
-        .strip_prefix("v2/")
-        .and_then(|p| {
-            ["/manifests/", "/blobs/", "/tags/"]
-                .iter()
-                .find_map(|marker| p.find(marker).map(|i| &p[..i]))
-        })
-        .unwrap_or("");
-    let actions = if *method == Method::GET || *method == Method::HEAD {
-        "pull"
-    } else {
-        "pull,push"
-    };
-    format!("repository:{repository}:{actions}")
 }

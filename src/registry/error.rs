@@ -43,6 +43,49 @@ pub enum RegistryError {
     Mismatch { digest: String, why: String },
 }
 
+impl RegistryError {
+    /// What a registry's answer other than a success means: its credentials refused (401,
+    /// 403), busy with a time to come back (429 or 503 with `Retry-After`), or anything else
+    /// with the start of the body it sent.
+    pub fn answered(
+        url: String,
+        who: &str,
+        status: StatusCode,
+        what: &str,
+        retry_after: Option<std::time::Duration>,
+        body: &str,
+    ) -> Self {
+        if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
+            return RegistryError::Refused {
+                url,
+                status,
+                who: who.to_string(),
+            };
+        }
+        if let (Some(wait), StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE) =
+            (retry_after, status)
+        {
+            return RegistryError::Busy {
+                url,
+                status,
+                what: what.to_string(),
+                wait,
+            };
+        }
+        let detail = if body.trim().is_empty() {
+            String::new()
+        } else {
+            format!(": {}", body.trim().chars().take(500).collect::<String>())
+        };
+        RegistryError::Unexpected {
+            url,
+            status,
+            what: what.to_string(),
+            detail,
+        }
+    }
+}
+
 impl Transient for RegistryError {
     fn is_transient(&self) -> bool {
         match self {
