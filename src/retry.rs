@@ -399,23 +399,27 @@ mod tests {
         .await
     }
 
-    #[tokio::test(start_paused = true)]
-    async fn an_outage_shorter_than_the_budget_is_ridden_out_by_every_request() {
+    /// Six requests in flight through one 120-second budget, during an outage of `seconds`;
+    /// their outcomes and when the outage began.
+    async fn six_requests(seconds: u64) -> (Vec<Result<(), &'static str>>, tokio::time::Instant) {
         let outage = Outage::new(Duration::from_secs(120));
         let start = tokio::time::Instant::now();
-        let until = start + Duration::from_secs(30);
-        // Six requests in flight, far more tries than a count would allow.
+        let until = start + Duration::from_secs(seconds);
         let all = futures_util::future::join_all((0..6).map(|_| through(&outage, until))).await;
+        (all, start)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_outage_shorter_than_the_budget_is_ridden_out_by_every_request() {
+        // Far more tries than a count would allow.
+        let (all, start) = six_requests(30).await;
         assert!(all.iter().all(Result::is_ok), "{all:?}");
-        assert!(tokio::time::Instant::now() >= until);
+        assert!(tokio::time::Instant::now() >= start + Duration::from_secs(30));
     }
 
     #[tokio::test(start_paused = true)]
     async fn a_longer_outage_fails_every_request_within_the_budget() {
-        let outage = Outage::new(Duration::from_secs(120));
-        let start = tokio::time::Instant::now();
-        let until = start + Duration::from_secs(150);
-        let all = futures_util::future::join_all((0..6).map(|_| through(&outage, until))).await;
+        let (all, start) = six_requests(150).await;
         assert!(all.iter().all(Result::is_err), "{all:?}");
         let took = tokio::time::Instant::now() - start;
         assert!(took <= Duration::from_secs(120), "{took:?}");

@@ -50,6 +50,22 @@ fn a_brownout_longer_than_the_budget_fails_within_it_and_writes_no_tag() {
     assert!(s.reader().tags(REPO).is_empty(), "no tag may be written");
 }
 
+/// Signals the run as the runner cancels a job; it must end within five seconds with `code`
+/// and one "Interrupted" annotation naming the signal.
+fn cancelled(running: support::Running, signal: &str, code: i32) -> support::ActionResult {
+    running.signal(signal);
+    let signalled = Instant::now();
+    let result = running.wait();
+    let took = signalled.elapsed();
+    assert!(took < Duration::from_secs(5), "{took:?}");
+    result.expect_code(code);
+    let errors = result.errors();
+    assert_eq!(errors.len(), 1, "{result}");
+    assert_eq!(errors[0].0, "Interrupted", "{result}");
+    assert!(errors[0].1.contains(&format!("SIG{signal}")), "{errors:?}");
+    result
+}
+
 /// The daemon's image names made by builds for their own use.
 fn temporary_names() -> Vec<String> {
     let (_, listing) = support::images::docker(&["images", "--format", "{{.Repository}}:{{.Tag}}"]);
@@ -75,18 +91,7 @@ fn a_push_cancelled_in_a_brownout_stops_within_seconds_and_writes_no_tag() {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
-    running.signal("TERM");
-    let signalled = Instant::now();
-    let result = running.wait();
-    assert!(
-        signalled.elapsed() < Duration::from_secs(5),
-        "{:?}",
-        signalled.elapsed()
-    );
-    result.expect_code(143);
-    let errors = result.errors();
-    assert_eq!(errors[0].0, "Interrupted", "{result}");
-    assert!(errors[0].1.contains("SIGTERM"), "{errors:?}");
+    let result = cancelled(running, "TERM", 143);
     assert!(s.reader().tags(REPO).is_empty(), "no tag may be written");
     // The build's temporary name left the daemon with the run.
     let after = temporary_names();
@@ -108,15 +113,6 @@ fn a_build_cancelled_stops_within_seconds() {
         )
         .spawn();
     std::thread::sleep(Duration::from_secs(4));
-    running.signal("INT");
-    let signalled = Instant::now();
-    let result = running.wait();
-    assert!(
-        signalled.elapsed() < Duration::from_secs(5),
-        "{:?}",
-        signalled.elapsed()
-    );
-    result.expect_code(130);
-    assert_eq!(result.errors()[0].0, "Interrupted", "{result}");
+    cancelled(running, "INT", 130);
     assert!(s.reader().tags(REPO).is_empty());
 }

@@ -7,14 +7,14 @@
 
 use std::sync::{Arc, Mutex};
 
-use axum::body::{to_bytes, Body};
+use axum::body::to_bytes;
 use axum::extract::{Request, State};
-use axum::http::{HeaderName, HeaderValue, StatusCode};
+use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 use serde_json::Value;
 
-use crate::http::{serve, Served};
+use crate::http::{onward, relay, serve, Served};
 
 /// An error answered instead of forwarding, `times` times, for one action.
 #[derive(Clone, Debug)]
@@ -285,24 +285,7 @@ async fn forward(State(state): State<ProxyState>, request: Request) -> Response 
         return response;
     }
 
-    let url = format!(
-        "{}{}",
-        state.target,
-        parts
-            .uri
-            .path_and_query()
-            .map(|p| p.as_str())
-            .unwrap_or("/")
-    );
-    let mut upstream = state
-        .client
-        .request(parts.method.clone(), url)
-        .body(body.to_vec());
-    for (name, value) in &parts.headers {
-        if name != "host" && name != "content-length" {
-            upstream = upstream.header(name, value);
-        }
-    }
+    let upstream = onward(&state.client, &state.target, &parts, &body, false);
     let answer = match upstream.send().await {
         Ok(answer) => answer,
         Err(e) => return (StatusCode::BAD_GATEWAY, e.to_string()).into_response(),
@@ -334,14 +317,5 @@ async fn forward(State(state): State<ProxyState>, request: Request) -> Response 
             }
         }
     }
-    let mut response = Response::new(Body::from(bytes));
-    *response.status_mut() = StatusCode::from_u16(status).unwrap();
-    for (name, value) in &headers {
-        if name != "content-length" && name != "transfer-encoding" {
-            response
-                .headers_mut()
-                .insert(HeaderName::from(name), value.clone());
-        }
-    }
-    response
+    relay(status, &headers, bytes)
 }

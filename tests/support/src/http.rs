@@ -41,3 +41,44 @@ pub(crate) fn serve(router: axum::Router) -> Served {
     });
     Served { url, task }
 }
+
+/// An upstream's answer as an axum response: status, headers (less the framing ones, which
+/// axum sets for the new body) and body.
+pub(crate) fn relay(
+    status: u16,
+    headers: &reqwest::header::HeaderMap,
+    body: axum::body::Bytes,
+) -> axum::response::Response {
+    let mut response = axum::response::Response::new(axum::body::Body::from(body));
+    *response.status_mut() = axum::http::StatusCode::from_u16(status).expect("an HTTP status");
+    for (name, value) in headers {
+        if name != "content-length" && name != "transfer-encoding" {
+            response
+                .headers_mut()
+                .insert(axum::http::HeaderName::from(name), value.clone());
+        }
+    }
+    response
+}
+
+/// The request `parts` with `body`, sent on to `target` with the same method, path, query and
+/// headers; `Host` is kept when `keep_host` (so that a registry's upload locations point back
+/// through the proxy), else the target's.
+pub(crate) fn onward(
+    client: &reqwest::Client,
+    target: &str,
+    parts: &axum::http::request::Parts,
+    body: &[u8],
+    keep_host: bool,
+) -> reqwest::RequestBuilder {
+    let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+    let mut upstream = client
+        .request(parts.method.clone(), format!("{target}{path}"))
+        .body(body.to_vec());
+    for (name, value) in &parts.headers {
+        if name != "content-length" && (keep_host || name != "host") {
+            upstream = upstream.header(name, value);
+        }
+    }
+    upstream
+}

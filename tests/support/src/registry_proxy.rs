@@ -7,13 +7,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use axum::body::{to_bytes, Body};
+use axum::body::to_bytes;
 use axum::extract::{Request, State};
-use axum::http::{HeaderName, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 
-use crate::http::{serve, Served};
+use crate::http::{onward, relay, serve, Served};
 
 #[derive(Clone)]
 struct ProxyState {
@@ -94,24 +94,7 @@ async fn forward(State(state): State<ProxyState>, request: Request) -> Response 
     }
     let (parts, body) = request.into_parts();
     let body = to_bytes(body, 1 << 30).await.unwrap_or_default();
-    let url = format!(
-        "{}{}",
-        state.target,
-        parts
-            .uri
-            .path_and_query()
-            .map(|p| p.as_str())
-            .unwrap_or("/")
-    );
-    let mut upstream = state
-        .client
-        .request(parts.method.clone(), url)
-        .body(body.to_vec());
-    for (name, value) in &parts.headers {
-        if name != "content-length" {
-            upstream = upstream.header(name, value);
-        }
-    }
+    let upstream = onward(&state.client, &state.target, &parts, &body, true);
     let answer = match upstream.send().await {
         Ok(answer) => answer,
         Err(e) => return (StatusCode::BAD_GATEWAY, e.to_string()).into_response(),
@@ -119,14 +102,5 @@ async fn forward(State(state): State<ProxyState>, request: Request) -> Response 
     let status = answer.status().as_u16();
     let headers = answer.headers().clone();
     let bytes = answer.bytes().await.unwrap_or_default();
-    let mut response = Response::new(Body::from(bytes));
-    *response.status_mut() = StatusCode::from_u16(status).unwrap();
-    for (name, value) in &headers {
-        if name != "content-length" && name != "transfer-encoding" {
-            response
-                .headers_mut()
-                .insert(HeaderName::from(name), value.clone());
-        }
-    }
-    response
+    relay(status, &headers, bytes)
 }
