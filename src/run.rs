@@ -12,7 +12,7 @@ use tokio::sync::OnceCell;
 
 use crate::artifact::{Artifact, PushReport};
 use crate::aws::ecr::{EcrFailure, RegistryCredentials};
-use crate::aws::session::AwsSession;
+use crate::aws::session::{ends_within, AwsSession};
 use crate::error::Failure;
 use crate::github::api::GitHubApi;
 use crate::github::commands::Workflow;
@@ -22,6 +22,7 @@ use crate::http::HttpClients;
 use crate::inputs::{ImageSource, Plan, RawInputs};
 use crate::outputs::{self, Output};
 use crate::registry::destination::Destination;
+use crate::registry::renewal::{self, Renewals};
 use crate::steps::github::{comment, deployment, labels};
 use crate::steps::image::build::BuildHome;
 use crate::steps::image::Made;
@@ -70,6 +71,7 @@ pub async fn run(workflow: &Workflow, vars: Vec<(String, String)>) -> anyhow::Re
             None,
             &http.registry,
             &signed.session,
+            None,
             workflow,
         )
         .await?;
@@ -90,7 +92,7 @@ pub async fn run(workflow: &Workflow, vars: Vec<(String, String)>) -> anyhow::Re
     let outcome = async {
         // A build signed in before it ran: if it took most of the session, sign in again
         // rather than fail half-way through the push.
-        let signed = match signed_in.into_inner() {
+        let mut signed = match signed_in.into_inner() {
             Some(signed) if !signed.session.ends_within(RENEW_MARGIN) => signed,
             Some(_) => {
                 workflow.info(
@@ -101,7 +103,24 @@ pub async fn run(workflow: &Workflow, vars: Vec<(String, String)>) -> anyhow::Re
             }
             None => sign_in(&plan, token_service.as_ref(), &http, workflow).await?,
         };
-        publish(&plan, &made, signed, &http, &github, workflow, started).await
+        // A registry that refuses the credentials mid-push gets fresh ones once, from here:
+        // renewing may mean signing in again, which the push's client cannot do.
+        let (renewals, renewer) = renewal::channel();
+        signed.renewals = Some(renewals);
+        let (ecr, expiration) = (signed.ecr.clone(), signed.session.expiration());
+        let renew = || {
+            login::renewed(
+                &ecr,
+                ends_within(expiration, RENEW_MARGIN),
+                || async {
+                    let again = sign_in(&plan, token_service.as_ref(), &http, workflow).await?;
+                    again.login.map_err(|e| anyhow::anyhow!("{e}"))
+                },
+                workflow,
+            )
+        };
+        let published = publish(&plan, &made, signed, &http, &github, workflow, started);
+        tokio::join!(published, renewer.serve(renew)).0
     }
     .await;
     made.release(workflow).await;
@@ -125,6 +144,8 @@ struct SignedIn {
     ecr: aws_sdk_ecr::Client,
     account: String,
     login: Result<RegistryCredentials, EcrFailure>,
+    /// Asked for fresh registry credentials when the registry refuses these mid-push.
+    renewals: Option<Renewals>,
 }
 
 /// 3. Credentials; then who we are and the registry's credentials, asked at once.
@@ -154,6 +175,7 @@ async fn sign_in(
         ecr,
         account,
         login,
+        renewals: None,
     })
 }
 
@@ -171,6 +193,7 @@ async fn publish(
         ecr,
         account,
         login,
+        renewals,
     } = signed;
 
     // 4. The repository.
@@ -178,7 +201,16 @@ async fn publish(
     let state = repo.state.as_ref();
 
     // 5. The registry, its credentials checked.
-    let to = login::check(login, plan, state, &http.registry, &session, workflow).await?;
+    let to = login::check(
+        login,
+        plan,
+        state,
+        &http.registry,
+        &session,
+        renewals,
+        workflow,
+    )
+    .await?;
 
     // 6. Push, doing only what is missing (with push: false, what a push would do).
     let daemon = made.daemon.as_ref();

@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use support::{RegistryProxy, StandIns};
+use support::{registry_password, Fault, RegistryProxy, StandIns};
 
 const REPO: &str = "octo-org/web-app";
 
@@ -115,4 +115,111 @@ fn a_build_cancelled_stops_within_seconds() {
     std::thread::sleep(Duration::from_secs(4));
     cancelled(running, "INT", 130);
     assert!(s.reader().tags(REPO).is_empty());
+}
+
+/// ECR hands out `renewed` as the registry password from its second token on.
+fn renewed_tokens(s: &StandIns, renewed: &str) {
+    let token = support::b64(&format!("AWS:{renewed}"));
+    s.proxy
+        .rewrite("ecr:GetAuthorizationToken", move |_, mut answer, given| {
+            if given > 0 {
+                answer["authorizationData"][0]["authorizationToken"] = token.clone().into();
+            }
+            answer
+        });
+}
+
+/// The stand-ins' secrets and the renewed password, in both forms.
+fn secrets_with(s: &StandIns, renewed: &str) -> Vec<String> {
+    let mut secrets = s.secrets();
+    secrets.push(renewed.to_string());
+    secrets.push(support::b64(&format!("AWS:{renewed}")));
+    secrets
+}
+
+#[test]
+fn a_registry_password_that_runs_out_mid_push_is_renewed_once_and_the_push_completes() {
+    let s = StandIns::start();
+    let renewed = format!("renewed-{}", s.nonce);
+    renewed_tokens(&s, &renewed);
+    let proxy = RegistryProxy::start(&s.registry.url);
+    // Past the login check and the tag lookups, into the uploads.
+    proxy.password_runs_out_after(12, &registry_password(), &renewed);
+    let result = s.action().input("registry-url", proxy.url()).run();
+    result.expect_code(0);
+    assert!(
+        proxy.refused_credentials() >= 1,
+        "the old password was refused"
+    );
+    assert_eq!(s.proxy.count("ecr:GetAuthorizationToken"), 2);
+    assert_eq!(s.proxy.count("sts:AssumeRoleWithWebIdentity"), 1);
+    let digest = result.output("digest").unwrap();
+    let reader = s.reader();
+    for tag in result.output("tags").unwrap().lines() {
+        assert_eq!(
+            reader.manifest(REPO, tag).expect("the tag").0,
+            digest,
+            "{tag}"
+        );
+    }
+    reader.assert_layers_match_the_config(REPO, "latest");
+    result.assert_no_secret_leaked(&secrets_with(&s, &renewed), true);
+}
+
+#[test]
+fn renewed_credentials_refused_again_fail_the_run_with_no_tag() {
+    let s = StandIns::start();
+    let renewed = format!("renewed-{}", s.nonce);
+    renewed_tokens(&s, &renewed);
+    let proxy = RegistryProxy::start(&s.registry.url);
+    // The registry wants a password ECR never hands out.
+    proxy.password_runs_out_after(12, &registry_password(), "another-password");
+    let result = s.action().input("registry-url", proxy.url()).run();
+    result.expect_code(1);
+    let errors = result.errors();
+    assert_eq!(errors.len(), 1, "{result}");
+    assert!(
+        errors[0]
+            .1
+            .contains("fetched afresh after an earlier refusal"),
+        "{errors:?}"
+    );
+    assert_eq!(s.proxy.count("ecr:GetAuthorizationToken"), 2, "one renewal");
+    assert!(s.reader().tags(REPO).is_empty(), "no tag may be written");
+    result.assert_no_secret_leaked(&secrets_with(&s, &renewed), true);
+}
+
+#[test]
+fn a_session_that_ran_out_is_renewed_with_a_fresh_oidc_token_and_the_role_again() {
+    let s = StandIns::start();
+    let renewed = format!("renewed-{}", s.nonce);
+    renewed_tokens(&s, &renewed);
+    s.proxy.inject(
+        Fault::ecr(
+            "GetAuthorizationToken",
+            1,
+            400,
+            "ExpiredTokenException",
+            "The security token included in the request is expired",
+        )
+        .after(1),
+    );
+    let proxy = RegistryProxy::start(&s.registry.url);
+    proxy.password_runs_out_after(12, &registry_password(), &renewed);
+    let result = s.action().input("registry-url", proxy.url()).run();
+    result.expect_code(0);
+    assert_eq!(s.proxy.count("sts:AssumeRoleWithWebIdentity"), 2);
+    assert_eq!(s.proxy.count("ecr:GetAuthorizationToken"), 3);
+    assert_eq!(
+        s.oidc.tokens().len(),
+        2,
+        "a fresh OIDC token for the new session"
+    );
+    assert!(
+        result.stdout.contains("assuming the role again"),
+        "{result}"
+    );
+    let digest = result.output("digest").unwrap();
+    assert_eq!(s.reader().manifest(REPO, "latest").unwrap().0, digest);
+    result.assert_no_secret_leaked(&secrets_with(&s, &renewed), true);
 }

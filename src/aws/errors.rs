@@ -75,6 +75,16 @@ impl AwsError {
         self.code.as_deref() == Some(code)
     }
 
+    /// The session's own credentials ran out (STS's and the services' codes for it).
+    pub fn is_expired_credentials(&self) -> bool {
+        self.code.as_deref().is_some_and(|c| {
+            matches!(
+                c,
+                "ExpiredToken" | "ExpiredTokenException" | "RequestExpired"
+            )
+        })
+    }
+
     pub fn is_access_denied(&self) -> bool {
         self.code
             .as_deref()

@@ -18,14 +18,21 @@ impl AwsSession {
     /// Whether the session's credentials end within `margin` (a role session lasts one hour by
     /// default; a long build can use most of it). The default chain renews its own.
     pub fn ends_within(&self, margin: std::time::Duration) -> bool {
-        self.credentials
-            .as_ref()
-            .and_then(|c| c.expiration)
-            .is_some_and(|end| {
-                end.duration_since(std::time::SystemTime::now())
-                    .map_or(true, |left| left < margin)
-            })
+        ends_within(self.expiration(), margin)
     }
+
+    /// When the session's credentials end; `None` for the default chain, which renews its own.
+    pub fn expiration(&self) -> Option<std::time::SystemTime> {
+        self.credentials.as_ref().and_then(|c| c.expiration)
+    }
+}
+
+/// Whether credentials ending at `expiration` end within `margin` from now.
+pub fn ends_within(expiration: Option<std::time::SystemTime>, margin: std::time::Duration) -> bool {
+    expiration.is_some_and(|end| {
+        end.duration_since(std::time::SystemTime::now())
+            .map_or(true, |left| left < margin)
+    })
 }
 
 #[cfg(test)]

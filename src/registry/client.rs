@@ -14,6 +14,7 @@ use reqwest::{Method, Response, StatusCode, Url};
 
 use super::auth::{self, Challenge};
 pub use super::error::RegistryError;
+use super::renewal::{AfterRefusal, BasicCredentials, Renewals};
 use crate::error::{with_causes, NetworkFault};
 use crate::oci::media_type::MANIFEST_ACCEPT;
 use crate::oci::{Digest, Manifest, MediaType};
@@ -23,8 +24,8 @@ use crate::retry::{self, Backoff};
 
 /// How requests are authenticated.
 enum Auth {
-    /// Basic credentials on every request (ECR's registry login).
-    Basic(String),
+    /// Basic credentials on every request (ECR's registry login), renewable once.
+    Basic(BasicCredentials),
     /// Whatever the registry's challenge asks for, with these credentials if any.
     Challenged(Option<(String, String)>),
 }
@@ -69,11 +70,20 @@ impl RegistryClient {
         Self {
             http,
             base,
-            auth: Auth::Basic(auth::basic_header(username, password)),
+            auth: Auth::Basic(BasicCredentials::new(username, password, None)),
             who: "the ECR credentials".into(),
             answer: Mutex::new(None),
             outage: None,
         }
+    }
+
+    /// The same client, asking `renewals` once for fresh Basic credentials when the registry
+    /// refuses the ones it has (an ECR token that ran out mid-push).
+    pub fn renewed_by(mut self, renewals: Renewals) -> Self {
+        if let Auth::Basic(credentials) = self.auth {
+            self.auth = Auth::Basic(credentials.renewed_by(renewals));
+        }
+        self
     }
 
     /// A client that answers the registry's challenges, anonymously or with `credentials`.
@@ -320,20 +330,71 @@ impl RegistryClient {
             .header(CONTENT_TYPE, "application/octet-stream")
             .header(CONTENT_LENGTH, size)
             .body(body);
+        let mut generation = 0;
         if url.host_str() == self.base.host_str() {
-            if let Some(value) = self.authorization() {
+            if let Some((sent, value)) = self.authorization() {
+                generation = sent;
                 request = request.header(AUTHORIZATION, value);
             }
         }
         let response = request.send().await.map_err(|e| self.unreachable(&e))?;
+        // The body was streamed and is gone: the caller sends the whole upload again.
+        if self.send_again_after(&response, generation).await? {
+            return Err(RegistryError::Renewed { what });
+        }
         self.check(response, &what).await.map(|_| ())
     }
 
-    /// The current `Authorization` value, if any.
-    fn authorization(&self) -> Option<HeaderValue> {
+    /// The current `Authorization` value, if any, with the generation of Basic credentials.
+    fn authorization(&self) -> Option<(u64, HeaderValue)> {
         match &self.auth {
-            Auth::Basic(value) => HeaderValue::from_str(value).ok(),
-            Auth::Challenged(_) => self.answer.lock().expect("not poisoned").clone(),
+            Auth::Basic(credentials) => Some(credentials.current()),
+            Auth::Challenged(_) => self
+                .answer
+                .lock()
+                .expect("not poisoned")
+                .clone()
+                .map(|value| (0, value)),
+        }
+    }
+
+    /// Whether a request refused with Basic credentials of `generation` may be sent again
+    /// with renewed ones. 403 counts as well as 401: ECR answers an expired token with 403
+    /// ("DENIED: Your authorization token has expired"), and a real denial costs one renewal
+    /// before it stands.
+    async fn send_again_after(
+        &self,
+        response: &Response,
+        generation: u64,
+    ) -> Result<bool, RegistryError> {
+        let Auth::Basic(credentials) = &self.auth else {
+            return Ok(false);
+        };
+        if !matches!(
+            response.status(),
+            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN
+        ) {
+            return Ok(false);
+        }
+        match credentials.refused(generation).await {
+            Ok(AfterRefusal::SendAgain) => Ok(true),
+            Ok(AfterRefusal::Final) => Ok(false),
+            Err(reason) => Err(RegistryError::NotRenewed {
+                url: self.shown(),
+                status: response.status(),
+                who: self.who.clone(),
+                reason,
+            }),
+        }
+    }
+
+    /// Whose credentials were refused, for the message: renewed ones say so.
+    fn who(&self) -> String {
+        match &self.auth {
+            Auth::Basic(credentials) if credentials.renewed() => {
+                format!("{}, fetched afresh after an earlier refusal", self.who)
+            }
+            _ => self.who.clone(),
         }
     }
 
@@ -361,7 +422,9 @@ impl RegistryClient {
         let mut answered = false;
         loop {
             let mut request = self.http.request(method.clone(), url.clone());
-            if let Some(value) = self.authorization() {
+            let mut generation = 0;
+            if let Some((sent, value)) = self.authorization() {
+                generation = sent;
                 request = request.header(AUTHORIZATION, value);
             }
             for (name, value) in headers {
@@ -371,6 +434,9 @@ impl RegistryClient {
                 request = request.body(body.clone());
             }
             let response = request.send().await.map_err(|e| self.unreachable(&e))?;
+            if self.send_again_after(&response, generation).await? {
+                continue;
+            }
             if response.status() == StatusCode::UNAUTHORIZED && !answered {
                 if let (Auth::Challenged(credentials), Some(challenge)) = (
                     &self.auth,
@@ -447,7 +513,7 @@ impl RegistryClient {
         let text = response.text().await.unwrap_or_default();
         Err(RegistryError::answered(
             self.shown(),
-            &self.who,
+            &self.who(),
             status,
             what,
             retry_after,

@@ -14,6 +14,18 @@ pub enum RegistryError {
         status: StatusCode,
         who: String,
     },
+    /// Refused, and fresh credentials could not be had.
+    #[error("the registry at {url} refused {who} (HTTP {status}), and fresh ones could not be had: {reason}")]
+    NotRenewed {
+        url: String,
+        status: StatusCode,
+        who: String,
+        reason: String,
+    },
+    /// A streamed upload refused with credentials that have since been renewed: the upload
+    /// starts again with the new ones.
+    #[error("the registry refused the credentials during the {what}; they were renewed")]
+    Renewed { what: String },
     #[error("the registry at {url} answered HTTP {status} to {what}{detail}")]
     Unexpected {
         url: String,
@@ -91,15 +103,19 @@ impl Transient for RegistryError {
         match self {
             RegistryError::Unexpected { status, .. } => is_transient_status(status.as_u16()),
             RegistryError::Unreachable { fault, .. } => fault.is_transient(),
-            RegistryError::Busy { .. } => true,
+            RegistryError::Busy { .. } | RegistryError::Renewed { .. } => true,
             RegistryError::Token(e) => e.is_transient(),
-            RegistryError::Refused { .. } | RegistryError::Mismatch { .. } => false,
+            RegistryError::Refused { .. }
+            | RegistryError::NotRenewed { .. }
+            | RegistryError::Mismatch { .. } => false,
         }
     }
 
     fn retry_after(&self) -> Option<std::time::Duration> {
         match self {
             RegistryError::Busy { wait, .. } => Some(*wait),
+            // Nothing to wait for: the new credentials are there.
+            RegistryError::Renewed { .. } => Some(std::time::Duration::ZERO),
             _ => None,
         }
     }

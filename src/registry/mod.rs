@@ -10,6 +10,7 @@ pub mod error;
 #[cfg(test)]
 pub mod fake;
 pub mod prepared;
+pub mod renewal;
 pub mod resolve;
 pub mod write;
 

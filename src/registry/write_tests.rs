@@ -279,3 +279,75 @@ async fn the_source_blobs_are_mounted_when_source_and_destination_are_one_regist
     }
     assert_eq!(registry.tags(REPOSITORY), ["v1"]);
 }
+
+/// A push whose registry password runs out after `requests` requests, renewed with what
+/// `renew` answers; returns the write's outcome and how many renewals were asked for.
+async fn push_through_expiry(
+    requests: usize,
+    renewed_password: &'static str,
+) -> (
+    Result<WriteReport, WriteError>,
+    usize,
+    FakeRegistry,
+    PreparedImage,
+) {
+    let source = FakeRegistry::anonymous().await;
+    let destination = FakeRegistry::basic("AWS", "ecr-pw").await;
+    let seeded = source.seed_index("library/base", "multi", ImageFormat::Oci);
+    let scratch = tempfile::tempdir().unwrap();
+    let image = patched_index(&source, &seeded, &scratch);
+    destination.change_password_after(requests, "renewed");
+    let (renewals, renewer) = crate::registry::renewal::channel();
+    let asked = std::sync::Arc::new(AtomicUsize::new(0));
+    let serving = tokio::spawn({
+        let asked = asked.clone();
+        renewer.serve(move || {
+            asked.fetch_add(1, Ordering::SeqCst);
+            async move { Ok(("AWS".to_string(), renewed_password.to_string())) }
+        })
+    });
+    let to = destination.client().renewed_by(renewals);
+    let outcome = write(&to, REPOSITORY, &image, "v1", &|_: &RegistryError, _| {}).await;
+    drop(to);
+    serving.await.unwrap();
+    (outcome, asked.load(Ordering::SeqCst), destination, image)
+}
+
+#[tokio::test]
+async fn a_password_that_runs_out_mid_push_is_renewed_once_and_the_push_completes() {
+    for requests in [0, 3, 9, 14] {
+        let (outcome, asked, destination, image) = push_through_expiry(requests, "renewed").await;
+        outcome.unwrap_or_else(|e| panic!("after {requests} requests: {e}"));
+        assert_eq!(asked, 1, "after {requests} requests");
+        let stored = destination.manifest(REPOSITORY, "v1").unwrap();
+        assert_eq!(stored.1, image.manifest.bytes);
+        for blob in image
+            .source_blobs
+            .iter()
+            .chain(image.uploads.iter().map(|u| &u.blob))
+        {
+            assert!(destination.blob(REPOSITORY, &blob.digest).is_some());
+        }
+        let refused = destination
+            .requests()
+            .iter()
+            .filter(|r| r.status == 401)
+            .count();
+        assert!(
+            refused >= 1,
+            "after {requests} requests the old password was refused"
+        );
+    }
+}
+
+#[tokio::test]
+async fn renewed_credentials_refused_again_end_the_push_with_no_tag() {
+    let (outcome, asked, destination, _) = push_through_expiry(3, "still-wrong").await;
+    let error = outcome.unwrap_err().to_string();
+    assert!(
+        error.contains("fetched afresh after an earlier refusal"),
+        "{error}"
+    );
+    assert_eq!(asked, 1, "one renewal, however many requests were refused");
+    assert!(destination.tags(REPOSITORY).is_empty());
+}

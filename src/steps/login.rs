@@ -13,6 +13,7 @@ use crate::inputs::Plan;
 use crate::outputs::{self, Output};
 use crate::registry::client::{RegistryClient, RegistryError};
 use crate::registry::destination::Destination;
+use crate::registry::renewal::Renewals;
 
 /// ECR's registry credentials; the password and the encoded token are masked before anything
 /// could print them.
@@ -26,12 +27,48 @@ pub async fn credentials(
     Ok(login)
 }
 
+/// The registry's address and a client with ECR's credentials, checked with one request;
+/// `renewals` (when given) is asked once for fresh credentials if the registry refuses them
+/// later in the run.
+/// Fresh registry credentials for a registry that refused the run's: ECR asked again with
+/// `ecr`, or, when the session's own credentials have run out (`session_over`, or ECR says
+/// so), from a new session (`sign_in_again`). Masked on arrival like the first.
+pub async fn renewed<F, Fut>(
+    ecr: &aws_sdk_ecr::Client,
+    session_over: bool,
+    sign_in_again: F,
+    workflow: &Workflow,
+) -> Result<(String, String), String>
+where
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<RegistryCredentials>>,
+{
+    workflow.info("The registry refused the ECR credentials: asking ECR for fresh ones.");
+    let asked = if session_over {
+        None
+    } else {
+        Some(credentials(ecr, workflow).await)
+    };
+    let login = match asked {
+        Some(Ok(login)) => login,
+        Some(Err(e)) if !e.error.is_expired_credentials() => return Err(e.to_string()),
+        _ => {
+            workflow.info(
+                "The AWS session has run out: assuming the role again with a fresh OIDC token.",
+            );
+            sign_in_again().await.map_err(|e| format!("{e:#}"))?
+        }
+    };
+    Ok((login.username, login.password))
+}
+
 pub async fn check(
     login: Result<RegistryCredentials, EcrFailure>,
     plan: &Plan,
     repository: Option<&RepositoryState>,
     http: &reqwest::Client,
     session: &AwsSession,
+    renewals: Option<Renewals>,
     workflow: &Workflow,
 ) -> anyhow::Result<Destination> {
     let login = login.map_err(|e| ecr_failure(e, &session.principal, &plan.repository.name))?;
@@ -39,8 +76,11 @@ pub async fn check(
     let repository_uri = format!("{host}/{}", plan.repository.name);
     outputs::set(workflow, Output::Registry, &host)?;
     outputs::set(workflow, Output::RepositoryUri, &repository_uri)?;
-    let client = RegistryClient::new(http.clone(), base, &login.username, &login.password)
+    let mut client = RegistryClient::new(http.clone(), base, &login.username, &login.password)
         .through(crate::retry::Outage::new(plan.retry_budget));
+    if let Some(renewals) = renewals {
+        client = client.renewed_by(renewals);
+    }
     client
         .check_login(workflow.retry_notice())
         .await

@@ -237,6 +237,12 @@ impl FakeRegistry {
         });
     }
 
+    /// Accepts `requests` more requests with the Basic password it started with, then only
+    /// `password`: ECR's token running out in the middle of a push.
+    pub fn change_password_after(&self, requests: usize, password: &str) {
+        self.store().password_change = Some((requests, password.to_string()));
+    }
+
     /// Drops the faults not yet used.
     pub fn clear_faults(&self) {
         self.store().faults.clear();

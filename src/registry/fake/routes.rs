@@ -227,8 +227,9 @@ fn challenge(
     match &shared.auth {
         FakeAuth::Anonymous => None,
         FakeAuth::Basic { user, password } => {
+            let password = shared.store().basic_password(password);
             let sent = authorization(headers);
-            (sent != Some(basic_header(user, password).as_str()))
+            (sent != Some(basic_header(user, &password).as_str()))
                 .then(|| format!(r#"Basic realm="{SERVICE}""#))
         }
         FakeAuth::Bearer { .. } => {

@@ -63,12 +63,27 @@ pub struct Store {
     pub log: Vec<LoggedRequest>,
     pub uploads_done: usize,
     pub mounts_done: usize,
+    /// A Basic password that replaces the one the registry started with, after this many
+    /// more requests: a token that runs out mid-push.
+    pub password_change: Option<(usize, String)>,
+    /// The Basic password in force once changed.
+    pub password: Option<String>,
 }
 
 /// Why a manifest PUT is refused: (HTTP status, distribution error code, message).
 pub type Refusal = (u16, &'static str, String);
 
 impl Store {
+    /// The Basic password in force for this request (`started` until a change comes due).
+    pub fn basic_password(&mut self, started: &str) -> String {
+        match self.password_change.take() {
+            Some((0, password)) => self.password = Some(password),
+            Some((left, password)) => self.password_change = Some((left - 1, password)),
+            None => {}
+        }
+        self.password.clone().unwrap_or_else(|| started.to_string())
+    }
+
     pub fn repository(&mut self, name: &str) -> &mut Repository {
         self.repositories.entry(name.to_string()).or_default()
     }

@@ -20,6 +20,8 @@ use crate::http::{onward, relay, serve, Served};
 #[derive(Clone, Debug)]
 pub struct Fault {
     action: String,
+    /// Calls to the action forwarded before the fault starts.
+    after: usize,
     times: usize,
     status: u16,
     body: String,
@@ -31,6 +33,7 @@ impl Fault {
     pub fn sts(action: &str, times: usize, status: u16, code: &str, message: &str) -> Self {
         Fault {
             action: format!("sts:{action}"),
+            after: 0,
             times,
             status,
             body: format!(
@@ -45,10 +48,19 @@ impl Fault {
     pub fn iam_answer(action: &str, times: usize, xml: &str) -> Self {
         Fault {
             action: format!("iam:{action}"),
+            after: 0,
             times,
             status: 200,
             body: xml.to_string(),
             content_type: "text/xml",
+        }
+    }
+
+    /// The same fault, starting after `calls` calls to the action were forwarded.
+    pub fn after(self, calls: usize) -> Self {
+        Fault {
+            after: calls,
+            ..self
         }
     }
 
@@ -72,6 +84,7 @@ impl Fault {
     ) -> Self {
         Fault {
             action: format!("{service}:{action}"),
+            after: 0,
             times,
             status,
             body: serde_json::json!({ "__type": code, "message": message }).to_string(),
@@ -264,9 +277,13 @@ async fn forward(State(state): State<ProxyState>, request: Request) -> Response 
             .faults
             .iter_mut()
             .find(|f| f.action == action && f.times > 0)
-            .map(|f| {
+            .and_then(|f| {
+                if f.after > 0 {
+                    f.after -= 1;
+                    return None;
+                }
                 f.times -= 1;
-                f.clone()
+                Some(f.clone())
             });
         if let Some(f) = &fault {
             record.calls.push((action.clone(), f.status));

@@ -46,7 +46,7 @@ pub fn registry_password() -> String {
     format!("{ACCOUNT}-auth-token")
 }
 
-fn b64(text: &str) -> String {
+pub fn b64(text: &str) -> String {
     base64::engine::general_purpose::STANDARD.encode(text)
 }
 

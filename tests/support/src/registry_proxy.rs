@@ -1,7 +1,8 @@
 //! A fault proxy in front of a registry: it forwards every request (keeping the `Host` the
 //! client used, so the registry's upload locations point back through the proxy), and during a
 //! brownout answers 503 to every request instead, as a registry or its load balancer does
-//! during an incident.
+//! during an incident. It can also make the registry's password run out mid-push: from then on
+//! the old one is answered 401, and a renewed one is let through (as the registry's own).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -23,6 +24,15 @@ struct ProxyState {
     /// A brownout that starts after this many more requests are forwarded, and its length.
     brownout_later: Arc<Mutex<Option<(usize, Duration)>>>,
     refused: Arc<AtomicUsize>,
+    expiry: Arc<Mutex<Option<Expiry>>>,
+    refused_credentials: Arc<AtomicUsize>,
+}
+
+/// Basic credentials that stop being accepted after some requests, and those that replace them.
+struct Expiry {
+    left: usize,
+    old: String,
+    renewed: String,
 }
 
 pub struct RegistryProxy {
@@ -41,6 +51,8 @@ impl RegistryProxy {
             brownout_until: Arc::default(),
             brownout_later: Arc::default(),
             refused: Arc::default(),
+            expiry: Arc::default(),
+            refused_credentials: Arc::default(),
         };
         let router = Router::new().fallback(forward).with_state(state.clone());
         RegistryProxy {
@@ -62,6 +74,22 @@ impl RegistryProxy {
     /// a brownout in the middle of a push.
     pub fn brownout_after(&self, requests: usize, duration: Duration) {
         *self.state.brownout_later.lock().unwrap() = Some((requests, duration));
+    }
+
+    /// Forwards `requests` more requests, then answers 401 to any sent with the password `old`
+    /// (which the registry behind still uses) and forwards those sent with `renewed` as if
+    /// they carried `old`: ECR's token running out mid-push, and a fresh one taking its place.
+    pub fn password_runs_out_after(&self, requests: usize, old: &str, renewed: &str) {
+        *self.state.expiry.lock().unwrap() = Some(Expiry {
+            left: requests,
+            old: basic("AWS", old),
+            renewed: basic("AWS", renewed),
+        });
+    }
+
+    /// How many requests were answered 401 for a password that ran out.
+    pub fn refused_credentials(&self) -> usize {
+        self.state.refused_credentials.load(Ordering::SeqCst)
     }
 
     /// How many requests the brownout answered with 503.
@@ -92,7 +120,28 @@ async fn forward(State(state): State<ProxyState>, request: Request) -> Response 
         let body = r#"{"errors":[{"code":"UNAVAILABLE","message":"service unavailable"}]}"#;
         return (StatusCode::SERVICE_UNAVAILABLE, body).into_response();
     }
-    let (parts, body) = request.into_parts();
+    let (mut parts, body) = request.into_parts();
+    if let Some(expiry) = state.expiry.lock().unwrap().as_mut() {
+        let sent = parts
+            .headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        if sent == expiry.renewed {
+            let old = expiry.old.parse().expect("a header value");
+            parts.headers.insert("authorization", old);
+        } else if expiry.left > 0 {
+            expiry.left -= 1;
+        } else if sent == expiry.old {
+            state.refused_credentials.fetch_add(1, Ordering::SeqCst);
+            let body =
+                r#"{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}"#;
+            let mut answer = (StatusCode::UNAUTHORIZED, body).into_response();
+            let challenge = r#"Basic realm="basic-realm""#.parse().expect("a header value");
+            answer.headers_mut().insert("www-authenticate", challenge);
+            return answer;
+        }
+    }
     let body = to_bytes(body, 1 << 30).await.unwrap_or_default();
     let upstream = onward(&state.client, &state.target, &parts, &body, true);
     let answer = match upstream.send().await {
@@ -103,4 +152,13 @@ async fn forward(State(state): State<ProxyState>, request: Request) -> Response 
     let headers = answer.headers().clone();
     let bytes = answer.bytes().await.unwrap_or_default();
     relay(status, &headers, bytes)
+}
+
+fn basic(user: &str, password: &str) -> String {
+    use base64::Engine;
+    let pair = format!("{user}:{password}");
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(pair)
+    )
 }
