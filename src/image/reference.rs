@@ -77,14 +77,20 @@ impl ImageReference {
                  '/', '.', '_' or '-'"
             ));
         }
-        if registry.len() + path.len() > 255 {
-            return Err("the name is longer than 255 characters".into());
-        }
         let repository = if registry == DOCKER_HUB && !path.contains('/') {
             format!("library/{path}")
         } else {
             path
         };
+        // The limit is on the full name, as Docker counts it: `nginx` is
+        // `docker.io/library/nginx`. Counted on what was typed, a name could pass here and be
+        // refused once written out in full.
+        let full = registry.len() + 1 + repository.len();
+        if full > 255 {
+            return Err(format!(
+                "the name is longer than 255 characters ({full} as {registry}/...)"
+            ));
+        }
         Ok(Self {
             registry,
             repository,
@@ -150,6 +156,17 @@ mod tests {
 
     fn parse(value: &str) -> ImageReference {
         ImageReference::parse(value).unwrap_or_else(|e| panic!("{value}: {e}"))
+    }
+
+    #[test]
+    fn the_length_limit_counts_the_full_name() {
+        // 255 in full: docker.io/library/ is 18 characters.
+        let longest = "a".repeat(255 - 18);
+        assert_eq!(parse(&longest).to_string().len(), 255);
+        let err = ImageReference::parse(&format!("{longest}b")).unwrap_err();
+        assert!(err.contains("256 as docker.io/"), "{err}");
+        let shown = parse(&longest).to_string();
+        assert_eq!(parse(&shown).to_string(), shown);
     }
 
     #[test]

@@ -61,13 +61,14 @@ impl TagValues {
     }
 }
 
-/// Characters a tag cannot hold (`/` in `feature/x`, among others) become `-`; a leading `.`
-/// or `-` becomes `_`; the result is cut to the 128 characters a tag may have.
+/// Characters a tag cannot hold (`/` in `feature/x`, among others) become `-`, except first,
+/// where a tag allows only letters, digits and `_` (`-rc` and `=main` are branch names git
+/// takes): there they become `_`. The result is cut to the 128 characters a tag may have.
 pub fn sanitise(name: &str) -> String {
     name.chars()
         .enumerate()
         .map(|(i, c)| {
-            if i == 0 && (c == '.' || c == '-') {
+            if i == 0 && !(c.is_ascii_alphanumeric() || c == '_') {
                 '_'
             } else if c.is_ascii_alphanumeric() || "._-".contains(c) {
                 c
@@ -97,6 +98,8 @@ pub fn default_tags(event: &Event) -> Vec<String> {
         RefKind::Tag(tag) => tags.push(sanitise(&tag)),
         RefKind::Other => {}
     }
+    // An empty ref name (`refs/heads/`) makes no tag.
+    tags.retain(|tag| !tag.is_empty());
     dedup(tags)
 }
 
@@ -228,6 +231,9 @@ mod tests {
         assert_eq!(tags[1].len(), 128);
         assert!(tags.iter().all(|t| TAG.is_match(t)), "{tags:?}");
         assert_eq!(sanitise("-rc/1"), "_rc-1");
+        assert_eq!(sanitise("=main"), "_main");
+        assert_eq!(sanitise("é/x"), "_-x");
+        assert!(is_valid(&sanitise("=main")));
     }
 
     #[test]

@@ -132,7 +132,11 @@ impl ImageManifest {
 
     /// The compressed size of the layers.
     pub fn layers_size(&self) -> u64 {
-        self.layers.iter().map(|l| l.size).sum()
+        // Saturating: the sizes are the registry's word, and a sum past u64 is a lie to show,
+        // not a reason to panic.
+        self.layers
+            .iter()
+            .fold(0u64, |total, layer| total.saturating_add(layer.size))
     }
 }
 
