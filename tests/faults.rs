@@ -1,5 +1,6 @@
 //! What registries really do, end to end: a brownout (every request answered 503) ridden out
-//! within the run's shared retry budget, or failed cleanly inside it with no tag written.
+//! within the run's shared retry budget, or failed cleanly inside it with no tag written; a
+//! job cancelled mid-push or mid-build; credentials that run out before or during the push.
 
 use std::time::{Duration, Instant};
 
@@ -222,4 +223,29 @@ fn a_session_that_ran_out_is_renewed_with_a_fresh_oidc_token_and_the_role_again(
     let digest = result.output("digest").unwrap();
     assert_eq!(s.reader().manifest(REPO, "latest").unwrap().0, digest);
     result.assert_no_secret_leaked(&secrets_with(&s, &renewed), true);
+}
+
+/// A build that leaves less than five minutes of the session (here: a session of two minutes
+/// from the start) signs in again before the push, rather than fail half-way through it.
+#[test]
+fn a_session_about_to_end_after_the_build_is_renewed_before_the_push() {
+    let s = StandIns::start();
+    s.proxy.sessions_end_in(Duration::from_secs(120), 1);
+    let result = s.action().run();
+    result.expect_code(0);
+    assert!(
+        result
+            .stdout
+            .contains("The AWS session ends in less than 5 minutes"),
+        "{result}"
+    );
+    assert_eq!(s.proxy.count("sts:AssumeRoleWithWebIdentity"), 2);
+    assert_eq!(
+        s.oidc.tokens().len(),
+        2,
+        "a fresh OIDC token for the new session"
+    );
+    let digest = result.output("digest").unwrap();
+    assert_eq!(s.reader().manifest(REPO, "latest").unwrap().0, digest);
+    result.assert_no_secret_leaked(&s.secrets(), true);
 }

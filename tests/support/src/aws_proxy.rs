@@ -6,6 +6,7 @@
 //! JSON bodies of the requests it forwarded.
 
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use axum::body::to_bytes;
 use axum::extract::{Request, State};
@@ -112,6 +113,8 @@ struct Record {
     rewrites: Vec<Rewrite>,
     /// The JSON bodies forwarded, by action.
     requests: Vec<(String, Value)>,
+    /// How long the next sessions STS hands out last, and for how many more of them.
+    session_ends: Option<(Duration, usize)>,
 }
 
 #[derive(Clone)]
@@ -142,6 +145,13 @@ impl AwsProxy {
 
     pub fn url(&self) -> &str {
         &self.served.url
+    }
+
+    /// The next `times` sessions STS hands out end `left` from the moment they are issued
+    /// (moto's end after the duration asked, 15 minutes at least): a run that outlasts its
+    /// session, without waiting for it.
+    pub fn sessions_end_in(&self, left: Duration, times: usize) {
+        self.state.record.lock().unwrap().session_ends = Some((left, times));
     }
 
     pub fn inject(&self, fault: Fault) {
@@ -327,6 +337,12 @@ async fn forward(State(state): State<ProxyState>, request: Request) -> Response 
             rewrite.answered += 1;
             bytes = serde_json::to_vec(&rewritten).unwrap().into();
         }
+        if action.starts_with("sts:AssumeRole") && status == 200 {
+            if let Some((left, times)) = record.session_ends.as_mut().filter(|(_, n)| *n > 0) {
+                *times -= 1;
+                bytes = with_expiration(&bytes, *left).into();
+            }
+        }
         if action.starts_with("sts:AssumeRole") {
             let text = String::from_utf8_lossy(&bytes);
             for tag in ["AccessKeyId", "SecretAccessKey", "SessionToken"] {
@@ -335,4 +351,15 @@ async fn forward(State(state): State<ProxyState>, request: Request) -> Response 
         }
     }
     relay(status, &headers, bytes)
+}
+
+/// An STS answer whose credentials end `left` from now.
+fn with_expiration(answer: &[u8], left: Duration) -> Vec<u8> {
+    let text = String::from_utf8_lossy(answer);
+    let end = chrono::Utc::now() + left;
+    let end = end.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let (Some(start), Some(stop)) = (text.find("<Expiration>"), text.find("</Expiration>")) else {
+        panic!("an STS answer without an Expiration: {text}");
+    };
+    format!("{}<Expiration>{end}{}", &text[..start], &text[stop..]).into_bytes()
 }
