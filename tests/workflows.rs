@@ -1,7 +1,7 @@
 //! Every workflow file in this repository, its own (`.github/workflows/`) and the examples users
 //! copy (`examples/workflows/`), against the hardening rules of GitHub's security guide:
 //! - `permissions` always stated (for the repository's own workflows: on every job, the least it
-//!   needs), never the repository's default token scope;
+//!   needs, never `write-all` or `read-all`), never the repository's default token scope;
 //! - no `${{ }}` inside a `run:` script: an expression is pasted into the script before the shell
 //!   reads it, so event data (a branch name, a title, an input) could become commands; values go
 //!   through `env:`;
@@ -62,9 +62,27 @@ fn problems(text: &str, owner: Owner) -> Vec<String> {
         return vec!["no jobs".into()];
     };
     let top_permissions = !workflow["permissions"].is_badvalue();
+    if owner == Owner::Repository {
+        found.extend(blanket_permissions(
+            "the workflow",
+            &workflow["permissions"],
+        ));
+    }
+    // Every `uses:` as GitHub reads it, to be found again in the text with its comment.
+    let mut uses = Vec::new();
     for (name, job) in jobs {
         let name = name.as_str().unwrap_or("?");
         let job_permissions = !job["permissions"].is_badvalue();
+        if owner == Owner::Repository {
+            found.extend(blanket_permissions(
+                &format!("job {name}"),
+                &job["permissions"],
+            ));
+        }
+        uses.extend(job["uses"].as_str().map(str::to_string));
+        for step in job["steps"].as_vec().into_iter().flatten() {
+            uses.extend(step["uses"].as_str().map(str::to_string));
+        }
         match owner {
             Owner::Repository if !job_permissions => found.push(format!(
                 "job {name} has no permissions: state the least it needs"
@@ -90,24 +108,40 @@ fn problems(text: &str, owner: Owner) -> Vec<String> {
         found.push("no top-level permissions: start from `permissions: {}`".into());
     }
     if owner == Owner::Repository {
-        found.extend(movable_pins(text));
+        found.extend(movable_pins(text, &uses));
     }
     found
 }
 
+/// `write-all` and `read-all` give a job every scope at once: the opposite of the least it needs.
+fn blanket_permissions(whose: &str, permissions: &yaml_rust2::Yaml) -> Option<String> {
+    let blanket = permissions
+        .as_str()
+        .filter(|p| matches!(*p, "write-all" | "read-all"))?;
+    Some(format!(
+        "{whose} has permissions: {blanket}; name each scope it needs"
+    ))
+}
+
 /// `uses:` lines (steps and reusable-workflow jobs) not pinned to a full commit SHA with the
-/// version in a comment. Read from the text, since the comment is not part of the YAML value.
-fn movable_pins(text: &str) -> Vec<String> {
+/// version in a comment. Read from the text, since the comment is not part of the YAML value;
+/// a `uses` the YAML holds but no such line shows (flow style, a quoted key, the value on the
+/// next line) is a problem too, so that no form of writing slips past.
+fn movable_pins(text: &str, parsed: &[String]) -> Vec<String> {
     let uses = Regex::new(r#"^\s*(?:-\s+)?uses:\s*["']?([^"'\s]+)["']?\s*(.*)$"#).unwrap();
     let pinned = Regex::new(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40}$").unwrap();
     let version = Regex::new(r"^#\s*v\d+(\.\d+)*").unwrap();
     let image_by_digest = Regex::new(r"^docker://.+@sha256:[0-9a-f]{64}$").unwrap();
     let mut found = Vec::new();
+    let mut unseen = parsed.to_vec();
     for (number, line) in text.lines().enumerate() {
         let Some(capture) = uses.captures(line) else {
             continue;
         };
         let (target, rest) = (&capture[1], &capture[2]);
+        if let Some(at) = unseen.iter().position(|u| u == target) {
+            unseen.remove(at);
+        }
         // A local action or workflow is this commit's own code; a docker image by digest is
         // as fixed as a SHA.
         if target.starts_with("./") || image_by_digest.is_match(target) {
@@ -124,6 +158,11 @@ fn movable_pins(text: &str) -> Vec<String> {
                 number + 1
             ));
         }
+    }
+    for target in unseen {
+        found.push(format!(
+            "{target}: write it as one line, `uses: {target} # v1.2.3`, so its pin can be checked"
+        ));
     }
     found
 }
@@ -195,6 +234,36 @@ fn the_rules_accept_a_hardened_workflow_and_name_each_thing_a_weak_one_does() {
         assert_eq!(found.len(), 1, "{found:?}");
         assert!(found[0].contains("step Say the version: an expression inside run:"));
     }
+
+    let flow = GOOD.replace(
+        "      - uses: ./local-action\n",
+        "      - {uses: actions/cache@v4}\n      - \"uses\": actions/setup-node@v4\n",
+    );
+    let found = problems(&flow, Owner::Repository);
+    assert_eq!(found.len(), 2, "{found:?}");
+    assert!(
+        found[0].contains("actions/cache@v4: write it as one line"),
+        "{found:?}"
+    );
+    assert!(
+        found[1].contains("actions/setup-node@v4: write it as one line"),
+        "{found:?}"
+    );
+
+    let blanket = GOOD.replace("permissions: {}", "permissions: write-all");
+    let found = problems(&blanket, Owner::Repository);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(
+        found[0].contains("the workflow has permissions: write-all"),
+        "{found:?}"
+    );
+    let blanket = GOOD.replace(
+        "    permissions:\n      contents: read\n",
+        "    permissions: read-all\n",
+    );
+    assert!(
+        problems(&blanket, Owner::Repository)[0].contains("job build has permissions: read-all")
+    );
 
     let no_job_permissions = GOOD.replace("    permissions:\n      contents: read\n", "");
     assert_eq!(
