@@ -1,10 +1,11 @@
 //! What registries really do, end to end: a brownout (every request answered 503) ridden out
 //! within the run's shared retry budget, or failed cleanly inside it with no tag written; a
-//! job cancelled mid-push or mid-build; credentials that run out before or during the push.
+//! `Retry-After` waited out, or refused at once when it asks for more than the budget; a job
+//! cancelled mid-push or mid-build; credentials that run out before or during the push.
 
 use std::time::{Duration, Instant};
 
-use support::{registry_password, Fault, RegistryProxy, StandIns};
+use support::{registry_password, Fault, RegistryProxy, RetryAfter, StandIns};
 
 const REPO: &str = "octo-org/web-app";
 
@@ -30,25 +31,130 @@ fn a_push_rides_out_thirty_seconds_of_503s_on_every_request() {
     result.assert_no_secret_leaked(&s.secrets(), true);
 }
 
-#[test]
-fn a_brownout_longer_than_the_budget_fails_within_it_and_writes_no_tag() {
+/// When the first request was answered 503, and how long after it the run ended.
+fn outage_to_end(proxy: &RegistryProxy, ended: Instant) -> Duration {
+    let first = proxy
+        .log()
+        .iter()
+        .find(|seen| seen.status == 503)
+        .expect("a request answered 503")
+        .at;
+    ended - first
+}
+
+/// A brownout of `brownout` from the first upload on, longer than the run's retry `budget`:
+/// the run fails inside the budget counted from the first 503 (no sooner than the budget less
+/// one backoff step, at most ten seconds), with one annotation and no tag.
+fn fails_within_the_budget(brownout: Duration, budget: Duration, retry_seconds: Option<&str>) {
     let s = StandIns::start();
     let proxy = RegistryProxy::start(&s.registry.url);
-    proxy.brownout(Duration::from_secs(90));
+    proxy.brownout_after(12, brownout);
+    let mut run = s.action().input("registry-url", proxy.url());
+    if let Some(seconds) = retry_seconds {
+        run = run.input("retry-seconds", seconds);
+    }
+    let result = run.run();
+    let ended = Instant::now();
+    result.expect_code(1);
+    let took = outage_to_end(&proxy, ended);
+    assert!(took >= budget - Duration::from_secs(10), "{took:?}");
+    assert!(took <= budget + Duration::from_secs(5), "{took:?}");
+    let errors = result.errors();
+    assert_eq!(errors.len(), 1, "{result}");
+    assert!(errors[0].1.contains("503"), "{errors:?}");
+    assert!(errors[0].1.contains("Nothing was tagged"), "{errors:?}");
+    assert!(s.reader().tags(REPO).is_empty(), "no tag may be written");
+    result.assert_no_secret_leaked(&s.secrets(), true);
+}
+
+#[test]
+fn a_brownout_longer_than_the_default_budget_fails_within_it_and_writes_no_tag() {
+    fails_within_the_budget(Duration::from_secs(150), Duration::from_secs(120), None);
+}
+
+#[test]
+fn a_brownout_longer_than_a_shorter_budget_fails_within_it_and_writes_no_tag() {
+    fails_within_the_budget(Duration::from_secs(90), Duration::from_secs(15), Some("15"));
+}
+
+/// How long after each refused `PUT` of a manifest the same request came again.
+fn waits_after_refusals(proxy: &RegistryProxy) -> Vec<Duration> {
+    let log = proxy.log();
+    log.iter()
+        .enumerate()
+        .filter(|(_, seen)| seen.method == "PUT" && seen.status >= 429)
+        .map(|(i, refused)| {
+            let again = log[i + 1..]
+                .iter()
+                .find(|seen| seen.method == refused.method && seen.path == refused.path)
+                .expect("the refused request was sent again");
+            again.at - refused.at
+        })
+        .collect()
+}
+
+#[test]
+fn a_retry_after_in_seconds_or_as_a_date_is_waited_out() {
+    let s = StandIns::start();
+    let proxy = RegistryProxy::start(&s.registry.url);
+    // An HTTP date has whole seconds: four after the answer is at least three.
+    proxy.busy(
+        "PUT",
+        "/manifests/",
+        &[
+            (429, RetryAfter::Seconds(3)),
+            (503, RetryAfter::DateIn(Duration::from_secs(4))),
+        ],
+    );
+    let result = s.action().input("registry-url", proxy.url()).run();
+    result.expect_code(0);
+    let waits = waits_after_refusals(&proxy);
+    assert_eq!(waits.len(), 2, "{waits:?}");
+    for wait in &waits {
+        assert!(*wait >= Duration::from_secs(3), "sent again after {wait:?}");
+    }
+    let digest = result.output("digest").unwrap();
+    for tag in result.output("tags").unwrap().lines() {
+        let (held, _) = s.reader().manifest(REPO, tag).expect("the tag");
+        assert_eq!(held, digest, "{tag}");
+    }
+    result.assert_no_secret_leaked(&s.secrets(), true);
+}
+
+#[test]
+fn a_retry_after_beyond_the_budget_fails_at_once_and_writes_no_tag() {
+    let s = StandIns::start();
+    let proxy = RegistryProxy::start(&s.registry.url);
+    proxy.busy("PUT", "/manifests/", &[(429, RetryAfter::Seconds(600))]);
     let started = Instant::now();
     let result = s
         .action()
         .input("registry-url", proxy.url())
-        .input("retry-seconds", "15")
+        .input("retry-seconds", "30")
         .run();
     result.expect_code(1);
+    // Not slept through: the build and the blobs, then one refused manifest.
     let took = started.elapsed();
-    // The budget, plus what signing in and one backoff step take: well before the brownout ends.
-    assert!(took < Duration::from_secs(15 + 20), "{took:?}");
+    assert!(took < Duration::from_secs(30), "{took:?}");
     let errors = result.errors();
     assert_eq!(errors.len(), 1, "{result}");
-    assert!(errors[0].1.contains("503"), "{errors:?}");
+    assert!(errors[0].1.contains("429"), "{errors:?}");
+    assert!(errors[0].1.contains("600 s"), "{errors:?}");
+    assert_eq!(
+        manifest_puts(&proxy),
+        1,
+        "tried once, not again after the budget"
+    );
     assert!(s.reader().tags(REPO).is_empty(), "no tag may be written");
+}
+
+/// How many manifest `PUT`s were sent.
+fn manifest_puts(proxy: &RegistryProxy) -> usize {
+    proxy
+        .log()
+        .iter()
+        .filter(|seen| seen.method == "PUT" && seen.path.contains("/manifests/"))
+        .count()
 }
 
 /// Signals the run as the runner cancels a job; it must end within five seconds with `code`

@@ -33,7 +33,7 @@ pub use github_api::{ApiCall, GitHubApi};
 pub use http::block_on;
 pub use net::ClosedPort;
 pub use oidc::{OidcIssuer, RunClaims};
-pub use registry_proxy::RegistryProxy;
+pub use registry_proxy::{RegistryProxy, RetryAfter};
 pub use stand_ins::StandIns;
 
 /// moto puts every resource created with unrecognised keys in this account; the role used by

@@ -2,7 +2,9 @@
 //! client used, so the registry's upload locations point back through the proxy), and during a
 //! brownout answers 503 to every request instead, as a registry or its load balancer does
 //! during an incident. It can also make the registry's password run out mid-push: from then on
-//! the old one is answered 401, and a renewed one is let through (as the registry's own).
+//! the old one is answered 401, and a renewed one is let through (as the registry's own). It
+//! can answer chosen requests as a busy registry does (429 or 503 with `Retry-After`), and
+//! keeps a log of every request, so a test can tell when a refused request was sent again.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -26,6 +28,42 @@ struct ProxyState {
     refused: Arc<AtomicUsize>,
     expiry: Arc<Mutex<Option<Expiry>>>,
     refused_credentials: Arc<AtomicUsize>,
+    busy: Arc<Mutex<Option<Busy>>>,
+    log: Arc<Mutex<Vec<Seen>>>,
+}
+
+/// Answers, in order, for the requests of one method whose path contains a fragment.
+struct Busy {
+    method: String,
+    path_contains: String,
+    answers: std::collections::VecDeque<(u16, RetryAfter)>,
+}
+
+/// A `Retry-After` value: whole seconds, or an HTTP date this long after the answer.
+#[derive(Debug, Clone)]
+pub enum RetryAfter {
+    Seconds(u64),
+    DateIn(Duration),
+}
+
+impl RetryAfter {
+    fn header(&self) -> String {
+        match self {
+            RetryAfter::Seconds(seconds) => seconds.to_string(),
+            RetryAfter::DateIn(wait) => {
+                httpdate::fmt_http_date(std::time::SystemTime::now() + *wait)
+            }
+        }
+    }
+}
+
+/// One request the proxy received, and the status it answered.
+#[derive(Debug, Clone)]
+pub struct Seen {
+    pub method: String,
+    pub path: String,
+    pub at: Instant,
+    pub status: u16,
 }
 
 /// Basic credentials that stop being accepted after some requests, and those that replace them.
@@ -53,6 +91,8 @@ impl RegistryProxy {
             refused: Arc::default(),
             expiry: Arc::default(),
             refused_credentials: Arc::default(),
+            busy: Arc::default(),
+            log: Arc::default(),
         };
         let router = Router::new().fallback(forward).with_state(state.clone());
         RegistryProxy {
@@ -87,6 +127,21 @@ impl RegistryProxy {
         });
     }
 
+    /// Answers the next requests with `method` and a path containing `path_contains` with
+    /// `answers` in order, each a status and its `Retry-After` value, instead of forwarding them.
+    pub fn busy(&self, method: &str, path_contains: &str, answers: &[(u16, RetryAfter)]) {
+        *self.state.busy.lock().unwrap() = Some(Busy {
+            method: method.to_string(),
+            path_contains: path_contains.to_string(),
+            answers: answers.iter().cloned().collect(),
+        });
+    }
+
+    /// Every request received so far, in order.
+    pub fn log(&self) -> Vec<Seen> {
+        self.state.log.lock().unwrap().clone()
+    }
+
     /// How many requests were answered 401 for a password that ran out.
     pub fn refused_credentials(&self) -> usize {
         self.state.refused_credentials.load(Ordering::SeqCst)
@@ -99,6 +154,37 @@ impl RegistryProxy {
 }
 
 async fn forward(State(state): State<ProxyState>, request: Request) -> Response {
+    let method = request.method().to_string();
+    let path = request.uri().path().to_string();
+    let at = Instant::now();
+    let answer = answer(&state, request).await;
+    state.log.lock().unwrap().push(Seen {
+        method,
+        path,
+        at,
+        status: answer.status().as_u16(),
+    });
+    answer
+}
+
+async fn answer(state: &ProxyState, request: Request) -> Response {
+    if let Some(busy) = state.busy.lock().unwrap().as_mut() {
+        let chosen = request.method().as_str() == busy.method
+            && request.uri().path().contains(&busy.path_contains);
+        if let Some((status, retry_after)) = chosen.then(|| busy.answers.pop_front()).flatten() {
+            let status = StatusCode::from_u16(status).expect("a status");
+            let body = match status {
+                StatusCode::TOO_MANY_REQUESTS => {
+                    r#"{"errors":[{"code":"TOOMANYREQUESTS","message":"slow down"}]}"#
+                }
+                _ => r#"{"errors":[{"code":"UNAVAILABLE","message":"service unavailable"}]}"#,
+            };
+            let mut answer = (status, body).into_response();
+            let value = retry_after.header().parse().expect("a header value");
+            answer.headers_mut().insert("retry-after", value);
+            return answer;
+        }
+    }
     {
         let mut later = state.brownout_later.lock().unwrap();
         match *later {
