@@ -31,15 +31,14 @@ fn a_push_rides_out_thirty_seconds_of_503s_on_every_request() {
     result.assert_no_secret_leaked(&s.secrets(), true);
 }
 
-/// When the first request was answered 503, and how long after it the run ended.
-fn outage_to_end(proxy: &RegistryProxy, ended: Instant) -> Duration {
-    let first = proxy
+/// When the proxy first answered `status`: the moment a test times the run's reaction from.
+fn first_answered(proxy: &RegistryProxy, status: u16) -> Instant {
+    proxy
         .log()
         .iter()
-        .find(|seen| seen.status == 503)
-        .expect("a request answered 503")
-        .at;
-    ended - first
+        .find(|seen| seen.status == status)
+        .unwrap_or_else(|| panic!("no request was answered {status}"))
+        .at
 }
 
 /// A brownout of `brownout` from the first upload on, longer than the run's retry `budget`:
@@ -56,7 +55,7 @@ fn fails_within_the_budget(brownout: Duration, budget: Duration, retry_seconds: 
     let result = run.run();
     let ended = Instant::now();
     result.expect_code(1);
-    let took = outage_to_end(&proxy, ended);
+    let took = ended - first_answered(&proxy, 503);
     assert!(took >= budget - Duration::from_secs(10), "{took:?}");
     assert!(took <= budget + Duration::from_secs(5), "{took:?}");
     let errors = result.errors();
@@ -134,13 +133,7 @@ fn a_retry_after_beyond_the_budget_fails_at_once_and_writes_no_tag() {
     let ended = Instant::now();
     result.expect_code(1);
     // Not slept through: the run ends well inside the budget after the refusal.
-    let refused = proxy
-        .log()
-        .iter()
-        .find(|seen| seen.status == 429)
-        .expect("the manifest refused")
-        .at;
-    let took = ended - refused;
+    let took = ended - first_answered(&proxy, 429);
     assert!(took < Duration::from_secs(30), "{took:?}");
     let errors = result.errors();
     assert_eq!(errors.len(), 1, "{result}");
@@ -152,6 +145,7 @@ fn a_retry_after_beyond_the_budget_fails_at_once_and_writes_no_tag() {
         "tried once, not again after the budget"
     );
     assert!(s.reader().tags(REPO).is_empty(), "no tag may be written");
+    result.assert_no_secret_leaked(&s.secrets(), true);
 }
 
 /// How many manifest `PUT`s were sent.
