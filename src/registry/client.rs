@@ -6,21 +6,18 @@
 
 use std::sync::Mutex;
 
-use reqwest::header::{
-    HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, LOCATION, RETRY_AFTER,
-    WWW_AUTHENTICATE,
-};
+use reqwest::header::{HeaderValue, ACCEPT, CONTENT_LENGTH, CONTENT_TYPE, LOCATION};
 use reqwest::{Method, Response, StatusCode, Url};
 
-use super::auth::{self, Challenge};
 pub use super::error::RegistryError;
-use super::renewal::{AfterRefusal, BasicCredentials, Renewals};
-use crate::error::{with_causes, NetworkFault};
+use super::renewal::{BasicCredentials, Renewals};
 use crate::oci::media_type::MANIFEST_ACCEPT;
 use crate::oci::{Digest, Manifest, MediaType};
 /// The one rule for what to retry, where the registry's callers look for it.
 pub use crate::retry::classify;
 use crate::retry::{self, Backoff};
+
+mod sending;
 
 /// How requests are authenticated.
 enum Auth {
@@ -324,201 +321,24 @@ impl RegistryClient {
             })?;
         url.query_pairs_mut().append_pair("digest", digest.as_str());
         let what = format!("upload of {digest} to {repository}");
-        let mut request = self
+        let request = self
             .http
             .put(url.clone())
             .header(CONTENT_TYPE, "application/octet-stream")
             .header(CONTENT_LENGTH, size)
             .body(body);
-        let mut generation = 0;
-        if url.host_str() == self.base.host_str() {
-            if let Some((sent, value)) = self.authorization() {
-                generation = sent;
-                request = request.header(AUTHORIZATION, value);
-            }
-        }
+        // Credentials go only to the registry itself, never to a host its Location names.
+        let (request, generation) = if url.host_str() == self.base.host_str() {
+            self.authorized(request)
+        } else {
+            (request, 0)
+        };
         let response = request.send().await.map_err(|e| self.unreachable(&e))?;
         // The body was streamed and is gone: the caller sends the whole upload again.
         if self.send_again_after(&response, generation).await? {
             return Err(RegistryError::Renewed { what });
         }
         self.check(response, &what).await.map(|_| ())
-    }
-
-    /// The current `Authorization` value, if any, with the generation of Basic credentials.
-    fn authorization(&self) -> Option<(u64, HeaderValue)> {
-        match &self.auth {
-            Auth::Basic(credentials) => Some(credentials.current()),
-            Auth::Challenged(_) => self
-                .answer
-                .lock()
-                .expect("not poisoned")
-                .clone()
-                .map(|value| (0, value)),
-        }
-    }
-
-    /// Whether a request refused with Basic credentials of `generation` may be sent again
-    /// with renewed ones. 403 counts as well as 401: ECR answers an expired token with 403
-    /// ("DENIED: Your authorization token has expired"), and a real denial costs one renewal
-    /// before it stands.
-    async fn send_again_after(
-        &self,
-        response: &Response,
-        generation: u64,
-    ) -> Result<bool, RegistryError> {
-        let Auth::Basic(credentials) = &self.auth else {
-            return Ok(false);
-        };
-        if !matches!(
-            response.status(),
-            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN
-        ) {
-            return Ok(false);
-        }
-        match credentials.refused(generation).await {
-            Ok(AfterRefusal::SendAgain) => Ok(true),
-            Ok(AfterRefusal::Final) => Ok(false),
-            Err(reason) => Err(RegistryError::NotRenewed {
-                url: self.shown(),
-                status: response.status(),
-                who: self.who.clone(),
-                reason,
-            }),
-        }
-    }
-
-    /// Whose credentials were refused, for the message: renewed ones say so.
-    fn who(&self) -> String {
-        match &self.auth {
-            Auth::Basic(credentials) if credentials.renewed() => {
-                format!("{}, fetched afresh after an earlier refusal", self.who)
-            }
-            _ => self.who.clone(),
-        }
-    }
-
-    fn unreachable(&self, e: &reqwest::Error) -> RegistryError {
-        RegistryError::Unreachable {
-            url: self.shown(),
-            reason: with_causes(e),
-            fault: NetworkFault::of(e),
-        }
-    }
-
-    /// One request; a challenge is answered once (token fetched, request sent again).
-    async fn attempt(
-        &self,
-        method: Method,
-        path: &str,
-        what: &str,
-        headers: &[(reqwest::header::HeaderName, &str)],
-        body: Option<Vec<u8>>,
-    ) -> Result<Response, RegistryError> {
-        let url = self
-            .base
-            .join(path)
-            .expect("a base URL joins a relative path");
-        let mut answered = false;
-        loop {
-            let mut request = self.http.request(method.clone(), url.clone());
-            let mut generation = 0;
-            if let Some((sent, value)) = self.authorization() {
-                generation = sent;
-                request = request.header(AUTHORIZATION, value);
-            }
-            for (name, value) in headers {
-                request = request.header(name, *value);
-            }
-            if let Some(body) = &body {
-                request = request.body(body.clone());
-            }
-            let response = request.send().await.map_err(|e| self.unreachable(&e))?;
-            if self.send_again_after(&response, generation).await? {
-                continue;
-            }
-            if response.status() == StatusCode::UNAUTHORIZED && !answered {
-                if let (Auth::Challenged(credentials), Some(challenge)) = (
-                    &self.auth,
-                    response
-                        .headers()
-                        .get(WWW_AUTHENTICATE)
-                        .and_then(|h| h.to_str().ok())
-                        .and_then(Challenge::parse),
-                ) {
-                    answered = true;
-                    if self
-                        .answer_challenge(challenge, credentials, &method, path)
-                        .await?
-                    {
-                        continue;
-                    }
-                }
-            }
-            return self.check(response, what).await;
-        }
-    }
-
-    /// Sets the `Authorization` the challenge asks for; `false` when there is nothing to send.
-    async fn answer_challenge(
-        &self,
-        challenge: Challenge,
-        credentials: &Option<(String, String)>,
-        method: &Method,
-        path: &str,
-    ) -> Result<bool, RegistryError> {
-        let value = match challenge {
-            Challenge::Basic => match credentials {
-                Some((user, password)) => auth::basic_header(user, password),
-                None => return Ok(false),
-            },
-            Challenge::Bearer {
-                realm,
-                service,
-                scope,
-            } => {
-                let scope = scope.unwrap_or_else(|| auth::scope_for(method, path));
-                let token = auth::bearer_token(
-                    &self.http,
-                    &realm,
-                    service.as_deref(),
-                    &scope,
-                    credentials.as_ref().map(|(u, p)| (u.as_str(), p.as_str())),
-                )
-                .await?;
-                format!("Bearer {token}")
-            }
-        };
-        let value = HeaderValue::from_str(&value).map_err(|_| RegistryError::Unexpected {
-            url: self.shown(),
-            status: StatusCode::UNAUTHORIZED,
-            what: "authenticate".into(),
-            detail: ": the token is not a valid header value".into(),
-        })?;
-        *self.answer.lock().expect("not poisoned") = Some(value);
-        Ok(true)
-    }
-
-    /// A success, or the error the status means.
-    async fn check(&self, response: Response, what: &str) -> Result<Response, RegistryError> {
-        let status = response.status();
-        if status.is_success() {
-            return Ok(response);
-        }
-        let retry_after = response
-            .headers()
-            .get(RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| retry::retry_after_header(v, std::time::SystemTime::now()));
-        let text = response.text().await.unwrap_or_default();
-        Err(RegistryError::answered(
-            self.shown(),
-            &self.who(),
-            status,
-            what,
-            retry_after,
-            &text,
-        ))
     }
 
     /// A request with retries; returns the content type and the body.
