@@ -8,6 +8,24 @@ use support::{ActionRun, StandIns};
 const REPO: &str = "octo-org/web-app";
 const SHA: &str = "4f3c2b1a0e9d8c7b6a5f4e3d2c1b0a9f8e7d6c5b";
 
+// Each of these runs once per Docker engine (`NAME::docker20`, `NAME::docker26`).
+support::on_each_daemon!(
+    a_push_to_the_default_branch_builds_and_pushes_every_default_tag,
+    a_pull_request_is_tagged_with_its_number,
+    a_tag_push_is_tagged_with_the_tag_name,
+    image_mode_pushes_a_local_image_unchanged,
+    image_mode_names_a_missing_image_before_any_aws_call,
+    push_false_builds_and_writes_nothing,
+    an_unchanged_rerun_pushes_nothing_and_reports_the_same_digest,
+    an_immutable_tag_holding_another_image_stops_the_push,
+    a_build_error_shows_the_failing_step_and_its_output,
+    an_unreachable_daemon_is_reported_before_any_aws_call,
+    docker_host_is_honoured,
+    a_context_that_cannot_be_packed_is_named_as_the_cause,
+    push_false_reports_what_a_push_would_do,
+    a_run_that_fails_after_building_leaves_no_name_of_ours,
+);
+
 /// A small app on this test's busybox base: two layers of its own on top of the base's one.
 fn app(s: &StandIns, marker: &str) -> ActionRun {
     s.action().write_file(
@@ -22,7 +40,6 @@ fn app(s: &StandIns, marker: &str) -> ActionRun {
     .write_file(".dockerignore", "**/*.log\n")
 }
 
-#[test]
 fn a_push_to_the_default_branch_builds_and_pushes_every_default_tag() {
     let s = StandIns::start();
     let result = app(&s, "main")
@@ -128,7 +145,6 @@ fn layer_files(s: &StandIns, manifest: &serde_json::Value) -> Vec<(String, Strin
     files
 }
 
-#[test]
 fn a_pull_request_is_tagged_with_its_number() {
     let s = StandIns::start();
     let result = app(&s, "pr")
@@ -178,7 +194,6 @@ fn a_pull_request_is_tagged_with_its_number() {
     );
 }
 
-#[test]
 fn a_tag_push_is_tagged_with_the_tag_name() {
     let s = StandIns::start();
     let result = app(&s, "v1")
@@ -195,7 +210,6 @@ fn a_tag_push_is_tagged_with_the_tag_name() {
     result.assert_no_secret_leaked(&s.secrets(), true);
 }
 
-#[test]
 fn image_mode_pushes_a_local_image_unchanged() {
     let s = StandIns::start();
     let name = format!("{}/local-build:1", s.registry_host());
@@ -255,7 +269,6 @@ fn image_mode_pushes_a_local_image_unchanged() {
     assert_eq!(digest_again, digest);
 }
 
-#[test]
 fn image_mode_names_a_missing_image_before_any_aws_call() {
     let s = StandIns::start();
     let result = s.action().input("image", "no-such-image:1").run();
@@ -266,7 +279,6 @@ fn image_mode_names_a_missing_image_before_any_aws_call() {
     assert!(s.proxy.calls().is_empty(), "{:?}", s.proxy.calls());
 }
 
-#[test]
 fn push_false_builds_and_writes_nothing() {
     let s = StandIns::start();
     let result = app(&s, "dry").input("push", "false").run();
@@ -286,7 +298,6 @@ fn push_false_builds_and_writes_nothing() {
     result.assert_no_secret_leaked(&s.secrets(), true);
 }
 
-#[test]
 fn an_unchanged_rerun_pushes_nothing_and_reports_the_same_digest() {
     let s = StandIns::start();
     // BuildKit's inline cache records where the cache came from, so a build that imported one
@@ -323,7 +334,6 @@ fn an_unchanged_rerun_pushes_nothing_and_reports_the_same_digest() {
     );
 }
 
-#[test]
 fn an_immutable_tag_holding_another_image_stops_the_push() {
     let s = StandIns::start();
     let first = app(&s, "one")
@@ -358,7 +368,6 @@ fn an_immutable_tag_holding_another_image_stops_the_push() {
     second.assert_no_secret_leaked(&s.secrets(), true);
 }
 
-#[test]
 fn a_build_error_shows_the_failing_step_and_its_output() {
     let s = StandIns::start();
     // The classic builder's failure (BuildKit's: tests/buildkit.rs).
@@ -391,7 +400,6 @@ fn a_build_error_shows_the_failing_step_and_its_output() {
     result.assert_no_secret_leaked(&s.secrets(), true);
 }
 
-#[test]
 fn an_unreachable_daemon_is_reported_before_any_aws_call() {
     let s = StandIns::start();
     let result = s
@@ -406,13 +414,12 @@ fn an_unreachable_daemon_is_reported_before_any_aws_call() {
     assert_eq!(s.oidc.requests(), 0);
 }
 
-#[test]
 fn docker_host_is_honoured() {
     let s = StandIns::start();
     // The daemon's socket under a name only DOCKER_HOST knows.
     let dir = tempfile::tempdir().unwrap();
     let socket = dir.path().join("elsewhere.sock");
-    std::os::unix::fs::symlink("/var/run/docker.sock", &socket).unwrap();
+    std::os::unix::fs::symlink(support::Daemon::current().socket(), &socket).unwrap();
     let result = s
         .action()
         .env("DOCKER_HOST", &format!("unix://{}", socket.display()))
@@ -422,7 +429,6 @@ fn docker_host_is_honoured() {
     assert_eq!(s.reader().tags(REPO), ["via-docker-host"]);
 }
 
-#[test]
 fn a_context_that_cannot_be_packed_is_named_as_the_cause() {
     let s = StandIns::start();
     let result = s.action().write_file(".dockerignore", "logs/[\n").run();
@@ -436,7 +442,6 @@ fn a_context_that_cannot_be_packed_is_named_as_the_cause() {
     assert!(s.reader().tags(REPO).is_empty());
 }
 
-#[test]
 fn push_false_reports_what_a_push_would_do() {
     let s = StandIns::start();
     // The same commit must make the same image: no inline cache (see the unchanged re-run).
@@ -473,7 +478,6 @@ fn push_false_reports_what_a_push_would_do() {
     }
 }
 
-#[test]
 fn a_run_that_fails_after_building_leaves_no_name_of_ours() {
     let s = StandIns::start();
     // The repository is missing, and creating it is refused: after the build.

@@ -12,6 +12,20 @@ use support::{ActionResult, ActionRun, StandIns};
 
 const REPO: &str = "octo-org/web-app";
 
+// Each of these runs once per Docker engine (`NAME::docker20`, `NAME::docker26`).
+support::on_each_daemon!(
+    a_cache_mount_builds_and_pushes_through_buildkit,
+    a_bind_mount_reads_the_context_without_copying_it,
+    build_secrets_reach_the_build_and_nothing_else,
+    a_target_stage_builds_with_build_args_and_only_the_stages_it_needs,
+    a_platform_the_daemon_cannot_run_is_refused_before_any_aws_call,
+    heredocs_and_copy_link_build_where_the_frontend_has_them,
+    builder_classic_builds_with_the_classic_builder,
+    a_mount_under_the_classic_builder_says_buildkit_is_needed,
+    a_failing_step_is_named_with_its_line_and_last_output,
+    load_false_leaves_nothing_of_the_run_in_the_daemon,
+);
+
 /// A run whose Dockerfile is `FROM <this test's base>` then `steps`.
 fn building(s: &StandIns, steps: &str) -> ActionRun {
     s.action()
@@ -56,7 +70,6 @@ fn sha256_hex(bytes: &[u8]) -> String {
     format!("{:x}", sha2::Sha256::digest(bytes))
 }
 
-#[test]
 fn a_cache_mount_builds_and_pushes_through_buildkit() {
     let s = StandIns::start();
     let result = building(
@@ -80,7 +93,6 @@ fn a_cache_mount_builds_and_pushes_through_buildkit() {
     result.assert_no_secret_leaked(&s.secrets(), true);
 }
 
-#[test]
 fn a_bind_mount_reads_the_context_without_copying_it() {
     let s = StandIns::start();
     let result = building(
@@ -99,7 +111,6 @@ fn a_bind_mount_reads_the_context_without_copying_it() {
     );
 }
 
-#[test]
 fn build_secrets_reach_the_build_and_nothing_else() {
     let s = StandIns::start();
     // An .npmrc of two tokens (a multi-line value), and a token from the environment.
@@ -173,7 +184,6 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)
 }
 
-#[test]
 fn a_target_stage_builds_with_build_args_and_only_the_stages_it_needs() {
     let s = StandIns::start();
     // `broken` is not needed by `runtime`: BuildKit never runs it (the classic builder would).
@@ -205,7 +215,6 @@ fn a_target_stage_builds_with_build_args_and_only_the_stages_it_needs() {
     assert_built_with_buildkit(&result);
 }
 
-#[test]
 fn a_platform_the_daemon_cannot_run_is_refused_before_any_aws_call() {
     let (_, arch) = docker(&["version", "--format", "{{.Server.Arch}}"]);
     if arch.trim() == "s390x"
@@ -225,7 +234,6 @@ fn a_platform_the_daemon_cannot_run_is_refused_before_any_aws_call() {
     assert!(s.reader().tags(REPO).is_empty());
 }
 
-#[test]
 fn heredocs_and_copy_link_build_where_the_frontend_has_them() {
     let (ok, version) = docker(&["version", "--format", "{{.Server.Version}}"]);
     assert!(ok, "{version}");
@@ -267,7 +275,6 @@ fn heredocs_and_copy_link_build_where_the_frontend_has_them() {
     );
 }
 
-#[test]
 fn builder_classic_builds_with_the_classic_builder() {
     let s = StandIns::start();
     let result = s.action().input("builder", "classic").run();
@@ -281,7 +288,6 @@ fn builder_classic_builds_with_the_classic_builder() {
     assert!(result.stdout.contains("Builder: classic"), "{result}");
 }
 
-#[test]
 fn a_mount_under_the_classic_builder_says_buildkit_is_needed() {
     let s = StandIns::start();
     let result = building(
@@ -298,7 +304,6 @@ fn a_mount_under_the_classic_builder_says_buildkit_is_needed() {
     assert!(s.repositories().is_empty());
 }
 
-#[test]
 fn a_failing_step_is_named_with_its_line_and_last_output() {
     let s = StandIns::start();
     let failing = "COPY hello.txt /hello.txt\n\
@@ -338,7 +343,6 @@ fn a_failing_step_is_named_with_its_line_and_last_output() {
     result.assert_no_secret_leaked(&s.secrets(), true);
 }
 
-#[test]
 fn load_false_leaves_nothing_of_the_run_in_the_daemon() {
     let s = StandIns::start();
     let marker = format!("test.id={}", s.nonce);

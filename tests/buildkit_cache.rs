@@ -10,6 +10,9 @@ use support::StandIns;
 const REPO: &str = "octo-org/web-app";
 const BIG_STEP: &str = "RUN head -c 52428800 /dev/zero > /big";
 
+// Each of these runs once per Docker engine (`NAME::docker20`, `NAME::docker26`).
+support::on_each_daemon!(a_fresh_runner_reuses_the_cache_pushed_by_the_last_run,);
+
 fn dockerfile(s: &StandIns, last_step: &str) -> String {
     format!(
         "FROM {}\n{BIG_STEP}\nRUN echo {last_step} > /last\n",
@@ -48,7 +51,6 @@ fn step_number(log: &str, step: &str) -> Option<String> {
         })
 }
 
-#[test]
 fn a_fresh_runner_reuses_the_cache_pushed_by_the_last_run() {
     let s = StandIns::start();
     let first = s

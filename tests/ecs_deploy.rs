@@ -11,6 +11,9 @@ use support::{block_on, ActionResult, ActionRun, Fault, GitHubApi, StandIns, ACC
 
 const REPO: &str = "octo-org/web-app";
 
+// Each of these runs once per Docker engine (`NAME::docker20`, `NAME::docker26`).
+support::on_each_daemon!(a_build_is_deployed_by_digest_and_waited_for_until_completed,);
+
 /// The stand-ins, with the service running `web:1`, whose `app` container runs an image of this
 /// repository.
 fn with_service() -> StandIns {
@@ -84,7 +87,6 @@ fn assert_secrets_kept(s: &StandIns, result: &ActionResult) {
     result.assert_no_secret_leaked(&s.secrets(), true);
 }
 
-#[test]
 fn a_build_is_deployed_by_digest_and_waited_for_until_completed() {
     let s = with_service();
     let api = GitHubApi::start();

@@ -9,6 +9,14 @@ use support::{registry_password, Fault, RegistryProxy, RetryAfter, StandIns};
 
 const REPO: &str = "octo-org/web-app";
 
+// Each of these runs once per Docker engine (`NAME::docker20`, `NAME::docker26`).
+support::on_each_daemon!(
+    a_build_cancelled_stops_within_seconds,
+    a_registry_password_that_runs_out_mid_push_is_renewed_once_and_the_push_completes,
+    renewed_credentials_refused_again_fail_the_run_with_no_tag,
+    a_session_about_to_end_after_the_build_is_renewed_before_the_push,
+);
+
 #[test]
 fn a_push_rides_out_thirty_seconds_of_503s_on_every_request() {
     let s = StandIns::start();
@@ -209,7 +217,6 @@ fn a_push_cancelled_in_a_brownout_stops_within_seconds_and_writes_no_tag() {
     result.assert_no_secret_leaked(&s.secrets(), true);
 }
 
-#[test]
 fn a_build_cancelled_stops_within_seconds() {
     let s = StandIns::start();
     let running = s
@@ -244,7 +251,6 @@ fn secrets_with(s: &StandIns, renewed: &str) -> Vec<String> {
     secrets
 }
 
-#[test]
 fn a_registry_password_that_runs_out_mid_push_is_renewed_once_and_the_push_completes() {
     let s = StandIns::start();
     let renewed = format!("renewed-{}", s.nonce);
@@ -273,7 +279,6 @@ fn a_registry_password_that_runs_out_mid_push_is_renewed_once_and_the_push_compl
     result.assert_no_secret_leaked(&secrets_with(&s, &renewed), true);
 }
 
-#[test]
 fn renewed_credentials_refused_again_fail_the_run_with_no_tag() {
     let s = StandIns::start();
     let renewed = format!("renewed-{}", s.nonce);
@@ -333,7 +338,6 @@ fn a_session_that_ran_out_is_renewed_with_a_fresh_oidc_token_and_the_role_again(
 
 /// A build that leaves less than five minutes of the session (here: a session of two minutes
 /// from the start) signs in again before the push, rather than fail half-way through it.
-#[test]
 fn a_session_about_to_end_after_the_build_is_renewed_before_the_push() {
     let s = StandIns::start();
     s.proxy.sessions_end_in(Duration::from_secs(120), 1);

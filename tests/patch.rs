@@ -4,6 +4,12 @@
 use serde_json::{json, Value};
 use support::base_images::{self, gunzip, tar_entries, BaseImage, SourceRegistry, TarEntry};
 
+// Each of these runs once per Docker engine (`NAME::docker20`, `NAME::docker26`).
+support::on_each_daemon!(
+    the_docker_engine_keeps_the_base_byte_for_byte_and_adds_exactly_the_files,
+    the_docker_engine_patches_this_platform_of_an_index,
+);
+
 /// A tar entry borrowed, for comparing with literals.
 type Shown<'a> = (&'a str, char, u32, u64, u64, &'a [u8]);
 use support::images::docker;
@@ -45,7 +51,6 @@ fn the_registry_engine_keeps_the_base_byte_for_byte_and_adds_exactly_the_files()
     patch_keeps_the_base_byte_for_byte("auto");
 }
 
-#[test]
 fn the_docker_engine_keeps_the_base_byte_for_byte_and_adds_exactly_the_files() {
     patch_keeps_the_base_byte_for_byte("docker");
 }
@@ -184,7 +189,7 @@ fn patch_keeps_the_base_byte_for_byte(engine: &str) {
     docker(&["rmi", "--force", &outputs["image"]]);
     let config_dir = tempfile::tempdir().unwrap();
     let docker_with_login = |args: &[&str]| {
-        let out = std::process::Command::new("docker")
+        let out = support::images::docker_command()
             .env("DOCKER_CONFIG", config_dir.path())
             .args(args)
             .output()
@@ -245,7 +250,6 @@ fn a_rerun_with_the_same_inputs_is_the_same_image_and_pushes_nothing() {
     );
 }
 
-#[test]
 fn the_docker_engine_patches_this_platform_of_an_index() {
     let s = StandIns::start();
     let source = SourceRegistry::anonymous();

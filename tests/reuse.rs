@@ -11,6 +11,16 @@ const REPO: &str = "octo-org/web-app";
 const BUILT_BY: &str =
     "built from identical inputs by run https://github.com/octo-org/web-app/actions/runs/7001";
 
+// Each of these runs once per Docker engine (`NAME::docker20`, `NAME::docker26`).
+support::on_each_daemon!(
+    a_dispatch_rerun_into_an_immutable_repository_reuses_the_image,
+    on_a_fresh_runner_only_tags_are_written_and_the_image_is_loaded,
+    what_makes_the_image_rebuilds_and_what_does_not_reuses,
+    the_push_after_a_pull_request_of_the_same_tree_reuses_its_image,
+    a_base_that_moved_in_its_registry_is_built_again,
+    when_git_s_folder_is_sent_the_commit_is_part_of_the_key,
+);
+
 fn built(result: &support::ActionResult) -> bool {
     result.stdout.contains("Builder: BuildKit")
 }
@@ -19,7 +29,6 @@ fn reused(result: &support::ActionResult) -> bool {
     result.stdout.contains("Reused sha256:") && !built(result)
 }
 
-#[test]
 fn a_dispatch_rerun_into_an_immutable_repository_reuses_the_image() {
     let s = StandIns::start();
     let run = || {
@@ -63,7 +72,6 @@ fn a_dispatch_rerun_into_an_immutable_repository_reuses_the_image() {
 /// A new runner: the daemon has neither the image nor its base's name for it; the run builds
 /// nothing, writes a new tag by manifest alone and, with `load: true`, pulls the image into
 /// the daemon for later steps.
-#[test]
 fn on_a_fresh_runner_only_tags_are_written_and_the_image_is_loaded() {
     let s = StandIns::start();
     let first = s.action().run();
@@ -90,7 +98,6 @@ fn on_a_fresh_runner_only_tags_are_written_and_the_image_is_loaded() {
     images::remove_images_under(&uri);
 }
 
-#[test]
 fn what_makes_the_image_rebuilds_and_what_does_not_reuses() {
     let s = StandIns::start();
     let run = |change: &dyn Fn(support::ActionRun) -> support::ActionRun| {
@@ -140,7 +147,6 @@ fn what_makes_the_image_rebuilds_and_what_does_not_reuses() {
 /// The pull request's run pushes `pr-42`; the push that merges it checks out another commit
 /// of the same tree, and tags that image instead of building it again. `.dockerignore` leaves
 /// git's folder out of the context, as it must for that (see the next test).
-#[test]
 fn the_push_after_a_pull_request_of_the_same_tree_reuses_its_image() {
     let s = StandIns::start();
     let repository = json!({"full_name": REPO, "default_branch": "main"});
@@ -210,7 +216,6 @@ fn the_push_after_a_pull_request_of_the_same_tree_reuses_its_image() {
 
 /// A base named by tag in its registry: the key holds the digest the tag names. When the tag
 /// moves (a security update of the base) a fresh runner builds again; until then it reuses.
-#[test]
 fn a_base_that_moved_in_its_registry_is_built_again() {
     let s = StandIns::start();
     let source = SourceRegistry::anonymous();
@@ -247,7 +252,6 @@ fn a_base_that_moved_in_its_registry_is_built_again() {
 /// A context that sends `.git` to the builder lets the build read the commit (`git describe`):
 /// then the checked-out commit is part of the key. Another commit of the same files builds; the
 /// same commit checked out again (a re-run) reuses.
-#[test]
 fn when_git_s_folder_is_sent_the_commit_is_part_of_the_key() {
     let s = StandIns::start();
     let run = |committed: i64| {

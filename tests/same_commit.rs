@@ -7,10 +7,15 @@ use serde_json::json;
 use support::StandIns;
 
 const REPO: &str = "octo-org/web-app";
+// Each of these runs once per Docker engine (`NAME::docker20`, `NAME::docker26`).
+support::on_each_daemon!(
+    every_event_kind_gives_the_same_image_twice,
+    with_the_cache_from_ecr_a_rerun_keeps_the_image_ecr_has,
+);
+
 /// When the commit under test was made: 2026-11-20T09:30:00Z.
 const COMMITTED: i64 = 1_795_167_000;
 
-#[test]
 fn every_event_kind_gives_the_same_image_twice() {
     let s = StandIns::start();
     let repository = json!({"full_name": REPO, "default_branch": "main"});
@@ -130,7 +135,6 @@ fn without_a_commit_time_the_image_time_is_fixed_and_the_run_says_how_to_set_one
 /// BuildKit records that in the image's config: another config digest for an image that runs
 /// the same. The run recognises it and keeps the image ECR has. (With immutable tags no cache is
 /// recorded in the image, so a re-run is the same image outright.)
-#[test]
 fn with_the_cache_from_ecr_a_rerun_keeps_the_image_ecr_has() {
     let s = StandIns::start();
     let run = || {

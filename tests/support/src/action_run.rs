@@ -58,6 +58,10 @@ impl ActionRun {
             .env("GITHUB_STEP_SUMMARY", &path_str(&dir.join("summary")))
             // No instance metadata service here: do not let the default chain wait for one.
             .env("AWS_EC2_METADATA_DISABLED", "true");
+        // The daemon of the test running on this thread (see `Daemon`).
+        if let Some(host) = crate::Daemon::current().host() {
+            run = run.env("DOCKER_HOST", &host);
+        }
         run.event(
             "push",
             "refs/heads/main",
@@ -241,7 +245,7 @@ sys.exit(r.returncode)";
                 "/var/run/docker.sock",
             ),
         ];
-        let mut command = Command::new("docker");
+        let mut command = crate::images::docker_command();
         command.args([
             "run",
             "--rm",

@@ -7,12 +7,15 @@ use std::sync::OnceLock;
 
 use serde_json::Value;
 
+use crate::Daemon;
+
 /// A base image with a shell: Debian's static busybox imported as a one-layer image.
 const BASE_IMAGE: &str = "ship-to-ecr-local/busybox:1";
 
+/// In the current test's daemon (each daemon gets its own import, once).
 pub fn base_image() -> &'static str {
-    static DONE: OnceLock<()> = OnceLock::new();
-    DONE.get_or_init(|| {
+    static DONE: [OnceLock<()>; 2] = [OnceLock::new(), OnceLock::new()];
+    DONE[Daemon::current().index()].get_or_init(|| {
         if !docker(&["image", "inspect", BASE_IMAGE]).0 {
             import_rootfs(BASE_IMAGE, &[]);
         }
@@ -75,12 +78,9 @@ fn import_rootfs(name: &str, changes: &[&str]) {
     assert!(ok, "docker import: {out}");
 }
 
-/// Runs the docker CLI; (success, stdout + stderr).
+/// Runs the docker CLI on the current test's daemon; (success, stdout + stderr).
 pub fn docker(args: &[&str]) -> (bool, String) {
-    let out = Command::new("docker")
-        .args(args)
-        .output()
-        .expect("docker CLI");
+    let out = docker_command().args(args).output().expect("docker CLI");
     (
         out.status.success(),
         format!(
@@ -89,6 +89,15 @@ pub fn docker(args: &[&str]) -> (bool, String) {
             String::from_utf8_lossy(&out.stderr)
         ),
     )
+}
+
+/// The docker CLI, pointed at the current test's daemon.
+pub fn docker_command() -> Command {
+    let mut command = Command::new("docker");
+    if let Some(host) = Daemon::current().host() {
+        command.env("DOCKER_HOST", host);
+    }
+    command
 }
 
 /// Removes every image name in the daemon under `prefix` (a test's registry host), tags and
@@ -263,7 +272,7 @@ fn unpacked(media_type: &str, blob: Vec<u8>) -> Vec<u8> {
 /// `docker login` to the ECR stand-in with a `DOCKER_CONFIG` of the caller's own (never the
 /// user's config), for the docker CLI peers of the benchmarks.
 pub fn cli_login(config: &Path, host: &str) {
-    let mut login = Command::new("docker")
+    let mut login = docker_command()
         .env("DOCKER_CONFIG", config)
         .args(["login", "-u", "AWS", "--password-stdin", host])
         .stdin(Stdio::piped())
