@@ -5,12 +5,12 @@
 
 use bollard::auth::DockerCredentials;
 
-use super::files_layer::{self, PackedLayer};
+use super::files_layer;
 use super::patch::{self, BaseImage};
 use super::source::{self, SourceInput};
 use super::{Base, Made};
 use crate::artifact::Artifact;
-use crate::engine::archive::write_archive;
+use crate::engine::archive::{write_archive, Loadable, NewLayer};
 use crate::engine::docker::DockerEngine;
 use crate::error::Failure;
 use crate::github::commands::Workflow;
@@ -39,16 +39,29 @@ pub async fn with_daemon(
     let patched = patch::patch_image(base, reference, plan, image, ctx, layer.as_ref())?;
     let name = format!("{local_name}:{}", image.tags[0]);
     let archive = scratch.path().join("image.tar");
-    load(
-        engine,
-        &archive,
-        &name,
-        &patched.config,
-        base,
-        layer.as_ref(),
-    )
-    .await?;
-    let daemon_id = Digest::of(&patched.config);
+    let containerd_store = engine
+        .describe()
+        .await
+        .map_err(Failure::from)?
+        .containerd_store;
+    let loadable = Loadable {
+        name: name.clone(),
+        config: patched.config.clone(),
+        manifest: patched.manifest.clone(),
+        base_layers: base.layers.len(),
+        layer: layer.as_ref().map(|l| NewLayer {
+            tar: l.tar.clone(),
+            compressed: l.compressed.clone(),
+            gz: l.gz.clone(),
+        }),
+    };
+    load(engine, &archive, loadable, containerd_store).await?;
+    // The classic store names an image by its config, the containerd store by its manifest.
+    let daemon_id = if containerd_store {
+        patched.manifest.digest.clone()
+    } else {
+        Digest::of(&patched.config)
+    };
     workflow.info(&format!(
         "Patched {} into {name} ({daemon_id}) in {:.1} s.",
         reference.pinned(base.manifest.digest.as_str()),
@@ -163,20 +176,14 @@ async fn pull(
 async fn load(
     engine: &DockerEngine,
     archive: &std::path::Path,
-    name: &str,
-    config: &[u8],
-    base: &BaseImage,
-    layer: Option<&PackedLayer>,
+    image: Loadable,
+    containerd_store: bool,
 ) -> anyhow::Result<()> {
     {
-        let (archive, name, config) = (archive.to_path_buf(), name.to_string(), config.to_vec());
-        let base_layers = base.layers.len();
-        let layer_tar = layer.map(|l| l.tar.clone());
-        tokio::task::spawn_blocking(move || {
-            write_archive(&archive, &name, &config, base_layers, layer_tar.as_deref())
-        })
-        .await?
-        .map_err(|e| Failure::new("Cannot write the image archive", e.to_string()))?;
+        let archive = archive.to_path_buf();
+        tokio::task::spawn_blocking(move || write_archive(&archive, &image, containerd_store))
+            .await?
+            .map_err(|e| Failure::new("Cannot write the image archive", e.to_string()))?;
     }
     let file = tokio::fs::File::open(archive).await?;
     engine
