@@ -666,8 +666,10 @@ fn file_inputs_stay_in_the_workspace_and_are_capped() {
             "leads outside the workspace through a symlink",
         ),
         (
-            s.action()
-                .write_file("Dockerfile", &format!("FROM scratch\n#{}\n", "x".repeat(1 << 20))),
+            s.action().write_file(
+                "Dockerfile",
+                &format!("FROM scratch\n#{}\n", "x".repeat(1 << 20)),
+            ),
             "dockerfile",
             "larger than the 1024 KiB a Dockerfile may have",
         ),

@@ -634,37 +634,62 @@ fn check_fails_a_trust_policy_open_to_every_repository_or_audience() {
     setup(&s, &["--branch", "main"]).expect_code(0);
     let made = check(&s, &[]);
     made.expect_code(0);
-    assert!(made.stdout.contains("Closed: a token of an unrelated repository"), "{made}");
+    assert!(
+        made.stdout
+            .contains("Closed: a token of an unrelated repository"),
+        "{made}"
+    );
     assert!(made.stdout.contains("All checks passed"), "{made}");
 
     let aud = format!("{ISSUER}:aud");
     let sub = format!("{ISSUER}:sub");
-    role_trusting(&s, "only-aud", json!({"StringEquals": {&aud: "sts.amazonaws.com"}}));
+    role_trusting(
+        &s,
+        "only-aud",
+        json!({"StringEquals": {&aud: "sts.amazonaws.com"}}),
+    );
     role_trusting(
         &s,
         "any-repo",
         json!({"StringEquals": {&aud: "sts.amazonaws.com"}, "StringLike": {&sub: "repo:*"}}),
     );
-    role_trusting(&s, "no-aud", json!({"StringEquals": {&sub: format!("repo:{REPO}:ref:refs/heads/main")}}));
+    role_trusting(
+        &s,
+        "no-aud",
+        json!({"StringEquals": {&sub: format!("repo:{REPO}:ref:refs/heads/main")}}),
+    );
     let writes = s.proxy.writes().len();
     for (role, missing) in [
-        ("only-aud", format!("It needs the condition {sub} restricted to this repository")),
-        ("any-repo", format!("It needs the condition {sub} restricted to this repository")),
-        ("no-aud", format!("It needs the condition StringEquals {aud}: sts.amazonaws.com")),
+        (
+            "only-aud",
+            format!("It needs the condition {sub} restricted to this repository"),
+        ),
+        (
+            "any-repo",
+            format!("It needs the condition {sub} restricted to this repository"),
+        ),
+        (
+            "no-aud",
+            format!("It needs the condition StringEquals {aud}: sts.amazonaws.com"),
+        ),
     ] {
         let result = check_role(&s, role);
         result.expect_code(1);
         assert!(result.stdout.contains("Admitted"), "{role}: {result}");
-        assert!(!result.stdout.contains("All checks passed"), "{role}: {result}");
+        assert!(
+            !result.stdout.contains("All checks passed"),
+            "{role}: {result}"
+        );
         let (title, message) = result.errors()[0].clone();
         assert_eq!(title, "Check failed", "{role}");
         assert!(message.contains(&missing), "{role}: {message}");
         // The statement that fixes it admits this repository's run, for the audience.
-        let fix = format!(
-            "\"{sub}\":\"repo:{REPO}:ref:refs/heads/main\""
-        );
+        let fix = format!("\"{sub}\":\"repo:{REPO}:ref:refs/heads/main\"");
         assert!(message.contains(&fix), "{role}: {message}");
-        assert!(message.contains(&format!("\"{aud}\":\"sts.amazonaws.com\"")), "{message}");
+        assert!(
+            message.contains(&format!("\"{aud}\":\"sts.amazonaws.com\"")),
+            "{message}"
+        );
     }
     assert_eq!(s.proxy.writes().len(), writes, "check only reads");
 }
@@ -677,13 +702,18 @@ fn pull_requests_sharing_a_role_with_a_branch_are_warned_of() {
     let warnings = shared.annotations("warning");
     assert_eq!(warnings.len(), 1, "{shared}");
     assert_eq!(warnings[0].0, "Pull requests share the role");
-    assert!(warnings[0].1.contains("--stages dev,main,release"), "{shared}");
+    assert!(
+        warnings[0].1.contains("--stages dev,main,release"),
+        "{shared}"
+    );
     let checked = check(&s, &[]);
     checked.expect_code(0);
     let warnings = checked.annotations("warning");
     assert_eq!(warnings.len(), 1, "{checked}");
     assert!(
-        warnings[0].1.contains(&format!("the runs of repo:{REPO}:ref:refs/heads/main")),
+        warnings[0]
+            .1
+            .contains(&format!("the runs of repo:{REPO}:ref:refs/heads/main")),
         "{checked}"
     );
     assert!(warnings[0].1.contains("--stages"), "{checked}");
@@ -710,7 +740,11 @@ fn patterns_that_match_every_ref_need_any_ref_and_services_are_names() {
     ] {
         let open = setup(&s, &[flag, value]);
         open.expect_code(2);
-        assert!(open.stderr.contains(&format!("{flag}: '{value}' matches every")), "{open}");
+        assert!(
+            open.stderr
+                .contains(&format!("{flag}: '{value}' matches every")),
+            "{open}"
+        );
         assert!(open.stderr.contains("--any-ref"), "{open}");
     }
     for service in ["production/*", "*/*", "prod?/web", "production/web*"] {
@@ -753,7 +787,9 @@ fn terraform_trust_policy(text: &str) -> Value {
     .unwrap();
     let mut context = hcl::eval::Context::new();
     context.declare_var("data", data);
-    let value = call.args[0].evaluate(&context).expect("the document evaluates");
+    let value = call.args[0]
+        .evaluate(&context)
+        .expect("the document evaluates");
     serde_json::to_value(value).unwrap()
 }
 
@@ -766,13 +802,19 @@ fn template_values_are_escaped_for_their_format() {
     terraform.expect_code(0);
     let policy = terraform_trust_policy(&terraform.stdout);
     let statement = &policy["Statement"][0];
-    assert_eq!(statement["Condition"]["StringEquals"][format!("{ISSUER}:sub")], sub);
+    assert_eq!(
+        statement["Condition"]["StringEquals"][format!("{ISSUER}:sub")],
+        sub
+    );
     assert_eq!(
         statement["Principal"]["Federated"],
         format!("arn:aws:iam::{ACCOUNT}:oidc-provider/{ISSUER}")
     );
 
-    let cloudformation = setup(&s, &["--environment", environment, "--format", "cloudformation"]);
+    let cloudformation = setup(
+        &s,
+        &["--environment", environment, "--format", "cloudformation"],
+    );
     cloudformation.expect_code(0);
     let template: Value = serde_json::from_str(&cloudformation.stdout).unwrap();
     let trust = &template["Resources"]["Role0"]["Properties"]["AssumeRolePolicyDocument"];

@@ -163,8 +163,13 @@ mod tests {
 
     #[test]
     fn a_bad_line_is_named_by_its_number_not_shown() {
-        let error = DockerIgnore::parse("target\n[\n::error::x[\n").err().unwrap();
-        assert!(error.starts_with("line 2 of the context's .dockerignore"), "{error}");
+        let error = DockerIgnore::parse("target\n[\n::error::x[\n")
+            .err()
+            .unwrap();
+        assert!(
+            error.starts_with("line 2 of the context's .dockerignore"),
+            "{error}"
+        );
         assert!(!error.contains("::"), "{error}");
     }
 

@@ -4,13 +4,15 @@
 use std::path::{Path, PathBuf};
 
 use super::cache::{self, CachePlan};
-use super::rules::paths::{at_most, inside, resolved_workspace, workspace_path, Candidate, PathKind};
+use super::rules::paths::{
+    at_most, inside, resolved_workspace, workspace_path, Candidate, PathKind,
+};
 use super::rules::values;
 use super::{build_secrets, present, BuildPlan, Builder, Errors, RawInputs};
 use crate::error::InputError;
-use crate::image::dockerignore::DockerIgnore;
 use crate::github::commands::Workflow;
 use crate::github::context::RunContext;
+use crate::image::dockerignore::DockerIgnore;
 use crate::oci::Platform;
 
 /// A Dockerfile's largest size: real ones are a few KiB; this bounds what is read and sent.
@@ -190,8 +192,9 @@ fn dockerfile(
         Some(path) => workspace_path("dockerfile", path, &ctx.workspace, PathKind::File, example),
         None => default_dockerfile(&candidate, ctx, context),
     };
-    let found =
-        found.and_then(|path| at_most(&candidate, &path, DOCKERFILE_MAX_BYTES, "Dockerfile").map(|()| path));
+    let found = found.and_then(|path| {
+        at_most(&candidate, &path, DOCKERFILE_MAX_BYTES, "Dockerfile").map(|()| path)
+    });
     errors.check(found)
 }
 

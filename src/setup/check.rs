@@ -143,7 +143,12 @@ pub async fn check(check: &Check, workflow: &Workflow) -> anyhow::Result<()> {
         )
         .into());
     };
-    problems.extend(trust_problems(check, &role.trust_policy, &provider_arn, workflow));
+    problems.extend(trust_problems(
+        check,
+        &role.trust_policy,
+        &provider_arn,
+        workflow,
+    ));
 
     if !check.repositories.is_empty() {
         let missing = missing_permissions(&client, check, &role.arn, name, workflow).await?;
@@ -227,7 +232,8 @@ fn trust_problems(
         );
     }
     problems.extend(open);
-    if let Some(warning) = openings::pull_requests_beside_protected_refs(check, policy, provider_arn)
+    if let Some(warning) =
+        openings::pull_requests_beside_protected_refs(check, policy, provider_arn)
     {
         workflow.annotate(Level::Warning, "Pull requests share the role", &warning);
     }

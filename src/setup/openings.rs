@@ -75,20 +75,19 @@ fn stranger(check: &Check) -> Check {
     let renamed = |text: &String| {
         ours.iter()
             .zip(&theirs)
-            .fold(text.clone(), |text, (ours, theirs)| text.replace(ours, theirs))
+            .fold(text.clone(), |text, (ours, theirs)| {
+                text.replace(ours, theirs)
+            })
     };
     other.sub = check.sub.as_ref().map(renamed);
     // A reusable workflow of another repository is the same for the stranger's run.
-    other.workflow_ref = check
-        .workflow_ref
-        .as_ref()
-        .map(|w| {
-            if w.starts_with(&format!("{}/", check.repo.full_name())) {
-                renamed(w)
-            } else {
-                w.clone()
-            }
-        });
+    other.workflow_ref = check.workflow_ref.as_ref().map(|w| {
+        if w.starts_with(&format!("{}/", check.repo.full_name())) {
+            renamed(w)
+        } else {
+            w.clone()
+        }
+    });
     other
 }
 
@@ -223,7 +222,10 @@ mod tests {
         let shared = trust::policy(
             PROVIDER,
             "sts.amazonaws.com",
-            &subjects(&["repo:octo/web:ref:refs/heads/main", "repo:octo/web:pull_request"]),
+            &subjects(&[
+                "repo:octo/web:ref:refs/heads/main",
+                "repo:octo/web:pull_request",
+            ]),
         );
         let warning = pull_requests_beside_protected_refs(&check(), &shared, PROVIDER);
         assert!(warning.is_some_and(|w| w.contains("--stages")));
