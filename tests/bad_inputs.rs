@@ -562,7 +562,11 @@ const DEPLOY_CASES: &[(&str, &str, &str)] = &[
     ("ecs-cluster", "prod cluster", "letters, digits"),
     ("ecs-service", "team/web", "letters, digits"),
     ("ecs-container", "app\napp", "twice"),
-    ("task-definition", "ecs/missing.json", "cannot read"),
+    (
+        "task-definition",
+        "ecs/missing.json",
+        "does not exist in the workspace",
+    ),
     ("task-definition", "web:latest", "family"),
     ("ecs-env", "LOG_LEVEL=info", "CONTAINER:KEY=VALUE"),
     ("wait", "maybe", "true or false"),
@@ -595,6 +599,100 @@ fn every_bad_deploy_input_fails_before_any_call() {
         .input("ecs-env", "worker:QUEUE=jobs")
         .run();
     assert_refused_alone(&result, "ecs-env", "worker:QUEUE=jobs", "it has: app");
+    assert_eq!(s.oidc.requests(), 0);
+    assert!(s.proxy.calls().is_empty(), "{:?}", s.proxy.calls());
+    assert!(s.repositories().is_empty());
+}
+
+/// A file outside the workspace, for links to point at.
+fn outside_file(dir: &tempfile::TempDir, name: &str, content: &str) -> std::path::PathBuf {
+    let path = dir.path().join(name);
+    std::fs::write(&path, content).unwrap();
+    path
+}
+
+#[test]
+fn file_inputs_stay_in_the_workspace_and_are_capped() {
+    let s = StandIns::start();
+    let outside = tempfile::tempdir().unwrap();
+    let definition =
+        r#"{"family": "web", "containerDefinitions": [{"name": "app", "image": "web:1"}]}"#;
+    let foreign_definition = outside_file(&outside, "web.json", definition);
+    let foreign_dockerfile = outside_file(&outside, "Dockerfile", "FROM scratch\n");
+    let foreign_ignore = outside_file(&outside, "dockerignore", "*\n");
+    let deploy = || {
+        s.action()
+            .input("ecs-cluster", "production")
+            .input("ecs-service", "web")
+    };
+    // A task definition: absolute, '..', a symlink out, larger than 1 MiB.
+    let big = format!("{}{}", " ".repeat(1 << 20), definition);
+    let runs = [
+        (
+            deploy().input("task-definition", "/etc/passwd"),
+            "task-definition",
+            "inside the workspace (relative, without '..')",
+        ),
+        (
+            deploy().input("task-definition", "../x.json"),
+            "task-definition",
+            "inside the workspace (relative, without '..')",
+        ),
+        (
+            deploy()
+                .symlink("ecs/web.json", &foreign_definition)
+                .input("task-definition", "ecs/web.json"),
+            "task-definition",
+            "leads outside the workspace through a symlink",
+        ),
+        (
+            deploy()
+                .write_file("ecs/big.json", &big)
+                .input("task-definition", "ecs/big.json"),
+            "task-definition",
+            "larger than the 1024 KiB a task definition file may have",
+        ),
+        // The Dockerfile: the context's own, or one named, linked out of the workspace.
+        (
+            s.action().symlink("Dockerfile", &foreign_dockerfile),
+            "dockerfile",
+            "'the context's Dockerfile' leads outside the workspace through a symlink",
+        ),
+        (
+            s.action()
+                .symlink("docker/prod.Dockerfile", &foreign_dockerfile)
+                .input("dockerfile", "docker/prod.Dockerfile"),
+            "dockerfile",
+            "leads outside the workspace through a symlink",
+        ),
+        (
+            s.action().write_file(
+                "Dockerfile",
+                &format!("FROM scratch\n#{}\n", "x".repeat(1 << 20)),
+            ),
+            "dockerfile",
+            "larger than the 1024 KiB a Dockerfile may have",
+        ),
+        // The context's .dockerignore: linked out, or with a bad line, which is not echoed.
+        (
+            s.action().symlink(".dockerignore", &foreign_ignore),
+            "context",
+            "symlink to outside the context",
+        ),
+        (
+            s.action()
+                .write_file(".dockerignore", "target\n::error title=x::[injected\n"),
+            "context",
+            "line 2 of the context's .dockerignore is not a valid pattern",
+        ),
+    ];
+    for (run, input, words) in runs {
+        let result = run.run();
+        assert_refused_alone(&result, input, "", words);
+        assert!(!result.stdout.contains("injected"), "{result}");
+        assert!(!result.stdout.contains("root:"), "{result}");
+        result.assert_no_secret_leaked(&s.secrets(), true);
+    }
     assert_eq!(s.oidc.requests(), 0);
     assert!(s.proxy.calls().is_empty(), "{:?}", s.proxy.calls());
     assert!(s.repositories().is_empty());

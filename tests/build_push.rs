@@ -434,12 +434,15 @@ fn a_context_that_cannot_be_packed_is_named_as_the_cause() {
     let s = StandIns::start();
     let result = s.action().write_file(".dockerignore", "logs/[\n").run();
     result.expect_code(1);
+    // Read with the inputs, before any call; the line is named, not shown.
     let (title, message) = &result.errors()[0];
-    assert_eq!(title, "Cannot read the build context", "{result}");
+    assert_eq!(title, "Invalid input 'context'", "{result}");
     assert!(
-        message.contains("bad .dockerignore pattern 'logs/['"),
+        message.contains("line 1 of the context's .dockerignore is not a valid pattern"),
         "{message}"
     );
+    assert!(!message.contains("logs/["), "{message}");
+    assert!(s.proxy.calls().is_empty(), "{:?}", s.proxy.calls());
     assert!(s.reader().tags(REPO).is_empty());
 }
 

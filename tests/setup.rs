@@ -601,3 +601,227 @@ fn check_takes_iams_simulation_where_it_is_allowed_over_its_own_reading() {
         "{read}"
     );
 }
+
+/// A role of `trust`'s conditions for GitHub's provider, made by hand as a console user might.
+fn role_trusting(s: &StandIns, name: &str, conditions: Value) {
+    let document = json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Effect": "Allow",
+            "Principal": {"Federated": format!("arn:aws:iam::{ACCOUNT}:oidc-provider/{ISSUER}")},
+            "Action": "sts:AssumeRoleWithWebIdentity",
+            "Condition": conditions
+        }]
+    });
+    block_on(
+        s.iam()
+            .create_role()
+            .role_name(name)
+            .assume_role_policy_document(document.to_string())
+            .send(),
+    )
+    .expect("the role");
+}
+
+fn check_role(s: &StandIns, role: &str) -> ActionResult {
+    let role = format!("arn:aws:iam::{ACCOUNT}:role/{role}");
+    admin(s, &["check", "--role-arn", &role, "--github-repo", REPO])
+}
+
+#[test]
+fn check_fails_a_trust_policy_open_to_every_repository_or_audience() {
+    let s = StandIns::start();
+    setup(&s, &["--branch", "main"]).expect_code(0);
+    let made = check(&s, &[]);
+    made.expect_code(0);
+    assert!(
+        made.stdout
+            .contains("Closed: a token of an unrelated repository"),
+        "{made}"
+    );
+    assert!(made.stdout.contains("All checks passed"), "{made}");
+
+    let aud = format!("{ISSUER}:aud");
+    let sub = format!("{ISSUER}:sub");
+    role_trusting(
+        &s,
+        "only-aud",
+        json!({"StringEquals": {&aud: "sts.amazonaws.com"}}),
+    );
+    role_trusting(
+        &s,
+        "any-repo",
+        json!({"StringEquals": {&aud: "sts.amazonaws.com"}, "StringLike": {&sub: "repo:*"}}),
+    );
+    role_trusting(
+        &s,
+        "no-aud",
+        json!({"StringEquals": {&sub: format!("repo:{REPO}:ref:refs/heads/main")}}),
+    );
+    let writes = s.proxy.writes().len();
+    for (role, missing) in [
+        (
+            "only-aud",
+            format!("It needs the condition {sub} restricted to this repository"),
+        ),
+        (
+            "any-repo",
+            format!("It needs the condition {sub} restricted to this repository"),
+        ),
+        (
+            "no-aud",
+            format!("It needs the condition StringEquals {aud}: sts.amazonaws.com"),
+        ),
+    ] {
+        let result = check_role(&s, role);
+        result.expect_code(1);
+        assert!(result.stdout.contains("Admitted"), "{role}: {result}");
+        assert!(
+            !result.stdout.contains("All checks passed"),
+            "{role}: {result}"
+        );
+        let (title, message) = result.errors()[0].clone();
+        assert_eq!(title, "Check failed", "{role}");
+        assert!(message.contains(&missing), "{role}: {message}");
+        // The statement that fixes it admits this repository's run, for the audience.
+        let fix = format!("\"{sub}\":\"repo:{REPO}:ref:refs/heads/main\"");
+        assert!(message.contains(&fix), "{role}: {message}");
+        assert!(
+            message.contains(&format!("\"{aud}\":\"sts.amazonaws.com\"")),
+            "{message}"
+        );
+    }
+    assert_eq!(s.proxy.writes().len(), writes, "check only reads");
+}
+
+#[test]
+fn pull_requests_sharing_a_role_with_a_branch_are_warned_of() {
+    let s = StandIns::start();
+    let shared = setup(&s, &["--branch", "main", "--pull-requests"]);
+    shared.expect_code(0);
+    let warnings = shared.annotations("warning");
+    assert_eq!(warnings.len(), 1, "{shared}");
+    assert_eq!(warnings[0].0, "Pull requests share the role");
+    assert!(
+        warnings[0].1.contains("--stages dev,main,release"),
+        "{shared}"
+    );
+    let checked = check(&s, &[]);
+    checked.expect_code(0);
+    let warnings = checked.annotations("warning");
+    assert_eq!(warnings.len(), 1, "{checked}");
+    assert!(
+        warnings[0]
+            .1
+            .contains(&format!("the runs of repo:{REPO}:ref:refs/heads/main")),
+        "{checked}"
+    );
+    assert!(warnings[0].1.contains("--stages"), "{checked}");
+
+    // A role of its own for main: no warning; nor from the stages' split.
+    let s = StandIns::start();
+    let alone = setup(&s, &["--branch", "main"]);
+    assert!(alone.annotations("warning").is_empty(), "{alone}");
+    assert!(check(&s, &[]).annotations("warning").is_empty());
+    let staged = setup(&s, &["--stages", "dev,main,release"]);
+    staged.expect_code(0);
+    assert!(staged.annotations("warning").is_empty(), "{staged}");
+}
+
+#[test]
+fn patterns_that_match_every_ref_need_any_ref_and_services_are_names() {
+    let s = StandIns::start();
+    for (flag, value) in [
+        ("--branch", "*"),
+        ("--branch", "**"),
+        ("--branch", "*/*"),
+        ("--tag", "*"),
+        ("--environment", "?*"),
+    ] {
+        let open = setup(&s, &[flag, value]);
+        open.expect_code(2);
+        assert!(
+            open.stderr
+                .contains(&format!("{flag}: '{value}' matches every")),
+            "{open}"
+        );
+        assert!(open.stderr.contains("--any-ref"), "{open}");
+    }
+    for service in ["production/*", "*/*", "prod?/web", "production/web*"] {
+        let pattern = setup(&s, &["--branch", "main", "--ecs-service", service]);
+        pattern.expect_code(2);
+        assert!(pattern.stderr.contains("names, not patterns"), "{pattern}");
+    }
+    assert!(s.proxy.calls().is_empty(), "{:?}", s.proxy.calls());
+    // Said on purpose, every branch is admitted (and only branches).
+    setup(&s, &["--branch", "*", "--any-ref"]).expect_code(0);
+    let subject =
+        &trust_policy(&s, ROLE)["Statement"][0]["Condition"]["StringLike"][format!("{ISSUER}:sub")];
+    assert_eq!(subject, &json!(format!("repo:{REPO}:ref:refs/heads/*")));
+    // A pattern with a fixed part needs nothing more.
+    setup(&s, &["--branch", "release/*"]).expect_code(0);
+}
+
+/// The Terraform's trust policy of the first role, evaluated as Terraform would, with the
+/// data sources' values put in.
+fn terraform_trust_policy(text: &str) -> Value {
+    use hcl::eval::Evaluate;
+    let body: hcl::Body = hcl::from_str(text).expect("the Terraform is HCL");
+    let role = body
+        .blocks()
+        .find(|b| b.identifier() == "resource" && b.labels()[0].as_str() == "aws_iam_role")
+        .expect("a role");
+    let policy = role
+        .body()
+        .attributes()
+        .find(|a| a.key() == "assume_role_policy")
+        .expect("its trust policy");
+    let hcl::Expression::FuncCall(call) = policy.expr() else {
+        panic!("jsonencode(...): {:?}", policy.expr());
+    };
+    let data: hcl::Value = serde_json::from_value(json!({
+        "aws_partition": {"current": {"partition": "aws"}},
+        "aws_caller_identity": {"current": {"account_id": ACCOUNT}},
+        "aws_region": {"current": {"name": REGION}}
+    }))
+    .unwrap();
+    let mut context = hcl::eval::Context::new();
+    context.declare_var("data", data);
+    let value = call.args[0]
+        .evaluate(&context)
+        .expect("the document evaluates");
+    serde_json::to_value(value).unwrap()
+}
+
+#[test]
+fn template_values_are_escaped_for_their_format() {
+    let s = StandIns::start();
+    let environment = "deploy-${var.x}-%{if true}-${AWS::Region}";
+    let sub = format!("repo:{REPO}:environment:{environment}");
+    let terraform = setup(&s, &["--environment", environment, "--format", "terraform"]);
+    terraform.expect_code(0);
+    let policy = terraform_trust_policy(&terraform.stdout);
+    let statement = &policy["Statement"][0];
+    assert_eq!(
+        statement["Condition"]["StringEquals"][format!("{ISSUER}:sub")],
+        sub
+    );
+    assert_eq!(
+        statement["Principal"]["Federated"],
+        format!("arn:aws:iam::{ACCOUNT}:oidc-provider/{ISSUER}")
+    );
+
+    let cloudformation = setup(
+        &s,
+        &["--environment", environment, "--format", "cloudformation"],
+    );
+    cloudformation.expect_code(0);
+    let template: Value = serde_json::from_str(&cloudformation.stdout).unwrap();
+    let trust = &template["Resources"]["Role0"]["Properties"]["AssumeRolePolicyDocument"];
+    // A plain string, never an Fn::Sub that would put the region in.
+    assert_eq!(
+        trust["Statement"][0]["Condition"]["StringEquals"][format!("{ISSUER}:sub")],
+        json!(sub)
+    );
+    assert!(s.proxy.calls().is_empty());
+}

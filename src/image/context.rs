@@ -231,11 +231,7 @@ fn walk(
         let path = path.to_path_buf();
         move |source| ContextError::Io { path, source }
     };
-    let ignore = match std::fs::read_to_string(context.join(".dockerignore")) {
-        Ok(text) => DockerIgnore::parse(&text).map_err(ContextError::DockerIgnore)?,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => DockerIgnore::empty(),
-        Err(e) => return Err(io_error(&context.join(".dockerignore"))(e)),
-    };
+    let ignore = DockerIgnore::read(context).map_err(ContextError::DockerIgnore)?;
     let dockerfile_name = dockerfile_in_tar(context, dockerfile)?;
     let dockerfile_inside = (dockerfile_name != OUTSIDE_DOCKERFILE).then_some(dockerfile_name);
 

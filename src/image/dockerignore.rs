@@ -5,16 +5,58 @@
 //! Written on `globset` because no maintained crate implements Docker's exact rules (the
 //! `ignore` crate follows `.gitignore`, which differs: unanchored patterns, no parent matching).
 
+use std::io::Read;
+use std::path::Path;
+
 use globset::GlobMatcher;
+
+/// The largest `.dockerignore` read: real ones are a few hundred bytes.
+pub const MAX_BYTES: u64 = 1 << 20;
 
 pub struct DockerIgnore {
     rules: Vec<(GlobMatcher, bool)>,
 }
 
 impl DockerIgnore {
+    /// The context's `.dockerignore`, read through its resolved path, which must stay inside
+    /// the context: a symlink out of it would let a file elsewhere decide what is sent. At most
+    /// [`MAX_BYTES`]; none when the context has none.
+    pub fn read(context: &Path) -> Result<Self, String> {
+        let path = context.join(".dockerignore");
+        if std::fs::symlink_metadata(&path).is_err_and(|e| e.kind() == std::io::ErrorKind::NotFound)
+        {
+            return Ok(Self::empty());
+        }
+        let cannot = |e: std::io::Error| format!("the context's .dockerignore cannot be read: {e}");
+        let real = path.canonicalize().map_err(cannot)?;
+        let root = context.canonicalize().map_err(cannot)?;
+        if !real.starts_with(&root) || !real.is_file() {
+            return Err(
+                "the context's .dockerignore is a symlink to outside the context (or not a \
+                 file); make it a file of the context"
+                    .to_string(),
+            );
+        }
+        let mut bytes = Vec::new();
+        std::fs::File::open(&real)
+            .and_then(|file| file.take(MAX_BYTES + 1).read_to_end(&mut bytes))
+            .map_err(cannot)?;
+        if bytes.len() as u64 > MAX_BYTES {
+            return Err(format!(
+                "the context's .dockerignore is larger than {} KiB",
+                MAX_BYTES / 1024
+            ));
+        }
+        let text = String::from_utf8(bytes)
+            .map_err(|_| "the context's .dockerignore is not UTF-8 text".to_string())?;
+        Self::parse(&text)
+    }
+
+    /// The lines of a `.dockerignore`. A bad line is named by its number, never shown: its text
+    /// is the repository's, and the log is read by the runner as commands.
     pub fn parse(text: &str) -> Result<Self, String> {
         let mut rules = Vec::new();
-        for line in text.lines() {
+        for (index, line) in text.lines().enumerate() {
             let line = line.trim();
             if line.is_empty() || line.starts_with('#') {
                 continue;
@@ -31,7 +73,13 @@ impl DockerIgnore {
                 .literal_separator(true)
                 .backslash_escape(true)
                 .build()
-                .map_err(|e| format!("bad .dockerignore pattern '{line}': {e}"))?;
+                .map_err(|e| {
+                    format!(
+                        "line {} of the context's .dockerignore is not a valid pattern ({})",
+                        index + 1,
+                        e.kind()
+                    )
+                })?;
             rules.push((glob.compile_matcher(), include));
         }
         Ok(Self { rules })
@@ -111,6 +159,37 @@ mod tests {
         assert!(!ignore.excludes("docs/keep.md"));
         assert!(!ignore.excludes("src/main.rs"));
         assert!(ignore.has_exceptions());
+    }
+
+    #[test]
+    fn a_bad_line_is_named_by_its_number_not_shown() {
+        let error = DockerIgnore::parse("target\n[\n::error::x[\n")
+            .err()
+            .unwrap();
+        assert!(
+            error.starts_with("line 2 of the context's .dockerignore"),
+            "{error}"
+        );
+        assert!(!error.contains("::"), "{error}");
+    }
+
+    #[test]
+    fn read_stays_in_the_context_and_is_capped() {
+        let dir = tempfile::tempdir().unwrap();
+        let context = dir.path().join("app");
+        std::fs::create_dir(&context).unwrap();
+        assert!(DockerIgnore::read(&context).is_ok_and(|i| !i.excludes("x")));
+        std::fs::write(dir.path().join("outside"), "x\n").unwrap();
+        std::os::unix::fs::symlink("../outside", context.join(".dockerignore")).unwrap();
+        let error = DockerIgnore::read(&context).err().unwrap();
+        assert!(error.contains("outside the context"), "{error}");
+        std::fs::remove_file(context.join(".dockerignore")).unwrap();
+        let big = "x\n".repeat(MAX_BYTES as usize / 2 + 1);
+        std::fs::write(context.join(".dockerignore"), big).unwrap();
+        let error = DockerIgnore::read(&context).err().unwrap();
+        assert!(error.contains("larger than 1024 KiB"), "{error}");
+        std::fs::write(context.join(".dockerignore"), "x\n").unwrap();
+        assert!(DockerIgnore::read(&context).is_ok_and(|i| i.excludes("x")));
     }
 
     #[test]

@@ -4,13 +4,19 @@
 use std::path::{Path, PathBuf};
 
 use super::cache::{self, CachePlan};
-use super::rules::paths::{workspace_path, PathKind};
+use super::rules::paths::{
+    at_most, inside, resolved_workspace, workspace_path, Candidate, PathKind,
+};
 use super::rules::values;
 use super::{build_secrets, present, BuildPlan, Builder, Errors, RawInputs};
 use crate::error::InputError;
 use crate::github::commands::Workflow;
 use crate::github::context::RunContext;
+use crate::image::dockerignore::DockerIgnore;
 use crate::oci::Platform;
+
+/// A Dockerfile's largest size: real ones are a few KiB; this bounds what is read and sent.
+const DOCKERFILE_MAX_BYTES: u64 = 1 << 20;
 
 /// The words `builder` accepts.
 const BUILDERS: &[(&str, Builder)] = &[
@@ -56,6 +62,9 @@ pub(super) fn plan(
         PathKind::Folder,
         "app",
     ));
+    if let Some(context) = &context {
+        dockerignore(context, errors);
+    }
     let dockerfile = context
         .as_ref()
         .and_then(|context| dockerfile(raw, ctx, context, errors));
@@ -163,34 +172,59 @@ fn platform(value: &str) -> Result<Platform, InputError> {
     Platform::parse(value).map_err(|why| InputError::new("platform", why, example))
 }
 
-/// The `dockerfile` input, or the context's `Dockerfile` when it has one.
+/// The `dockerfile` input, or the context's `Dockerfile` when it has one: either resolved,
+/// inside the workspace and at most [`DOCKERFILE_MAX_BYTES`].
 fn dockerfile(
     raw: &RawInputs,
     ctx: &RunContext,
     context: &Path,
     errors: &mut Errors,
 ) -> Option<PathBuf> {
-    if let Some(path) = present(&raw.dockerfile) {
-        return errors.check(workspace_path(
+    let example = "app/Dockerfile";
+    let given = present(&raw.dockerfile);
+    let shown = given.unwrap_or("the context's Dockerfile");
+    let candidate = Candidate {
+        input: "dockerfile",
+        shown,
+        example,
+    };
+    let found = match given {
+        Some(path) => workspace_path("dockerfile", path, &ctx.workspace, PathKind::File, example),
+        None => default_dockerfile(&candidate, ctx, context),
+    };
+    let found = found.and_then(|path| {
+        at_most(&candidate, &path, DOCKERFILE_MAX_BYTES, "Dockerfile").map(|()| path)
+    });
+    errors.check(found)
+}
+
+/// The context's `Dockerfile`, resolved inside the workspace.
+fn default_dockerfile(
+    candidate: &Candidate<'_>,
+    ctx: &RunContext,
+    context: &Path,
+) -> Result<PathBuf, InputError> {
+    let default = context.join("Dockerfile");
+    if std::fs::symlink_metadata(&default).is_err() {
+        return Err(InputError::new(
             "dockerfile",
-            path,
-            &ctx.workspace,
-            PathKind::File,
-            "app/Dockerfile",
+            format!(
+                "is empty and the context has no Dockerfile ({}); name the Dockerfile, or set 'image' to push an image built earlier",
+                default.display()
+            ),
+            candidate.example,
         ));
     }
-    let default = context.join("Dockerfile");
-    if default.is_file() {
-        return Some(default);
+    let root = resolved_workspace("dockerfile", &ctx.workspace, candidate.example)?;
+    inside(candidate, &default, &root, PathKind::File)
+}
+
+/// The context's `.dockerignore`, read and parsed now, so that one leading out of the context,
+/// too large or with a bad line stops the run before any call.
+fn dockerignore(context: &Path, errors: &mut Errors) {
+    if let Err(why) = DockerIgnore::read(context) {
+        errors.refuse(InputError::new("context", why, "app"));
     }
-    errors.check(Err(InputError::new(
-        "dockerfile",
-        format!(
-            "is empty and the context has no Dockerfile ({}); name the Dockerfile, or set 'image' to push an image built earlier",
-            default.display()
-        ),
-        "app/Dockerfile",
-    )))
 }
 
 #[cfg(test)]

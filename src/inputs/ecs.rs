@@ -7,10 +7,15 @@ use std::time::Duration;
 
 use regex::Regex;
 
+use super::rules::paths::{read_workspace_file, Candidate};
 use super::rules::values;
 use super::{present, EcsEnv, EcsPlan, Errors, RawInputs, TaskDefinitionSource};
 use crate::ecs::TaskDefinition;
 use crate::error::InputError;
+
+/// A task definition file's largest size: ECS's own limit on a registered one is 64 KiB, so a
+/// file this large is a mistake, and reading more is memory spent for nothing.
+const TASK_DEFINITION_MAX_BYTES: u64 = 1 << 20;
 
 /// ECS's rule for cluster, service, container and family names.
 static NAME: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[A-Za-z0-9_-]{1,255}$").unwrap());
@@ -178,18 +183,16 @@ fn task_definition(value: &str, workspace: &Path) -> Result<TaskDefinitionSource
             ))
         };
     }
-    let path = workspace.join(value);
-    let text = std::fs::read_to_string(&path).map_err(|e| {
-        InputError::new(
-            "task-definition",
-            format!(
-                "cannot read '{value}' (looked for {}: {e}); give a path relative to the \
-                 workspace",
-                path.display()
-            ),
+    let text = read_workspace_file(
+        &Candidate {
+            input: "task-definition",
+            shown: value,
             example,
-        )
-    })?;
+        },
+        workspace,
+        TASK_DEFINITION_MAX_BYTES,
+        "task definition file",
+    )?;
     let definition = TaskDefinition::parse(&text).map_err(|why| {
         InputError::new(
             "task-definition",

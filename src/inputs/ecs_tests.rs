@@ -146,7 +146,9 @@ fn a_task_definition_file_is_read_checked_and_its_containers_known() {
 
     for (file, why) in [
         ("ecs/broken.json", "has no 'containerDefinitions'"),
-        ("ecs/missing.json", "cannot read"),
+        ("ecs/missing.json", "does not exist in the workspace"),
+        ("/etc/passwd", "inside the workspace"),
+        ("../web.json", "inside the workspace"),
     ] {
         let errors = deploy(&[("INPUT_TASK-DEFINITION", file)]).unwrap_err();
         assert!(errors[0].rule.contains(why), "{file}: {}", errors[0]);

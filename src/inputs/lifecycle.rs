@@ -6,11 +6,13 @@ use std::path::Path;
 
 use serde_json::{json, Value};
 
-use super::rules::paths::{workspace_path, PathKind};
+use super::rules::paths::{read_workspace_file, Candidate};
 use crate::error::InputError;
 
 const INPUT: &str = "lifecycle-policy";
 const MAX_LEN: usize = 30_720;
+/// A file's largest size: twice ECR's limit on the text (whitespace aside, it is refused then).
+const MAX_FILE_BYTES: u64 = 64 * 1024;
 const EXAMPLE: &str = r#"{"rules":[{"rulePriority":1,"description":"keep 30","selection":{"tagStatus":"any","countType":"imageCountMoreThan","countNumber":30},"action":{"type":"expire"}}]}"#;
 
 /// A lifecycle policy that passed the checks: the text sent to ECR, and its parsed value.
@@ -46,23 +48,16 @@ pub fn parse(input: &str, workspace: &Path) -> Result<LifecyclePolicy, InputErro
     let text = if trimmed.starts_with('{') {
         trimmed.to_string()
     } else {
-        let path = workspace_path(
-            INPUT,
-            trimmed,
+        read_workspace_file(
+            &Candidate {
+                input: INPUT,
+                shown: trimmed,
+                example: ".github/ecr-lifecycle.json",
+            },
             workspace,
-            PathKind::File,
-            ".github/ecr-lifecycle.json",
-        )?;
-        std::fs::read_to_string(&path).map_err(|e| {
-            InputError::new(
-                INPUT,
-                format!(
-                    "is neither JSON text (starting with '{{') nor a readable file: {} ({e})",
-                    path.display()
-                ),
-                ".github/ecr-lifecycle.json",
-            )
-        })?
+            MAX_FILE_BYTES,
+            "lifecycle policy file",
+        )?
     };
     check(&text)
 }

@@ -49,13 +49,16 @@ fn file_line(number: usize, line: &str, workspace: &Path) -> Result<FileSpec, In
     let Some(dest) = words.next() else {
         return Err(bad("has no DEST after '=>'".into()));
     };
+    let given = Path::new(source);
     let source =
         workspace_path("files", source, workspace, PathKind::Any, "").map_err(|e| bad(e.rule))?;
     let into_folder = dest.ends_with('/') && dest != "/";
     let dest = destination(dest).map_err(&bad)?;
     let dest = if into_folder {
-        let name = source
+        // The name as written (a symlink's, not its target's), as `COPY` names it.
+        let name = given
             .file_name()
+            .or_else(|| source.file_name())
             .and_then(|n| n.to_str())
             .ok_or_else(|| bad("has a SRC without a file name".into()))?;
         format!("{dest}/{name}")

@@ -256,25 +256,43 @@ fn who_may_push(matches: &ArgMatches) -> [(&'static str, bool); 5] {
     ]
 }
 
-/// The subjects of the allowed refs; at least one, and no open role unless `--any-ref`.
+/// The subjects of the allowed refs; at least one, and no open role unless `--any-ref`: a
+/// pattern that matches every branch, environment or tag is taken only beside `--any-ref`,
+/// which then says it on purpose.
 fn subjects(matches: &ArgMatches, repo: &GitHubRepo) -> Result<Vec<String>, Failure> {
     let prefix = repo.subject_prefix();
+    let any_ref = matches.get_flag("any-ref");
     let mut subjects: Vec<String> = Vec::new();
-    for branch in values(matches, "branch") {
-        subjects.push(format!("{prefix}:ref:refs/heads/{branch}"));
-    }
-    for environment in values(matches, "environment") {
-        subjects.push(format!("{prefix}:environment:{environment}"));
-    }
-    for tag in values(matches, "tag") {
-        subjects.push(format!("{prefix}:ref:refs/tags/{tag}"));
+    let mut opens_every_ref = false;
+    for (flag, kind, form) in [
+        ("branch", "branch", "ref:refs/heads/"),
+        ("environment", "environment", "environment:"),
+        ("tag", "tag", "ref:refs/tags/"),
+    ] {
+        for pattern in values(matches, flag) {
+            if matches_every_name(&pattern) {
+                if !any_ref {
+                    return Err(refused(
+                        flag,
+                        format!(
+                            "'{pattern}' matches every {kind}, so any workflow on any {kind} \
+                             could push: name the {kind}s that may (patterns with a fixed \
+                             part, like release/*), or add --any-ref to open the role on purpose"
+                        ),
+                        if flag == "tag" { "'v*'" } else { "main" },
+                    ));
+                }
+                opens_every_ref = true;
+            }
+            subjects.push(format!("{prefix}:{form}{pattern}"));
+        }
     }
     if matches.get_flag("pull-requests") {
         subjects.push(format!("{prefix}:pull_request"));
     }
-    match (matches.get_flag("any-ref"), subjects.is_empty()) {
+    match (any_ref, subjects.is_empty()) {
         (true, true) => Ok(vec![format!("{prefix}:*")]),
-        (true, false) => Err(refused(
+        (true, false) if !opens_every_ref => Err(refused(
             "any-ref",
             "admits every ref already; leave out --branch, --environment, --tag and --pull-requests, or --any-ref",
             "(no value: a switch)",
@@ -284,21 +302,38 @@ fn subjects(matches: &ArgMatches, repo: &GitHubRepo) -> Result<Vec<String>, Fail
             "or --environment, --tag, --pull-requests (or --stages) is required: say who may push (a role open to every ref of the repository needs --any-ref)",
             "main",
         )),
-        (false, false) => Ok(subjects),
+        _ => Ok(subjects),
     }
 }
 
+/// A pattern of wildcards and slashes only (`*`, `**`, `*/*`, `?*`): IAM's `*` crosses `/`, so
+/// it matches every name of its kind.
+fn matches_every_name(pattern: &str) -> bool {
+    pattern.contains('*') && pattern.chars().all(|c| matches!(c, '*' | '?' | '/'))
+}
+
+/// `CLUSTER/SERVICE`, both names (the policy grants exactly these, so no `*` or `?`).
 fn ecs_services(matches: &ArgMatches) -> Result<Vec<(String, String)>, Failure> {
+    let name = |part: &str| {
+        (1..=255).contains(&part.len())
+            && part
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_'))
+    };
     values(matches, "ecs-service")
         .iter()
         .map(|s| {
             s.split_once('/')
-                .filter(|(c, v)| !c.is_empty() && !v.is_empty() && !v.contains('/'))
+                .filter(|(c, v)| name(c) && name(v))
                 .map(|(c, v)| (c.to_string(), v.to_string()))
                 .ok_or_else(|| {
                     refused(
                         "ecs-service",
-                        format!("'{s}' is not CLUSTER/SERVICE"),
+                        format!(
+                            "'{s}' is not CLUSTER/SERVICE: two names of letters, digits, \
+                             hyphens and underscores (names, not patterns: the role may deploy \
+                             exactly these services)"
+                        ),
                         "production/web",
                     )
                 })

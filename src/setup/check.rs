@@ -6,11 +6,11 @@
 use clap::ArgMatches;
 
 use super::args::{self, value, GitHubRepo};
-use super::call_failed;
+use super::{call_failed, openings};
 use crate::aws::config::{sdk_config, CredentialSource};
 use crate::aws::iam;
 use crate::error::Failure;
-use crate::github::commands::Workflow;
+use crate::github::commands::{Level, Workflow};
 use crate::iam::condition::Outcome;
 use crate::iam::permissions::{self, Access};
 use crate::iam::trust::{self, Token};
@@ -71,22 +71,25 @@ impl Check {
         })
     }
 
-    /// The claims of the token the run would present, as GitHub sets them: the environment's
-    /// `sub` wins, then a pull request's, then the ref's.
-    pub fn token(&self) -> Token {
+    /// The `sub` of the token the run would present, as GitHub sets it: the environment's wins,
+    /// then a pull request's, then the ref's.
+    pub fn subject(&self) -> String {
         let prefix = self.repo.subject_prefix();
-        let sub =
-            self.sub
-                .clone()
-                .unwrap_or_else(|| match (&self.environment, self.event.as_str()) {
-                    (Some(environment), _) => format!("{prefix}:environment:{environment}"),
-                    (None, "pull_request" | "pull_request_target") => {
-                        format!("{prefix}:pull_request")
-                    }
-                    (None, _) => format!("{prefix}:ref:{}", self.git_ref),
-                });
+        self.sub
+            .clone()
+            .unwrap_or_else(|| match (&self.environment, self.event.as_str()) {
+                (Some(environment), _) => format!("{prefix}:environment:{environment}"),
+                (None, "pull_request" | "pull_request_target") => {
+                    format!("{prefix}:pull_request")
+                }
+                (None, _) => format!("{prefix}:ref:{}", self.git_ref),
+            })
+    }
+
+    /// The claims of the token the run would present, as GitHub sets them.
+    pub fn token(&self) -> Token {
         let mut token = Token::default()
-            .with("sub", &sub)
+            .with("sub", &self.subject())
             .with("aud", &self.audience)
             .with("repository", &self.repo.full_name())
             .with("repository_owner", &self.repo.owner)
@@ -140,37 +143,12 @@ pub async fn check(check: &Check, workflow: &Workflow) -> anyhow::Result<()> {
         )
         .into());
     };
-    let token = check.token();
-    let evaluation = trust::evaluate(&role.trust_policy, &provider_arn, &token);
-    {
-        let _group = workflow.group(&format!(
-            "Trust policy of {name} against the token of this run"
-        ));
-        for (claim, values) in &token.claims {
-            workflow.info(&format!("  token {claim:<20} {}", values.join(", ")));
-        }
-        for statement in &evaluation.statements {
-            report_statement(statement, workflow);
-        }
-    }
-    if evaluation.admitted() {
-        workflow.info(&format!(
-            "Admitted: a run of {} on {} may assume {}.",
-            check.repo.full_name(),
-            describe_run(check),
-            check.role.arn
-        ));
-    } else {
-        let sub = token.claims[0].1[0].clone();
-        let admitting = trust::policy(&provider_arn, &check.audience, &[sub]);
-        problems.push(format!(
-            "The trust policy refuses a run of {} on {}{}. A statement that admits it: {}",
-            check.repo.full_name(),
-            describe_run(check),
-            first_refusal(&evaluation).map_or(String::new(), |why| format!(" ({why})")),
-            admitting["Statement"][0]
-        ));
-    }
+    problems.extend(trust_problems(
+        check,
+        &role.trust_policy,
+        &provider_arn,
+        workflow,
+    ));
 
     if !check.repositories.is_empty() {
         let missing = missing_permissions(&client, check, &role.arn, name, workflow).await?;
@@ -205,6 +183,61 @@ pub async fn check(check: &Check, workflow: &Workflow) -> anyhow::Result<()> {
         return Ok(());
     }
     Err(Failure::new("Check failed", problems.join("\n")).into())
+}
+
+/// Whether the role's trust admits this run, and whether it admits runs it must not (another
+/// repository's, another audience's: `check` fails), or pull requests beside a protected ref
+/// (a warning).
+fn trust_problems(
+    check: &Check,
+    policy: &serde_json::Value,
+    provider_arn: &str,
+    workflow: &Workflow,
+) -> Vec<String> {
+    let name = check.role.arn.rsplit('/').next().unwrap_or_default();
+    let token = check.token();
+    let evaluation = trust::evaluate(policy, provider_arn, &token);
+    {
+        let _group = workflow.group(&format!(
+            "Trust policy of {name} against the token of this run"
+        ));
+        for (claim, values) in &token.claims {
+            workflow.info(&format!("  token {claim:<20} {}", values.join(", ")));
+        }
+        for statement in &evaluation.statements {
+            report_statement(statement, workflow);
+        }
+    }
+    let mut problems = Vec::new();
+    if evaluation.admitted() {
+        workflow.info(&format!(
+            "Admitted: a run of {} on {} may assume {}.",
+            check.repo.full_name(),
+            describe_run(check),
+            check.role.arn
+        ));
+    } else {
+        problems.push(format!(
+            "The trust policy refuses a run of {} on {}{}. A statement that admits it: {}",
+            check.repo.full_name(),
+            describe_run(check),
+            first_refusal(&evaluation).map_or(String::new(), |why| format!(" ({why})")),
+            openings::admitting(check, provider_arn)
+        ));
+    }
+    let open = openings::problems(check, policy, provider_arn);
+    if open.is_empty() {
+        workflow.info(
+            "Closed: a token of an unrelated repository, or minted for another audience, is refused.",
+        );
+    }
+    problems.extend(open);
+    if let Some(warning) =
+        openings::pull_requests_beside_protected_refs(check, policy, provider_arn)
+    {
+        workflow.annotate(Level::Warning, "Pull requests share the role", &warning);
+    }
+    problems
 }
 
 /// The calls of a push the role may not make: as IAM simulates them where the caller may ask

@@ -8,6 +8,7 @@ mod blueprint;
 mod changes;
 pub mod check;
 mod documents;
+mod openings;
 mod templates;
 
 use serde_json::Value;
@@ -17,7 +18,7 @@ use crate::aws::ecr;
 use crate::aws::errors::CallFailure;
 use crate::aws::{ecs, iam, sts};
 use crate::error::Failure;
-use crate::github::commands::Workflow;
+use crate::github::commands::{Level, Workflow};
 use crate::iam::permissions::{self, Deploy, Needs};
 use crate::iam::trust;
 use crate::inputs::lifecycle;
@@ -39,6 +40,7 @@ fn call_failed(e: CallFailure) -> Failure {
 }
 
 pub async fn setup(setup: &Setup, workflow: &Workflow) -> anyhow::Result<()> {
+    warn_of_shared_roles(setup, workflow);
     if let Some(format) = setup.format {
         workflow.info(&templates::render(setup, format));
         return Ok(());
@@ -183,6 +185,25 @@ pub async fn setup(setup: &Setup, workflow: &Workflow) -> anyhow::Result<()> {
     }
     workflow.info(&documents::workflow_step(&role_arns, setup));
     Ok(())
+}
+
+/// A role of its own (not a stage's) that admits pull requests lets them push where the
+/// protected refs it also admits push, or where other roles' runs push to the same repository.
+fn warn_of_shared_roles(setup: &Setup, workflow: &Workflow) {
+    for role in setup.roles.iter().filter(|r| r.stage.is_none()) {
+        if !openings::admits_pull_requests(&role.subjects, &setup.repo) {
+            continue;
+        }
+        let warning = openings::shared_role_warning(
+            &role.name,
+            "the protected refs whose runs push to the same repositories",
+        );
+        // A template goes to stdout to be saved as a file: the warning must not land in it.
+        match setup.format {
+            Some(_) => eprintln!("Warning: pull requests share the role. {warning}"),
+            None => workflow.annotate(Level::Warning, "Pull requests share the role", &warning),
+        }
+    }
 }
 
 /// The clients `setup` writes with.

@@ -119,6 +119,16 @@ impl ActionRun {
         self
     }
 
+    /// A symlink at `relative` in the workspace, pointing at `target` as given (relative to the
+    /// link's folder, or absolute).
+    pub fn symlink(self, relative: &str, target: &Path) -> Self {
+        let path = self.workspace.path().join(relative);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        let _ = std::fs::remove_file(&path);
+        std::os::unix::fs::symlink(target, path).unwrap();
+        self
+    }
+
     /// Copies a folder of the project (e.g. `examples/app`) into the workspace at `dest`.
     pub fn copy_dir(self, source: &Path, dest: &str) -> Self {
         fn copy(from: &Path, to: &Path) {
