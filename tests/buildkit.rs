@@ -382,3 +382,44 @@ fn load_false_leaves_nothing_of_the_run_in_the_daemon() {
     assert!(!name_of_ours(&left), "names left in the daemon: {left}");
     assert_eq!(pushed_file(&s, "unloaded"), Some("unloaded\n".into()));
 }
+
+/// A private base image in this run's ECR registry (issue 30, row 11): BuildKit pulls it with
+/// the run's ECR credentials whatever the `cache` setting, as on a fresh runner that holds no
+/// copy of the base.
+#[test]
+fn a_base_image_in_this_registry_is_pulled_with_the_runs_credentials_under_every_cache() {
+    let s = StandIns::start();
+    let base_repo = format!("{}/team/base", s.registry_host());
+    let base = s
+        .action()
+        .input("repository", "team/base")
+        .input("tags", "1")
+        .run();
+    base.expect_code(0);
+    let from = format!("FROM {base_repo}:1\nCOPY hello.txt /hello.txt\n");
+    let caches = [
+        ("off", "off".to_string()),
+        ("auto", "auto".to_string()),
+        ("explicit", format!("from={base_repo}:1\nto=inline")),
+    ];
+    for (name, cache) in caches {
+        // As on a fresh runner: the daemon has no copy of the base under its name.
+        images::remove_images_under(&base_repo);
+        let result = s
+            .action()
+            .write_file("Dockerfile", &from)
+            .write_file("hello.txt", &format!("cache {name}, test {}\n", s.nonce))
+            .input("cache", &cache)
+            .input("tags", &format!("cache-{name}"))
+            .run();
+        result.expect_code(0);
+        assert_built_with_buildkit(&result);
+        let (digest, _) = s
+            .reader()
+            .manifest(REPO, &format!("cache-{name}"))
+            .unwrap_or_else(|| panic!("cache: {cache} pushed: {result}"));
+        assert_eq!(Some(digest), result.output("digest"), "{result}");
+        result.assert_no_secret_leaked(&s.secrets(), true);
+    }
+    images::remove_images_under(&base_repo);
+}
