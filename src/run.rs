@@ -19,7 +19,7 @@ use crate::github::commands::Workflow;
 use crate::github::context::RunContext;
 use crate::github::oidc::TokenService;
 use crate::http::HttpClients;
-use crate::inputs::{ImageSource, Plan, RawInputs};
+use crate::inputs::{ImageSource, Plan, RawInputs, Reuse};
 use crate::outputs::{self, Output};
 use crate::registry::destination::Destination;
 use crate::registry::renewal::{self, Renewals};
@@ -76,7 +76,13 @@ pub async fn run(workflow: &Workflow, vars: Vec<(String, String)>) -> anyhow::Re
         )
         .await?;
         let immutable = repository::tags_immutable(&signed.ecr, &plan, &signed.session).await?;
-        let recent = repository::recent_images(&signed.ecr, &plan, workflow).await;
+        // The images pushed last are only searched when the user trusts every pusher.
+        let recent = match &plan.image.source {
+            ImageSource::Build(b) if b.reuse == Reuse::Repository => {
+                repository::recent_images(&signed.ecr, &plan, workflow).await
+            }
+            _ => Vec::new(),
+        };
         Ok(BuildHome {
             ecr,
             immutable,

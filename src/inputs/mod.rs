@@ -28,6 +28,7 @@ pub use cache::CachePlan;
 pub use lifecycle::LifecyclePolicy;
 pub use plan::{
     BuildPlan, Builder, EcsEnv, EcsPlan, Engine, GitHubPlan, Identity, ImagePlan, ImageSource,
+    Reuse,
     NewRepositorySettings, PatchPlan, Plan, RepositoryPlan, TaskDefinitionSource, WebIdentity,
 };
 use raw::present;
