@@ -43,6 +43,15 @@ fn tags(list: &[&str]) -> Vec<String> {
     list.iter().map(|t| t.to_string()).collect()
 }
 
+/// A push of `tags`, of an image that is stamped with no commit (a mirror).
+fn asked(tags: &[String], push: bool) -> Asked<'_> {
+    Asked {
+        tags,
+        push,
+        commit: None,
+    }
+}
+
 /// Requests other than reads.
 fn writes(requests: &[LoggedRequest]) -> Vec<&LoggedRequest> {
     requests
@@ -63,7 +72,7 @@ async fn writes_the_image_once_then_every_other_tag_by_manifest() {
     let to = testing::destination(&registry);
     let (workflow, log) = testing::workflow();
     let both = tags(&["v1", "latest"]);
-    let report = run(&artifact, None, &to, &both, true, None, &workflow).await;
+    let report = run(&artifact, None, &to, &asked(&both, true), None, &workflow).await;
     let report = report.unwrap().expect("a push report");
     assert_eq!(report.digest, image.digest);
     assert_eq!(report.written, ["v1", "latest"]);
@@ -108,12 +117,12 @@ async fn a_second_run_with_the_same_digest_sends_no_blob() {
     let to = testing::destination(&registry);
     let (workflow, _) = testing::workflow();
     let both = tags(&["v1", "latest"]);
-    run(&artifact, None, &to, &both, true, None, &workflow)
+    run(&artifact, None, &to, &asked(&both, true), None, &workflow)
         .await
         .unwrap();
     let before = registry.requests().len();
     let (workflow, log) = testing::workflow();
-    let again = run(&artifact, None, &to, &both, true, None, &workflow)
+    let again = run(&artifact, None, &to, &asked(&both, true), None, &workflow)
         .await
         .unwrap()
         .unwrap();
@@ -141,7 +150,7 @@ async fn a_second_run_with_the_same_digest_sends_no_blob() {
     let before = registry.requests().len();
     let (workflow, _) = testing::workflow();
     let new_tag = tags(&["v1", "v2"]);
-    let added = run(&artifact, None, &to, &new_tag, true, None, &workflow).await;
+    let added = run(&artifact, None, &to, &asked(&new_tag, true), None, &workflow).await;
     let added = added.unwrap().expect("a push report");
     assert_eq!(
         (added.written, added.unchanged),
@@ -173,8 +182,7 @@ async fn an_immutable_tag_on_another_image_fails_before_anything_is_written() {
         &artifact,
         None,
         &to,
-        &both,
-        true,
+        &asked(&both, true),
         Some(&immutable),
         &workflow,
     )
@@ -203,7 +211,7 @@ async fn an_immutable_tag_on_another_image_fails_before_anything_is_written() {
     assert_eq!(registry.uploads(), 0);
     // Where tags are mutable, the same push moves v1.
     let mutable = repository(ImageTagMutability::Mutable);
-    let report = run(&artifact, None, &to, &both, true, Some(&mutable), &workflow)
+    let report = run(&artifact, None, &to, &asked(&both, true), Some(&mutable), &workflow)
         .await
         .unwrap()
         .unwrap();
@@ -223,7 +231,7 @@ async fn a_dry_run_writes_nothing_and_says_what_a_push_would_do() {
     let both = tags(&["v1", "latest"]);
     // No repository yet: nothing to look up either.
     let (workflow, log) = testing::workflow();
-    let report = run(&artifact, None, &to, &both, false, None, &workflow).await;
+    let report = run(&artifact, None, &to, &asked(&both, false), None, &workflow).await;
     assert!(report.unwrap().is_none());
     let expected = format!(
         "push is false: a push would create the repository and write {} as v1, latest.\n",
@@ -235,7 +243,7 @@ async fn a_dry_run_writes_nothing_and_says_what_a_push_would_do() {
     let existing = repository(ImageTagMutability::Immutable);
     let (workflow, log) = testing::workflow();
     let existing = Some(&existing);
-    let report = run(&artifact, None, &to, &both, false, existing, &workflow).await;
+    let report = run(&artifact, None, &to, &asked(&both, false), existing, &workflow).await;
     assert!(report.unwrap().is_none());
     let expected = format!(
         "push is false: a push would write {} as v1, latest.\n",
@@ -245,7 +253,7 @@ async fn a_dry_run_writes_nothing_and_says_what_a_push_would_do() {
     // A conflict is a warning: this run writes nothing, the push after it would fail.
     registry.seed_image(REPOSITORY, "latest", ImageFormat::Docker, "arm64");
     let (workflow, log) = testing::workflow();
-    let report = run(&artifact, None, &to, &both, false, existing, &workflow).await;
+    let report = run(&artifact, None, &to, &asked(&both, false), existing, &workflow).await;
     assert!(report.unwrap().is_none());
     let warnings = log.lines_starting("::warning title=A push would fail%3A Tag already exists::");
     assert_eq!(warnings.len(), 1, "{}", log.text());
