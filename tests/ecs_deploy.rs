@@ -435,7 +435,11 @@ fn an_older_commit_pushed_after_a_newer_one_moves_no_tag_back_and_is_not_deploye
 
     let older = commit(OLDER, 1_795_167_000);
     older.expect_code(0);
-    assert_eq!(older.output("superseded").as_deref(), Some("true"), "{older}");
+    assert_eq!(
+        older.output("superseded").as_deref(),
+        Some("true"),
+        "{older}"
+    );
     let notices = older.annotations("notice");
     let (_, notice) = notices
         .iter()
@@ -456,7 +460,9 @@ fn an_older_commit_pushed_after_a_newer_one_moves_no_tag_back_and_is_not_deploye
 
     // No deploy: no revision registered, the service still runs the newer commit's.
     assert!(
-        older.stdout.contains("The deploy to ECS production/web is skipped"),
+        older
+            .stdout
+            .contains("The deploy to ECS production/web is skipped"),
         "{older}"
     );
     assert_eq!(older.output("task-definition-arn"), None);

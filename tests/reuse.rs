@@ -22,11 +22,14 @@ fn reused(result: &support::ActionResult) -> bool {
 /// Whether `result` says it found its image in the tag list, under a tag `pusher` wrote.
 fn found_under_one_of(result: &support::ActionResult, pusher: &support::ActionResult) -> bool {
     let pushed = pusher.output("tags").unwrap_or_default();
-    pushed.lines().filter_map(|t| t.rsplit(':').next()).any(|tag| {
-        result.stdout.contains(&format!(
-            "Found in the repository's tag list, under {tag} (reuse: repository"
-        ))
-    })
+    pushed
+        .lines()
+        .filter_map(|t| t.rsplit(':').next())
+        .any(|tag| {
+            result.stdout.contains(&format!(
+                "Found in the repository's tag list, under {tag} (reuse: repository"
+            ))
+        })
 }
 
 #[test]
@@ -326,7 +329,10 @@ fn an_image_another_run_pushed_with_mains_key_is_reused_only_when_the_repository
 
     // The default: only this run's tags, which hold nothing yet; pr-9 is not even read.
     let default = main(None, "false");
-    assert!(built(&default), "not reused from pr-9 by default: {default}");
+    assert!(
+        built(&default),
+        "not reused from pr-9 by default: {default}"
+    );
     assert!(
         default
             .stdout
@@ -345,9 +351,15 @@ fn an_image_another_run_pushed_with_mains_key_is_reused_only_when_the_repository
     // A re-run of the same ref and commit finds the image under its own tags.
     let rerun = main(None, "true");
     assert!(reused(&rerun), "{rerun}");
-    assert!(rerun.stdout.contains("Found under this run's tag sha-"), "{rerun}");
+    assert!(
+        rerun.stdout.contains("Found under this run's tag sha-"),
+        "{rerun}"
+    );
     assert_eq!(rerun.output("digest"), planted);
     let off_again = main(Some("off"), "false");
-    assert!(built(&off_again), "reuse: off builds even then: {off_again}");
+    assert!(
+        built(&off_again),
+        "reuse: off builds even then: {off_again}"
+    );
     rerun.assert_no_secret_leaked(&s.secrets(), true);
 }

@@ -249,7 +249,10 @@ mod tests {
         }
         let errors = plan_with(&[("INPUT_REUSE", "everywhere")]).unwrap_err();
         assert_eq!(errors.len(), 1, "{errors:?}");
-        assert_eq!((errors[0].input, errors[0].example.as_str()), ("reuse", "own-tags"));
+        assert_eq!(
+            (errors[0].input, errors[0].example.as_str()),
+            ("reuse", "own-tags")
+        );
         assert!(
             errors[0].rule.contains("own-tags, repository, off"),
             "{errors:?}"

@@ -200,7 +200,11 @@ mod tests {
         let latency = Duration::from_millis(300);
         let (completed, last) = watched(Duration::from_secs(55), latency).await;
         assert!(completed, "last look at {last:?}");
-        assert_eq!(last, Duration::from_secs(60), "the last look is at the deadline");
+        assert_eq!(
+            last,
+            Duration::from_secs(60),
+            "the last look is at the deadline"
+        );
     }
 
     #[tokio::test(start_paused = true)]

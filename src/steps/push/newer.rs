@@ -30,7 +30,10 @@ impl Commit {
     /// is written for this commit only, never moved from a newer one.
     pub fn is_named_by(&self, tag: &str) -> bool {
         let short: String = self.sha.chars().take(7).collect();
-        short.len() == 7 && tag.to_ascii_lowercase().contains(&short.to_ascii_lowercase())
+        short.len() == 7
+            && tag
+                .to_ascii_lowercase()
+                .contains(&short.to_ascii_lowercase())
     }
 }
 
@@ -98,7 +101,9 @@ mod tests {
     use super::*;
 
     fn at(text: &str) -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339(text).unwrap().with_timezone(&Utc)
+        DateTime::parse_from_rfc3339(text)
+            .unwrap()
+            .with_timezone(&Utc)
     }
 
     fn ours() -> Commit {
@@ -153,10 +158,19 @@ mod tests {
             created: at(created),
         };
         let commit = ours();
-        assert!(is_newer(&held(Some("9e8d"), "2026-11-20T10:00:00Z"), &commit));
+        assert!(is_newer(
+            &held(Some("9e8d"), "2026-11-20T10:00:00Z"),
+            &commit
+        ));
         assert!(is_newer(&held(None, "2026-11-20T10:00:00Z"), &commit));
-        assert!(!is_newer(&held(Some("9e8d"), "2026-11-20T09:00:00Z"), &commit));
-        assert!(!is_newer(&held(Some("9e8d"), "2026-11-20T09:30:00Z"), &commit));
+        assert!(!is_newer(
+            &held(Some("9e8d"), "2026-11-20T09:00:00Z"),
+            &commit
+        ));
+        assert!(!is_newer(
+            &held(Some("9e8d"), "2026-11-20T09:30:00Z"),
+            &commit
+        ));
         assert!(!is_newer(
             &held(Some(&commit.sha), "2026-11-20T10:00:00Z"),
             &commit

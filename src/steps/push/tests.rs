@@ -150,7 +150,15 @@ async fn a_second_run_with_the_same_digest_sends_no_blob() {
     let before = registry.requests().len();
     let (workflow, _) = testing::workflow();
     let new_tag = tags(&["v1", "v2"]);
-    let added = run(&artifact, None, &to, &asked(&new_tag, true), None, &workflow).await;
+    let added = run(
+        &artifact,
+        None,
+        &to,
+        &asked(&new_tag, true),
+        None,
+        &workflow,
+    )
+    .await;
     let added = added.unwrap().expect("a push report");
     assert_eq!(
         (added.written, added.unchanged),
@@ -211,10 +219,17 @@ async fn an_immutable_tag_on_another_image_fails_before_anything_is_written() {
     assert_eq!(registry.uploads(), 0);
     // Where tags are mutable, the same push moves v1.
     let mutable = repository(ImageTagMutability::Mutable);
-    let report = run(&artifact, None, &to, &asked(&both, true), Some(&mutable), &workflow)
-        .await
-        .unwrap()
-        .unwrap();
+    let report = run(
+        &artifact,
+        None,
+        &to,
+        &asked(&both, true),
+        Some(&mutable),
+        &workflow,
+    )
+    .await
+    .unwrap()
+    .unwrap();
     assert_eq!(report.written, both);
     assert_eq!(
         registry.manifest(REPOSITORY, "v1").unwrap().1,
@@ -243,7 +258,15 @@ async fn a_dry_run_writes_nothing_and_says_what_a_push_would_do() {
     let existing = repository(ImageTagMutability::Immutable);
     let (workflow, log) = testing::workflow();
     let existing = Some(&existing);
-    let report = run(&artifact, None, &to, &asked(&both, false), existing, &workflow).await;
+    let report = run(
+        &artifact,
+        None,
+        &to,
+        &asked(&both, false),
+        existing,
+        &workflow,
+    )
+    .await;
     assert!(report.unwrap().is_none());
     let expected = format!(
         "push is false: a push would write {} as v1, latest.\n",
@@ -253,7 +276,15 @@ async fn a_dry_run_writes_nothing_and_says_what_a_push_would_do() {
     // A conflict is a warning: this run writes nothing, the push after it would fail.
     registry.seed_image(REPOSITORY, "latest", ImageFormat::Docker, "arm64");
     let (workflow, log) = testing::workflow();
-    let report = run(&artifact, None, &to, &asked(&both, false), existing, &workflow).await;
+    let report = run(
+        &artifact,
+        None,
+        &to,
+        &asked(&both, false),
+        existing,
+        &workflow,
+    )
+    .await;
     assert!(report.unwrap().is_none());
     let warnings = log.lines_starting("::warning title=A push would fail%3A Tag already exists::");
     assert_eq!(warnings.len(), 1, "{}", log.text());
