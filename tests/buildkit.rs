@@ -319,14 +319,14 @@ fn a_failing_step_is_named_with_its_line_and_last_output() {
     }
     assert!(!message.contains("out 1 end"), "{message}");
     assert!(!progress_steps(&result.stdout).is_empty(), "{result}");
-    // Before the build the run reads only (an earlier image of these inputs, the cache):
-    // nothing is written to AWS or to the registry.
+    // Before the build the run reads only (an earlier image of these inputs under its own
+    // tags, the cache): nothing is written to AWS or to the registry, and the images pushed
+    // last are not listed (`reuse: repository` alone does).
     let mut calls = s.proxy.calls();
     calls.sort();
     assert_eq!(
         calls,
         [
-            "ecr:DescribeImages",
             "ecr:DescribeRepositories",
             "ecr:GetAuthorizationToken",
             "sts:AssumeRoleWithWebIdentity",
