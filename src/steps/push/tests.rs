@@ -293,3 +293,108 @@ async fn a_dry_run_writes_nothing_and_says_what_a_push_would_do() {
     assert_eq!(registry.tags(REPOSITORY), ["latest"]);
     assert_eq!(registry.uploads(), 0);
 }
+
+/// Issue 30: tags naming the commit are written first, moving tags last; a moving tag that
+/// holds a newer commit's image (here: created 2025, no revision of ours) is left there.
+#[tokio::test]
+async fn the_commit_tag_goes_first_and_a_newer_commits_tag_is_left_alone() {
+    let source = FakeRegistry::anonymous().await;
+    let registry = testing::destination_registry().await;
+    let (image, artifact) = mirrored(&source).await;
+    let newer = registry.seed_image(REPOSITORY, "main", ImageFormat::Docker, "arm64");
+    let to = testing::destination(&registry);
+    let (workflow, log) = testing::workflow();
+    let all = tags(&["latest", "main", "sha-4f3c2b1"]);
+    let at = |text: &str| {
+        chrono::DateTime::parse_from_rfc3339(text)
+            .unwrap()
+            .with_timezone(&chrono::Utc)
+    };
+    let asked = Asked {
+        tags: &all,
+        push: true,
+        commit: Some(Commit {
+            sha: "4f3c2b1a0e9d8c7b6a5f4e3d2c1b0a9f8e7d6c5b".into(),
+            time: at("2024-06-01T00:00:00Z"),
+        }),
+    };
+    let report = run(&artifact, None, &to, &asked, None, &workflow)
+        .await
+        .unwrap()
+        .expect("a push report");
+    assert_eq!(report.written, ["sha-4f3c2b1", "latest"]);
+    assert_eq!(report.superseded, ["main"]);
+    assert_eq!(
+        registry
+            .manifest(REPOSITORY, "main")
+            .map(|(_, bytes)| bytes),
+        Some(newer.manifest.clone())
+    );
+    let requests = registry.requests();
+    let puts: Vec<String> = writes(&requests)
+        .iter()
+        .filter(|r| r.path.contains("/manifests/"))
+        .map(|r| r.path.clone())
+        .collect();
+    assert_eq!(
+        puts,
+        [
+            format!("/v2/{REPOSITORY}/manifests/sha-4f3c2b1"),
+            format!("/v2/{REPOSITORY}/manifests/latest")
+        ]
+    );
+    assert_eq!(
+        registry
+            .manifest(REPOSITORY, "latest")
+            .map(|(_, bytes)| bytes),
+        Some(image.manifest.clone())
+    );
+    let text = log.text();
+    assert!(
+        text.contains("::notice title=Superseded by a newer commit::main already holds"),
+        "{text}"
+    );
+
+    // A commit newer than the image `main` holds moves it as before.
+    let later = Asked {
+        commit: Some(Commit {
+            sha: "4f3c2b1a0e9d8c7b6a5f4e3d2c1b0a9f8e7d6c5b".into(),
+            time: at("2026-01-01T00:00:00Z"),
+        }),
+        ..asked
+    };
+    let report = run(&artifact, None, &to, &later, None, &workflow)
+        .await
+        .unwrap()
+        .expect("a push report");
+    assert_eq!(report.written, ["main"]);
+    assert!(report.superseded.is_empty());
+}
+
+/// With only moving tags, all on a newer commit's image, nothing can be written: the run fails
+/// saying how to keep every commit's image, and nothing is uploaded.
+#[tokio::test]
+async fn only_moving_tags_on_a_newer_image_push_nothing_and_say_why() {
+    let source = FakeRegistry::anonymous().await;
+    let registry = testing::destination_registry().await;
+    let (_, artifact) = mirrored(&source).await;
+    registry.seed_image(REPOSITORY, "main", ImageFormat::Docker, "arm64");
+    let to = testing::destination(&registry);
+    let (workflow, _) = testing::workflow();
+    let main = tags(&["main"]);
+    let asked = Asked {
+        tags: &main,
+        push: true,
+        commit: Some(Commit {
+            sha: "4f3c2b1a0e9d8c7b6a5f4e3d2c1b0a9f8e7d6c5b".into(),
+            time: chrono::DateTime::UNIX_EPOCH,
+        }),
+    };
+    let error = run(&artifact, None, &to, &asked, None, &workflow)
+        .await
+        .unwrap_err();
+    let failure = failure(&error);
+    assert_eq!(failure.title, "Superseded by a newer commit");
+    assert!(failure.message.contains("sha-{{short-sha}}"), "{failure:?}");
+    assert_eq!(registry.uploads(), 0);
+}
