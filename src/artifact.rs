@@ -88,6 +88,9 @@ pub struct PushReport {
     pub layers_present: usize,
     /// The source's blobs, copied registry to registry (patch and mirror).
     pub base_blobs: Option<CopyReport>,
+    /// Moving tags left on a newer commit's image: this push is older than what they hold,
+    /// and what runs it (the deploy) is skipped.
+    pub superseded: Vec<String>,
 }
 
 impl PushReport {

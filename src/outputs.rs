@@ -33,6 +33,7 @@ outputs! {
     Tags: "tags",
     BaseDigest: "base-digest",
     Pushed: "pushed",
+    Superseded: "superseded",
     TaskDefinitionArn: "task-definition-arn",
     EcsDeploymentId: "ecs-deployment-id",
     EcsRolloutState: "ecs-rollout-state",

@@ -19,7 +19,7 @@ use crate::github::commands::Workflow;
 use crate::github::context::RunContext;
 use crate::github::oidc::TokenService;
 use crate::http::HttpClients;
-use crate::inputs::{ImageSource, Plan, RawInputs};
+use crate::inputs::{ImageSource, Plan, RawInputs, Reuse};
 use crate::outputs::{self, Output};
 use crate::registry::destination::Destination;
 use crate::registry::renewal::{self, Renewals};
@@ -76,7 +76,13 @@ pub async fn run(workflow: &Workflow, vars: Vec<(String, String)>) -> anyhow::Re
         )
         .await?;
         let immutable = repository::tags_immutable(&signed.ecr, &plan, &signed.session).await?;
-        let recent = repository::recent_images(&signed.ecr, &plan, workflow).await;
+        // The images pushed last are only searched when the user trusts every pusher.
+        let recent = match &plan.image.source {
+            ImageSource::Build(b) if b.reuse == Reuse::Repository => {
+                repository::recent_images(&signed.ecr, &plan, workflow).await
+            }
+            _ => Vec::new(),
+        };
         Ok(BuildHome {
             ecr,
             immutable,
@@ -224,18 +230,15 @@ async fn publish(
             layers_uploaded: 0,
             layers_present: made.artifact.layers(),
             base_blobs: None,
+            superseded: Vec::new(),
         }),
         _ => {
-            push::run(
-                &made.artifact,
-                daemon,
-                &to,
+            let asked = push::Asked {
                 tags,
-                plan.image.push,
-                state,
-                workflow,
-            )
-            .await?
+                push: plan.image.push,
+                commit: stamped_commit(plan, github.ctx),
+            };
+            push::run(&made.artifact, daemon, &to, &asked, state, workflow).await?
         }
     };
 
@@ -265,7 +268,10 @@ async fn publish(
         ctx.run_id.as_deref(),
     );
     let pushed = report.as_ref().map(|r| &r.digest);
+    // A newer commit's image holds the moving tags: this older one is not deployed anywhere.
+    let superseded = report.as_ref().is_some_and(|r| !r.superseded.is_empty());
     let record = match (github.api, &plan.github.deployment_environment, pushed) {
+        (Some(_), Some(_), Some(_)) if superseded => None,
         (Some(api), Some(environment), Some(digest)) => match ctx.event.sha.as_deref() {
             Some(commit) => {
                 let registry_id = plan.repository.registry_id.as_deref().unwrap_or(&account);
@@ -332,6 +338,13 @@ async fn publish(
 
     // 9. The deploy to ECS, once the image's outputs are written.
     let deployed = match (&written, &plan.deploy, pushed) {
+        (Ok(()), Some(ecs), Some(_)) if superseded => {
+            workflow.info(&format!(
+                "The deploy to ECS {}/{} is skipped: a newer commit's image is out already.",
+                ecs.cluster, ecs.service
+            ));
+            None
+        }
         (Ok(()), Some(ecs), Some(digest)) => {
             let image = deploy::Image {
                 by_digest: format!("{}@{digest}", to.repository_uri()),
@@ -367,6 +380,19 @@ async fn publish(
     }
     written?;
     deployed.transpose().map(|_| ())
+}
+
+/// The commit a built or patched image is stamped with (its revision and time), when both are
+/// known: moving tags are then never taken back to an older commit. Other images (an image
+/// pushed as it is, a mirror, one already in the repository) carry no time of this commit.
+fn stamped_commit(plan: &Plan, ctx: &RunContext) -> Option<push::Commit> {
+    match plan.image.source {
+        ImageSource::Build(_) | ImageSource::Patch(_) => Some(push::Commit {
+            sha: ctx.event.sha.clone()?,
+            time: ctx.commit_time.known()?,
+        }),
+        _ => None,
+    }
 }
 
 /// The names a task definition may give this repository by: the registry's address in use,

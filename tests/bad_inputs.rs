@@ -113,6 +113,7 @@ const CASES: &[(&str, &str, &str)] = &[
     ("push", "maybe", "true or false"),
     ("image", "my image", "not an image name"),
     ("builder", "kaniko", "one of auto, buildkit, classic"),
+    ("reuse", "everywhere", "one of own-tags, repository, off"),
     ("build-secrets", "npmrc", "must be id=NAME,src=PATH"),
     (
         "build-secrets",

@@ -24,6 +24,7 @@ support::on_each_daemon!(
     a_mount_under_the_classic_builder_says_buildkit_is_needed,
     a_failing_step_is_named_with_its_line_and_last_output,
     load_false_leaves_nothing_of_the_run_in_the_daemon,
+    a_base_image_in_this_registry_is_pulled_with_the_runs_credentials_under_every_cache,
 );
 
 /// A run whose Dockerfile is `FROM <this test's base>` then `steps`.
@@ -324,14 +325,14 @@ fn a_failing_step_is_named_with_its_line_and_last_output() {
     }
     assert!(!message.contains("out 1 end"), "{message}");
     assert!(!progress_steps(&result.stdout).is_empty(), "{result}");
-    // Before the build the run reads only (an earlier image of these inputs, the cache):
-    // nothing is written to AWS or to the registry.
+    // Before the build the run reads only (an earlier image of these inputs under its own
+    // tags, the cache): nothing is written to AWS or to the registry, and the images pushed
+    // last are not listed (`reuse: repository` alone does).
     let mut calls = s.proxy.calls();
     calls.sort();
     assert_eq!(
         calls,
         [
-            "ecr:DescribeImages",
             "ecr:DescribeRepositories",
             "ecr:GetAuthorizationToken",
             "sts:AssumeRoleWithWebIdentity",
@@ -385,4 +386,44 @@ fn load_false_leaves_nothing_of_the_run_in_the_daemon() {
     let left = images_with_marker();
     assert!(!name_of_ours(&left), "names left in the daemon: {left}");
     assert_eq!(pushed_file(&s, "unloaded"), Some("unloaded\n".into()));
+}
+
+/// A private base image in this run's ECR registry (issue 30, row 11): BuildKit pulls it with
+/// the run's ECR credentials whatever the `cache` setting, as on a fresh runner that holds no
+/// copy of the base.
+fn a_base_image_in_this_registry_is_pulled_with_the_runs_credentials_under_every_cache() {
+    let s = StandIns::start();
+    let base_repo = format!("{}/team/base", s.registry_host());
+    let base = s
+        .action()
+        .input("repository", "team/base")
+        .input("tags", "1")
+        .run();
+    base.expect_code(0);
+    let from = format!("FROM {base_repo}:1\nCOPY hello.txt /hello.txt\n");
+    let caches = [
+        ("off", "off".to_string()),
+        ("auto", "auto".to_string()),
+        ("explicit", format!("from={base_repo}:1\nto=inline")),
+    ];
+    for (name, cache) in caches {
+        // As on a fresh runner: the daemon has no copy of the base under its name.
+        images::remove_images_under(&base_repo);
+        let result = s
+            .action()
+            .write_file("Dockerfile", &from)
+            .write_file("hello.txt", &format!("cache {name}, test {}\n", s.nonce))
+            .input("cache", &cache)
+            .input("tags", &format!("cache-{name}"))
+            .run();
+        result.expect_code(0);
+        assert_built_with_buildkit(&result);
+        let (digest, _) = s
+            .reader()
+            .manifest(REPO, &format!("cache-{name}"))
+            .unwrap_or_else(|| panic!("cache: {cache} pushed: {result}"));
+        assert_eq!(Some(digest), result.output("digest"), "{result}");
+        result.assert_no_secret_leaked(&s.secrets(), true);
+    }
+    images::remove_images_under(&base_repo);
 }

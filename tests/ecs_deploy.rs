@@ -413,3 +413,76 @@ fn access_denied_on_pass_role_names_the_statement_to_add() {
     assert_eq!(s.proxy.count("ecs:UpdateService"), 0);
     assert_secrets_kept(&s, &result);
 }
+
+/// Issue 30: two commits of `main` whose runs finish out of order. The newer commit's run
+/// pushes and deploys first; the older one's then writes its own `sha-` tag, leaves `main` and
+/// `latest` on the newer image, says so, and does not deploy.
+#[test]
+fn an_older_commit_pushed_after_a_newer_one_moves_no_tag_back_and_is_not_deployed() {
+    const NEWER: &str = "9e8d7c6b5a4f3e2d1c0b9a8f7e6d5c4b3a2f1e0d";
+    const OLDER: &str = "1a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6d7e8f9a0b";
+    let s = with_service();
+    ecs::script_rollout(&s.proxy, vec![Step::Completed], vec![]);
+    let commit = |sha: &str, epoch: i64| {
+        deploy(&s)
+            .env("GITHUB_SHA", sha)
+            .env("SOURCE_DATE_EPOCH", &epoch.to_string())
+            .write_file("hello.txt", &format!("commit {sha}, test {}\n", s.nonce))
+            .run()
+    };
+    let newer = commit(NEWER, 1_795_170_600);
+    newer.expect_code(0);
+    assert_eq!(newer.output("superseded").as_deref(), Some("false"));
+    let newer_digest = newer.output("digest").expect("digest");
+
+    let older = commit(OLDER, 1_795_167_000);
+    older.expect_code(0);
+    assert_eq!(
+        older.output("superseded").as_deref(),
+        Some("true"),
+        "{older}"
+    );
+    let notices = older.annotations("notice");
+    let (_, notice) = notices
+        .iter()
+        .find(|(title, _)| title == "Superseded by a newer commit")
+        .unwrap_or_else(|| panic!("a notice: {older}"));
+    assert!(notice.contains("main, latest"), "{notice}");
+    assert!(notice.contains(NEWER), "names the newer commit: {notice}");
+
+    // The older commit's own tag holds its image; the moving tags stay on the newer one.
+    let older_digest = older.output("digest").expect("digest");
+    assert_ne!(older_digest, newer_digest);
+    let reader = s.reader();
+    let held = |tag: &str| reader.manifest(REPO, tag).map(|(digest, _)| digest);
+    assert_eq!(held("sha-1a2b3c4").as_ref(), Some(&older_digest));
+    assert_eq!(held("sha-9e8d7c6").as_ref(), Some(&newer_digest));
+    assert_eq!(held("main").as_ref(), Some(&newer_digest));
+    assert_eq!(held("latest").as_ref(), Some(&newer_digest));
+
+    // No deploy: no revision registered, the service still runs the newer commit's.
+    assert!(
+        older
+            .stdout
+            .contains("The deploy to ECS production/web is skipped"),
+        "{older}"
+    );
+    assert_eq!(older.output("task-definition-arn"), None);
+    let service = block_on(
+        s.ecs()
+            .describe_services()
+            .cluster(CLUSTER)
+            .services(SERVICE)
+            .send(),
+    )
+    .unwrap();
+    assert!(service.services()[0]
+        .task_definition()
+        .unwrap()
+        .ends_with("web:2"));
+    assert_eq!(
+        revision(&s, "web:2").container_definitions()[0].image(),
+        Some(format!("{}/{REPO}@{newer_digest}", s.registry_host()).as_str())
+    );
+    assert_secrets_kept(&s, &older);
+}

@@ -19,6 +19,7 @@ support::on_each_daemon!(
     the_push_after_a_pull_request_of_the_same_tree_reuses_its_image,
     a_base_that_moved_in_its_registry_is_built_again,
     when_git_s_folder_is_sent_the_commit_is_part_of_the_key,
+    an_image_another_run_pushed_with_mains_key_is_reused_only_when_the_repository_is_trusted,
 );
 
 fn built(result: &support::ActionResult) -> bool {
@@ -27,6 +28,19 @@ fn built(result: &support::ActionResult) -> bool {
 
 fn reused(result: &support::ActionResult) -> bool {
     result.stdout.contains("Reused sha256:") && !built(result)
+}
+
+/// Whether `result` says it found its image in the tag list, under a tag `pusher` wrote.
+fn found_under_one_of(result: &support::ActionResult, pusher: &support::ActionResult) -> bool {
+    let pushed = pusher.output("tags").unwrap_or_default();
+    pushed
+        .lines()
+        .filter_map(|t| t.rsplit(':').next())
+        .any(|tag| {
+            result.stdout.contains(&format!(
+                "Found in the repository's tag list, under {tag} (reuse: repository"
+            ))
+        })
 }
 
 fn a_dispatch_rerun_into_an_immutable_repository_reuses_the_image() {
@@ -145,8 +159,9 @@ fn what_makes_the_image_rebuilds_and_what_does_not_reuses() {
 }
 
 /// The pull request's run pushes `pr-42`; the push that merges it checks out another commit
-/// of the same tree, and tags that image instead of building it again. `.dockerignore` leaves
-/// git's folder out of the context, as it must for that (see the next test).
+/// of the same tree and, trusting every pusher of the repository (`reuse: repository`), tags
+/// that image instead of building it again. `.dockerignore` leaves git's folder out of the
+/// context, as it must for that (see the next test).
 fn the_push_after_a_pull_request_of_the_same_tree_reuses_its_image() {
     let s = StandIns::start();
     let repository = json!({"full_name": REPO, "default_branch": "main"});
@@ -175,10 +190,16 @@ fn the_push_after_a_pull_request_of_the_same_tree_reuses_its_image() {
         )
         .env("GITHUB_RUN_ID", "7002")
         .write_file(".dockerignore", ".git\n")
+        .input("reuse", "repository")
         .committed(1_795_170_600)
         .run();
     merged.expect_code(0);
     assert!(reused(&merged), "{merged}");
+    // Under either tag of the pull request's run: the tag list's order is the registry's.
+    assert!(
+        found_under_one_of(&merged, &pull_request),
+        "the log says where the image was found: {merged}"
+    );
     assert!(merged.stdout.contains(BUILT_BY), "{merged}");
     // The reused image keeps the labels of the run that built it, and the log says which.
     let pr_first_tag = pull_request.output("tags").unwrap_or_default();
@@ -266,4 +287,83 @@ fn when_git_s_folder_is_sent_the_commit_is_part_of_the_key() {
     let same_commit = run(1_795_170_600);
     assert!(reused(&same_commit), "the same commit again: {same_commit}");
     assert_eq!(same_commit.output("digest"), other_commit.output("digest"));
+}
+
+/// Issue 30: another run that may push to the repository (a pull request's, under `pr-9`) can
+/// push an image carrying the key `main` computes. By default `main` does not take it: only its
+/// own tags are searched. `reuse: repository` takes it (trusting every pusher), `reuse: off`
+/// always builds, and a re-run of the same ref and commit still reuses its own image.
+fn an_image_another_run_pushed_with_mains_key_is_reused_only_when_the_repository_is_trusted() {
+    let s = StandIns::start();
+    let repository = json!({"full_name": REPO, "default_branch": "main"});
+    let other_run = s
+        .action()
+        .event(
+            "pull_request",
+            "refs/pull/9/merge",
+            json!({"number": 9, "repository": repository,
+                   "pull_request": {"number": 9, "head": {"ref": "feature"}}}),
+        )
+        .env("GITHUB_RUN_ID", "6999")
+        .write_file(".dockerignore", ".git\n")
+        .committed(1_795_167_000)
+        .run();
+    other_run.expect_code(0);
+    assert!(built(&other_run), "{other_run}");
+    let planted = other_run.output("digest");
+    let main = |reuse: Option<&str>, push: &str| {
+        let run = s
+            .action()
+            .event(
+                "push",
+                "refs/heads/main",
+                json!({"ref": "refs/heads/main", "repository": repository}),
+            )
+            .write_file(".dockerignore", ".git\n")
+            .input("push", push)
+            .committed(1_795_170_600);
+        let result = match reuse {
+            Some(reuse) => run.input("reuse", reuse),
+            None => run,
+        }
+        .run();
+        result.expect_code(0);
+        result
+    };
+
+    // The default: only this run's tags, which hold nothing yet; pr-9 is not even read.
+    let default = main(None, "false");
+    assert!(
+        built(&default),
+        "not reused from pr-9 by default: {default}"
+    );
+    assert!(
+        default
+            .stdout
+            .contains("was built from these inputs under this run's tags (reuse: own-tags)"),
+        "{default}"
+    );
+    let off = main(Some("off"), "false");
+    assert!(built(&off), "{off}");
+    assert!(off.stdout.contains("reuse is off: building"), "{off}");
+
+    let trusting = main(Some("repository"), "true");
+    assert!(reused(&trusting), "{trusting}");
+    assert!(found_under_one_of(&trusting, &other_run), "{trusting}");
+    assert_eq!(trusting.output("digest"), planted);
+
+    // A re-run of the same ref and commit finds the image under its own tags.
+    let rerun = main(None, "true");
+    assert!(reused(&rerun), "{rerun}");
+    assert!(
+        rerun.stdout.contains("Found under this run's tag sha-"),
+        "{rerun}"
+    );
+    assert_eq!(rerun.output("digest"), planted);
+    let off_again = main(Some("off"), "false");
+    assert!(
+        built(&off_again),
+        "reuse: off builds even then: {off_again}"
+    );
+    rerun.assert_no_secret_leaked(&s.secrets(), true);
 }

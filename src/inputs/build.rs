@@ -8,7 +8,7 @@ use super::rules::paths::{
     at_most, inside, resolved_workspace, workspace_path, Candidate, PathKind,
 };
 use super::rules::values;
-use super::{build_secrets, present, BuildPlan, Builder, Errors, RawInputs};
+use super::{build_secrets, present, BuildPlan, Builder, Errors, RawInputs, Reuse};
 use crate::error::InputError;
 use crate::github::commands::Workflow;
 use crate::github::context::RunContext;
@@ -25,9 +25,16 @@ const BUILDERS: &[(&str, Builder)] = &[
     ("classic", Builder::Classic),
 ];
 
+/// The words `reuse` accepts.
+const REUSES: &[(&str, Reuse)] = &[
+    ("own-tags", Reuse::OwnTags),
+    ("repository", Reuse::Repository),
+    ("off", Reuse::Off),
+];
+
 /// The build inputs, each with whether it is set. The runner passes every input's default, so
 /// an input with a default counts as set only when it says something else.
-pub(super) fn inputs_set(raw: &RawInputs) -> [(&'static str, bool); 10] {
+pub(super) fn inputs_set(raw: &RawInputs) -> [(&'static str, bool); 11] {
     let other_than = |value: &Option<String>, default: &str| {
         present(value).is_some_and(|v| !v.eq_ignore_ascii_case(default))
     };
@@ -42,6 +49,7 @@ pub(super) fn inputs_set(raw: &RawInputs) -> [(&'static str, bool); 10] {
         ("platform", present(&raw.platform).is_some()),
         ("load", other_than(&raw.load, "true")),
         ("rebuild", other_than(&raw.rebuild, "false")),
+        ("reuse", other_than(&raw.reuse, "own-tags")),
     ]
 }
 
@@ -78,6 +86,9 @@ pub(super) fn plan(
     let platform = errors.optional(&raw.platform, None, |v| platform(v).map(Some));
     let load = errors.optional(&raw.load, true, |v| values::boolean("load", v));
     let rebuild = errors.optional(&raw.rebuild, false, |v| values::boolean("rebuild", v));
+    let reuse = errors.optional(&raw.reuse, Reuse::OwnTags, |v| {
+        values::one_of("reuse", v, REUSES)
+    });
     if builder == Some(Builder::Classic) {
         refuse_without_buildkit(
             secrets.as_deref(),
@@ -97,8 +108,10 @@ pub(super) fn plan(
         Some(platform),
         Some(load),
         Some(rebuild),
+        Some(reuse),
     ) = (
         context, dockerfile, build_args, target, builder, secrets, cache, platform, load, rebuild,
+        reuse,
     )
     else {
         return None;
@@ -114,6 +127,7 @@ pub(super) fn plan(
         platform,
         load,
         rebuild,
+        reuse,
     })
 }
 
@@ -254,6 +268,34 @@ mod tests {
         assert_eq!(build.cache, CachePlan::Auto);
         assert_eq!(build.platform, None);
         assert!(build.load);
+        assert_eq!(build.reuse, Reuse::OwnTags);
+    }
+
+    #[test]
+    fn reuse_takes_own_tags_repository_or_off_and_names_the_rule_otherwise() {
+        for (word, reuse) in [
+            ("own-tags", Reuse::OwnTags),
+            ("Repository", Reuse::Repository),
+            ("off", Reuse::Off),
+        ] {
+            let build = build_of(plan_with(&[("INPUT_REUSE", word)]).unwrap());
+            assert_eq!(build.reuse, reuse, "{word}");
+        }
+        let errors = plan_with(&[("INPUT_REUSE", "everywhere")]).unwrap_err();
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert_eq!(
+            (errors[0].input, errors[0].example.as_str()),
+            ("reuse", "own-tags")
+        );
+        assert!(
+            errors[0].rule.contains("own-tags, repository, off"),
+            "{errors:?}"
+        );
+        assert_eq!(
+            refused(&[("INPUT_IMAGE", "web-app:1"), ("INPUT_REUSE", "off")]),
+            ["reuse"]
+        );
+        assert!(plan_with(&[("INPUT_IMAGE", "web-app:1"), ("INPUT_REUSE", "own-tags")]).is_ok());
     }
 
     #[test]

@@ -28,7 +28,8 @@ pub use cache::CachePlan;
 pub use lifecycle::LifecyclePolicy;
 pub use plan::{
     BuildPlan, Builder, EcsEnv, EcsPlan, Engine, GitHubPlan, Identity, ImagePlan, ImageSource,
-    NewRepositorySettings, PatchPlan, Plan, RepositoryPlan, TaskDefinitionSource, WebIdentity,
+    NewRepositorySettings, PatchPlan, Plan, RepositoryPlan, Reuse, TaskDefinitionSource,
+    WebIdentity,
 };
 use raw::present;
 pub use raw::{InputSpec, RawInputs, INPUTS};

@@ -163,6 +163,21 @@ pub struct BuildPlan {
     pub load: bool,
     /// Build even when this repository holds an image built from the same inputs.
     pub rebuild: bool,
+    /// Where an image built from the same inputs may be found and reused.
+    pub reuse: Reuse,
+}
+
+/// Where an image of the same build key is looked for. Anyone who can push to the repository
+/// can push an image carrying any key, so how far the search goes is how far the repository's
+/// pushers are trusted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reuse {
+    /// Only under the tags this run writes: a re-run of the same ref and commit.
+    OwnTags,
+    /// Also the images pushed last and the tag list: every pusher is trusted as this ref is.
+    Repository,
+    /// Always build.
+    Off,
 }
 
 /// Which of the daemon's builders runs the Dockerfile.

@@ -73,6 +73,7 @@ inputs! {
     platform: "platform" = "",
     load: "load" = "true",
     rebuild: "rebuild" = "false",
+    reuse: "reuse" = "own-tags",
     image: "image" = "",
     labels: "labels" = "",
     tags: "tags" = "",

@@ -1,9 +1,11 @@
 //! Waiting for this deployment, and the outcome: success on COMPLETED; otherwise what the
 //! service's events and its stopped tasks say, and the likely fix.
 
-use std::time::{Duration, Instant};
+use std::ops::ControlFlow;
+use std::time::Duration;
 
 use aws_sdk_ecs::Client;
+use tokio::time::Instant;
 
 use super::rollout::{self, Verdict};
 use super::{diagnosis, Deployed, Seen};
@@ -22,23 +24,44 @@ pub(super) async fn watch(
     wait: Duration,
     workflow: &Workflow,
 ) -> Result<(Verdict, Service), EcsFailure> {
-    let started = Instant::now();
     let mut last_line = String::new();
-    loop {
+    until_decided(wait, plan.poll, async |elapsed| {
         let service = ecs::describe_service(client, &plan.cluster, &plan.service).await?;
         let verdict = rollout::judge(&service, deployment_id);
         let Verdict::Rolling(ours) = &verdict else {
-            return Ok((verdict, service));
+            return Ok(ControlFlow::Break((verdict, service)));
         };
         let line = rollout::progress(ours);
         if line != last_line {
-            workflow.info(&format!("[{:>4} s] {line}", started.elapsed().as_secs()));
+            workflow.info(&format!("[{:>4} s] {line}", elapsed.as_secs()));
             last_line = line;
         }
-        if started.elapsed() + plan.poll > wait {
-            return Ok((verdict, service));
+        Ok(ControlFlow::Continue((verdict, service)))
+    })
+    .await
+}
+
+/// Calls `look` (with the time since the first look) every `poll` until it breaks, or until
+/// `wait` has passed: then the last answer is returned. A look takes time of its own, so the
+/// sleep before the last one is cut short to land on the deadline: a rollout that completes
+/// within `wait` is seen completed.
+async fn until_decided<T, E>(
+    wait: Duration,
+    poll: Duration,
+    mut look: impl AsyncFnMut(Duration) -> Result<ControlFlow<T, T>, E>,
+) -> Result<T, E> {
+    let started = Instant::now();
+    let deadline = started + wait;
+    loop {
+        let undecided = match look(started.elapsed()).await? {
+            ControlFlow::Break(decided) => return Ok(decided),
+            ControlFlow::Continue(undecided) => undecided,
+        };
+        let now = Instant::now();
+        if now >= deadline {
+            return Ok(undecided);
         }
-        tokio::time::sleep(plan.poll).await;
+        tokio::time::sleep(poll.min(deadline - now)).await;
     }
 }
 
@@ -146,4 +169,59 @@ fn capitalised(text: &str) -> String {
     chars.next().map_or_else(String::new, |first| {
         first.to_uppercase().chain(chars).collect()
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each look takes `latency`; the rollout completes `done_at` after the first look.
+    /// Returns whether it was seen completed, and when the last look started.
+    async fn watched(done_at: Duration, latency: Duration) -> (bool, Duration) {
+        let mut last = Duration::ZERO;
+        let outcome = until_decided(
+            Duration::from_secs(60),
+            Duration::from_secs(10),
+            async |elapsed| {
+                last = elapsed;
+                tokio::time::sleep(latency).await;
+                Ok::<_, ()>(match elapsed >= done_at {
+                    true => ControlFlow::Break(true),
+                    false => ControlFlow::Continue(false),
+                })
+            },
+        )
+        .await;
+        (outcome.unwrap(), last)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_rollout_completing_before_the_deadline_is_seen_completed() {
+        let latency = Duration::from_millis(300);
+        let (completed, last) = watched(Duration::from_secs(55), latency).await;
+        assert!(completed, "last look at {last:?}");
+        assert_eq!(
+            last,
+            Duration::from_secs(60),
+            "the last look is at the deadline"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_rollout_still_going_at_the_deadline_is_given_up_then_and_not_later() {
+        let started = Instant::now();
+        let latency = Duration::from_millis(300);
+        let (completed, last) = watched(Duration::from_secs(3600), latency).await;
+        assert!(!completed);
+        assert_eq!(last, Duration::from_secs(60));
+        assert_eq!(started.elapsed(), Duration::from_secs(60) + latency);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_decided_rollout_ends_the_wait_at_once() {
+        let started = Instant::now();
+        let (completed, last) = watched(Duration::ZERO, Duration::ZERO).await;
+        assert!(completed);
+        assert_eq!((last, started.elapsed()), (Duration::ZERO, Duration::ZERO));
+    }
 }

@@ -60,6 +60,12 @@ pub fn write(p: &Published<'_>, workflow: &Workflow) -> anyhow::Result<()> {
         Output::Pushed,
         if pushed { "true" } else { "false" },
     )?;
+    let superseded = p.report.is_some_and(|r| !r.superseded.is_empty());
+    outputs::set(
+        workflow,
+        Output::Superseded,
+        if superseded { "true" } else { "false" },
+    )?;
     if p.export_credentials {
         export_credentials(workflow, p.session, p.region)?;
     }

@@ -117,6 +117,15 @@ fn push_rows(push: &PushReport, rows: &mut Vec<(&'static str, String)>) {
         )
     };
     rows.push(("Pushed", tags));
+    if !push.superseded.is_empty() {
+        rows.push((
+            "Superseded",
+            format!(
+                "{} left on a newer commit's image; no deploy",
+                push.superseded.join(", ")
+            ),
+        ));
+    }
 }
 
 fn human_size(bytes: i64) -> String {

@@ -1,6 +1,8 @@
 //! Looking every tag up before anything is written: which tags already hold this image, which
-//! are missing, and whether ECR would refuse to move one.
+//! are missing (those naming the commit first, moving tags last), which hold a newer commit's
+//! image and stay where they are, and whether ECR would refuse to move one.
 
+use super::newer::{self, Newer};
 use super::{registry_failure, PushRequest};
 use crate::artifact::Artifact;
 use crate::error::Failure;
@@ -12,7 +14,11 @@ pub struct Lookup {
     /// A manifest of this image already in the registry, under some tag.
     pub source: Option<Manifest>,
     pub unchanged: Vec<String>,
+    /// In the order to write them: the tags naming this run's commit first, moving tags last,
+    /// so that a run stopped half-way has moved nothing another commit's runs rely on.
     pub missing: Vec<String>,
+    /// Moving tags left where they are: they hold the image of a newer commit.
+    pub superseded: Vec<(String, Newer)>,
 }
 
 /// Looks every tag up (reads only). A tag that holds another image where ECR will not move it
@@ -22,6 +28,7 @@ pub async fn look_up(request: &PushRequest<'_>, workflow: &Workflow) -> anyhow::
         source: None,
         unchanged: Vec::new(),
         missing: Vec::new(),
+        superseded: Vec::new(),
     };
     for tag in request.tags {
         let current = request
@@ -45,10 +52,25 @@ pub async fn look_up(request: &PushRequest<'_>, workflow: &Workflow) -> anyhow::
             Some(m) if (request.is_immutable)(tag) => {
                 return Err(immutable_conflict(request, tag, &m).into());
             }
-            _ => lookup.missing.push(tag.clone()),
+            Some(m) => match held_newer(request, tag, &m).await {
+                Some(newer) => lookup.superseded.push((tag.clone(), newer)),
+                None => lookup.missing.push(tag.clone()),
+            },
+            None => lookup.missing.push(tag.clone()),
         }
     }
+    if let Some(commit) = request.commit {
+        // A stable sort: each group keeps the order the user gave.
+        lookup.missing.sort_by_key(|tag| !commit.is_named_by(tag));
+    }
     Ok(lookup)
+}
+
+/// The newer commit's image a moving tag holds; `None` for a tag naming this run's commit,
+/// when the run's commit is unknown, or when the held image is not newer.
+async fn held_newer(request: &PushRequest<'_>, tag: &str, held: &Manifest) -> Option<Newer> {
+    let commit = request.commit.filter(|c| !c.is_named_by(tag))?;
+    newer::newer_than(request.to, held, commit).await
 }
 
 /// Whether the daemon image is, to whoever runs it, the image `manifest` (see [`Facts`]): the

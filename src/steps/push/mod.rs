@@ -6,12 +6,15 @@
 //! 2. If no tag holds the image yet, write it once under the first missing tag: a prepared
 //!    image blob by blob ([`crate::registry::write`]), a daemon image by the daemon's push.
 //! 3. Every other missing tag is written by putting the same manifest bytes under it: no blob
-//!    is sent again, and each tag is written only after everything it points to exists.
+//!    is sent again, and each tag is written only after everything it points to exists. Tags
+//!    naming the commit go first, moving tags last; a moving tag that holds a newer commit's
+//!    image is left where it is ([`newer`]), and the run says it was superseded.
 
 mod daemon;
 pub mod dry_run;
 mod export;
 mod lookup;
+mod newer;
 #[cfg(test)]
 mod tests;
 
@@ -21,7 +24,7 @@ use crate::artifact::{Artifact, PushReport};
 use crate::aws::ecr::RepositoryState;
 use crate::engine::docker::DockerEngine;
 use crate::error::Failure;
-use crate::github::commands::Workflow;
+use crate::github::commands::{Level, Workflow};
 use crate::oci::Manifest;
 use crate::registry::client::RegistryError;
 use crate::registry::copy::CopyReport;
@@ -29,17 +32,29 @@ use crate::registry::destination::Destination;
 use crate::registry::prepared::PreparedImage;
 use crate::registry::write::{WriteError, WriteReport};
 
+pub use newer::Commit;
+
+/// What the run asks of the push.
+pub struct Asked<'a> {
+    pub tags: &'a [String],
+    /// `false`: only say what a push would do.
+    pub push: bool,
+    /// The commit the image is of, when the image is stamped with it (a build or a patch):
+    /// then no moving tag is taken back to an older commit.
+    pub commit: Option<Commit>,
+}
+
 /// Names the image in the daemon (when it is there) as the registry will, as `docker build -t`
 /// would have; then pushes it, or with `push: false` says what a push would do.
 pub async fn run(
     artifact: &Artifact,
     daemon: Option<&DockerEngine>,
     to: &Destination,
-    tags: &[String],
-    push: bool,
+    asked: &Asked<'_>,
     repository: Option<&RepositoryState>,
     workflow: &Workflow,
 ) -> anyhow::Result<Option<PushReport>> {
+    let tags = asked.tags;
     let repository_uri = to.repository_uri();
     if let (Some(engine), Some(local)) = (daemon, artifact.in_daemon()) {
         engine
@@ -54,8 +69,9 @@ pub async fn run(
         to,
         tags,
         is_immutable: &is_immutable,
+        commit: asked.commit.as_ref(),
     };
-    if !push {
+    if !asked.push {
         dry_run::report(&request, repository.is_some(), workflow).await;
         return Ok(None);
     }
@@ -88,6 +104,8 @@ pub struct PushRequest<'a> {
     pub tags: &'a [String],
     /// Whether ECR will refuse to move a tag (immutability, with its exclusions).
     pub is_immutable: &'a dyn Fn(&str) -> bool,
+    /// This run's commit, when the image is stamped with it.
+    pub commit: Option<&'a Commit>,
 }
 
 fn registry_failure(e: RegistryError) -> Failure {
@@ -96,9 +114,11 @@ fn registry_failure(e: RegistryError) -> Failure {
 
 async fn push(request: &PushRequest<'_>, workflow: &Workflow) -> anyhow::Result<PushReport> {
     let lookup = lookup::look_up(request, workflow).await?;
+    let superseded = say_superseded(&lookup.superseded, workflow);
     let mut written = Vec::new();
     let (manifest, moved) = match lookup.source {
         Some(m) => (m, Moved::default()),
+        None if lookup.missing.is_empty() => return Err(nowhere_to_write(&superseded).into()),
         None => {
             let first = &lookup.missing[0];
             let once = write_once(request, first, workflow).await?;
@@ -122,7 +142,45 @@ async fn push(request: &PushRequest<'_>, workflow: &Workflow) -> anyhow::Result<
         layers_uploaded: moved.layers_uploaded,
         layers_present: moved.layers_present,
         base_blobs: moved.base_blobs,
+        superseded,
     })
+}
+
+/// Says which moving tags are left on a newer commit's image (a notice); returns them.
+fn say_superseded(superseded: &[(String, newer::Newer)], workflow: &Workflow) -> Vec<String> {
+    let Some((_, newest)) = superseded.iter().max_by_key(|(_, n)| n.created) else {
+        return Vec::new();
+    };
+    let tags: Vec<String> = superseded.iter().map(|(tag, _)| tag.clone()).collect();
+    let revision = newest.revision.as_deref().unwrap_or("(no revision label)");
+    workflow.annotate(
+        Level::Notice,
+        "Superseded by a newer commit",
+        &format!(
+            "{} already hold{} the image of a newer commit ({revision}, {}): left where {}, and \
+             no deploy of this older commit follows. Another run of a later commit finished \
+             first; a `concurrency:` group on the workflow keeps runs in order.",
+            tags.join(", "),
+            if tags.len() == 1 { "s" } else { "" },
+            newest.created.to_rfc3339(),
+            if tags.len() == 1 { "it is" } else { "they are" },
+        ),
+    );
+    tags
+}
+
+/// Every tag of the run is a moving one on a newer commit's image: the image has no tag to go
+/// under, and moving one back is what must not happen.
+fn nowhere_to_write(superseded: &[String]) -> Failure {
+    Failure::new(
+        "Superseded by a newer commit",
+        format!(
+            "Every tag this run writes ({}) holds the image of a newer commit, so none is moved \
+             back and this commit's image was not pushed. Add a tag that names the commit, for \
+             example `sha-{{{{short-sha}}}}` in the tags input, to keep every commit's image.",
+            superseded.join(", ")
+        ),
+    )
 }
 
 /// Writes `manifest`, whose blobs the repository holds, under `tag`.

@@ -43,6 +43,15 @@ fn tags(list: &[&str]) -> Vec<String> {
     list.iter().map(|t| t.to_string()).collect()
 }
 
+/// A push of `tags`, of an image that is stamped with no commit (a mirror).
+fn asked(tags: &[String], push: bool) -> Asked<'_> {
+    Asked {
+        tags,
+        push,
+        commit: None,
+    }
+}
+
 /// Requests other than reads.
 fn writes(requests: &[LoggedRequest]) -> Vec<&LoggedRequest> {
     requests
@@ -63,7 +72,7 @@ async fn writes_the_image_once_then_every_other_tag_by_manifest() {
     let to = testing::destination(&registry);
     let (workflow, log) = testing::workflow();
     let both = tags(&["v1", "latest"]);
-    let report = run(&artifact, None, &to, &both, true, None, &workflow).await;
+    let report = run(&artifact, None, &to, &asked(&both, true), None, &workflow).await;
     let report = report.unwrap().expect("a push report");
     assert_eq!(report.digest, image.digest);
     assert_eq!(report.written, ["v1", "latest"]);
@@ -108,12 +117,12 @@ async fn a_second_run_with_the_same_digest_sends_no_blob() {
     let to = testing::destination(&registry);
     let (workflow, _) = testing::workflow();
     let both = tags(&["v1", "latest"]);
-    run(&artifact, None, &to, &both, true, None, &workflow)
+    run(&artifact, None, &to, &asked(&both, true), None, &workflow)
         .await
         .unwrap();
     let before = registry.requests().len();
     let (workflow, log) = testing::workflow();
-    let again = run(&artifact, None, &to, &both, true, None, &workflow)
+    let again = run(&artifact, None, &to, &asked(&both, true), None, &workflow)
         .await
         .unwrap()
         .unwrap();
@@ -141,7 +150,15 @@ async fn a_second_run_with_the_same_digest_sends_no_blob() {
     let before = registry.requests().len();
     let (workflow, _) = testing::workflow();
     let new_tag = tags(&["v1", "v2"]);
-    let added = run(&artifact, None, &to, &new_tag, true, None, &workflow).await;
+    let added = run(
+        &artifact,
+        None,
+        &to,
+        &asked(&new_tag, true),
+        None,
+        &workflow,
+    )
+    .await;
     let added = added.unwrap().expect("a push report");
     assert_eq!(
         (added.written, added.unchanged),
@@ -173,8 +190,7 @@ async fn an_immutable_tag_on_another_image_fails_before_anything_is_written() {
         &artifact,
         None,
         &to,
-        &both,
-        true,
+        &asked(&both, true),
         Some(&immutable),
         &workflow,
     )
@@ -203,10 +219,17 @@ async fn an_immutable_tag_on_another_image_fails_before_anything_is_written() {
     assert_eq!(registry.uploads(), 0);
     // Where tags are mutable, the same push moves v1.
     let mutable = repository(ImageTagMutability::Mutable);
-    let report = run(&artifact, None, &to, &both, true, Some(&mutable), &workflow)
-        .await
-        .unwrap()
-        .unwrap();
+    let report = run(
+        &artifact,
+        None,
+        &to,
+        &asked(&both, true),
+        Some(&mutable),
+        &workflow,
+    )
+    .await
+    .unwrap()
+    .unwrap();
     assert_eq!(report.written, both);
     assert_eq!(
         registry.manifest(REPOSITORY, "v1").unwrap().1,
@@ -223,7 +246,7 @@ async fn a_dry_run_writes_nothing_and_says_what_a_push_would_do() {
     let both = tags(&["v1", "latest"]);
     // No repository yet: nothing to look up either.
     let (workflow, log) = testing::workflow();
-    let report = run(&artifact, None, &to, &both, false, None, &workflow).await;
+    let report = run(&artifact, None, &to, &asked(&both, false), None, &workflow).await;
     assert!(report.unwrap().is_none());
     let expected = format!(
         "push is false: a push would create the repository and write {} as v1, latest.\n",
@@ -235,7 +258,15 @@ async fn a_dry_run_writes_nothing_and_says_what_a_push_would_do() {
     let existing = repository(ImageTagMutability::Immutable);
     let (workflow, log) = testing::workflow();
     let existing = Some(&existing);
-    let report = run(&artifact, None, &to, &both, false, existing, &workflow).await;
+    let report = run(
+        &artifact,
+        None,
+        &to,
+        &asked(&both, false),
+        existing,
+        &workflow,
+    )
+    .await;
     assert!(report.unwrap().is_none());
     let expected = format!(
         "push is false: a push would write {} as v1, latest.\n",
@@ -245,12 +276,125 @@ async fn a_dry_run_writes_nothing_and_says_what_a_push_would_do() {
     // A conflict is a warning: this run writes nothing, the push after it would fail.
     registry.seed_image(REPOSITORY, "latest", ImageFormat::Docker, "arm64");
     let (workflow, log) = testing::workflow();
-    let report = run(&artifact, None, &to, &both, false, existing, &workflow).await;
+    let report = run(
+        &artifact,
+        None,
+        &to,
+        &asked(&both, false),
+        existing,
+        &workflow,
+    )
+    .await;
     assert!(report.unwrap().is_none());
     let warnings = log.lines_starting("::warning title=A push would fail%3A Tag already exists::");
     assert_eq!(warnings.len(), 1, "{}", log.text());
     let requests = registry.requests();
     assert!(writes(&requests).is_empty(), "{requests:#?}");
     assert_eq!(registry.tags(REPOSITORY), ["latest"]);
+    assert_eq!(registry.uploads(), 0);
+}
+
+/// Issue 30: tags naming the commit are written first, moving tags last; a moving tag that
+/// holds a newer commit's image (here: created 2025, no revision of ours) is left there.
+#[tokio::test]
+async fn the_commit_tag_goes_first_and_a_newer_commits_tag_is_left_alone() {
+    let source = FakeRegistry::anonymous().await;
+    let registry = testing::destination_registry().await;
+    let (image, artifact) = mirrored(&source).await;
+    let newer = registry.seed_image(REPOSITORY, "main", ImageFormat::Docker, "arm64");
+    let to = testing::destination(&registry);
+    let (workflow, log) = testing::workflow();
+    let all = tags(&["latest", "main", "sha-4f3c2b1"]);
+    let at = |text: &str| {
+        chrono::DateTime::parse_from_rfc3339(text)
+            .unwrap()
+            .with_timezone(&chrono::Utc)
+    };
+    let asked = Asked {
+        tags: &all,
+        push: true,
+        commit: Some(Commit {
+            sha: "4f3c2b1a0e9d8c7b6a5f4e3d2c1b0a9f8e7d6c5b".into(),
+            time: at("2024-06-01T00:00:00Z"),
+        }),
+    };
+    let report = run(&artifact, None, &to, &asked, None, &workflow)
+        .await
+        .unwrap()
+        .expect("a push report");
+    assert_eq!(report.written, ["sha-4f3c2b1", "latest"]);
+    assert_eq!(report.superseded, ["main"]);
+    assert_eq!(
+        registry
+            .manifest(REPOSITORY, "main")
+            .map(|(_, bytes)| bytes),
+        Some(newer.manifest.clone())
+    );
+    let requests = registry.requests();
+    let puts: Vec<String> = writes(&requests)
+        .iter()
+        .filter(|r| r.path.contains("/manifests/"))
+        .map(|r| r.path.clone())
+        .collect();
+    assert_eq!(
+        puts,
+        [
+            format!("/v2/{REPOSITORY}/manifests/sha-4f3c2b1"),
+            format!("/v2/{REPOSITORY}/manifests/latest")
+        ]
+    );
+    assert_eq!(
+        registry
+            .manifest(REPOSITORY, "latest")
+            .map(|(_, bytes)| bytes),
+        Some(image.manifest.clone())
+    );
+    let text = log.text();
+    assert!(
+        text.contains("::notice title=Superseded by a newer commit::main already holds"),
+        "{text}"
+    );
+
+    // A commit newer than the image `main` holds moves it as before.
+    let later = Asked {
+        commit: Some(Commit {
+            sha: "4f3c2b1a0e9d8c7b6a5f4e3d2c1b0a9f8e7d6c5b".into(),
+            time: at("2026-01-01T00:00:00Z"),
+        }),
+        ..asked
+    };
+    let report = run(&artifact, None, &to, &later, None, &workflow)
+        .await
+        .unwrap()
+        .expect("a push report");
+    assert_eq!(report.written, ["main"]);
+    assert!(report.superseded.is_empty());
+}
+
+/// With only moving tags, all on a newer commit's image, nothing can be written: the run fails
+/// saying how to keep every commit's image, and nothing is uploaded.
+#[tokio::test]
+async fn only_moving_tags_on_a_newer_image_push_nothing_and_say_why() {
+    let source = FakeRegistry::anonymous().await;
+    let registry = testing::destination_registry().await;
+    let (_, artifact) = mirrored(&source).await;
+    registry.seed_image(REPOSITORY, "main", ImageFormat::Docker, "arm64");
+    let to = testing::destination(&registry);
+    let (workflow, _) = testing::workflow();
+    let main = tags(&["main"]);
+    let asked = Asked {
+        tags: &main,
+        push: true,
+        commit: Some(Commit {
+            sha: "4f3c2b1a0e9d8c7b6a5f4e3d2c1b0a9f8e7d6c5b".into(),
+            time: chrono::DateTime::UNIX_EPOCH,
+        }),
+    };
+    let error = run(&artifact, None, &to, &asked, None, &workflow)
+        .await
+        .unwrap_err();
+    let failure = failure(&error);
+    assert_eq!(failure.title, "Superseded by a newer commit");
+    assert!(failure.message.contains("sha-{{short-sha}}"), "{failure:?}");
     assert_eq!(registry.uploads(), 0);
 }

@@ -43,19 +43,18 @@ pub async fn build(
         build_args.push(("SOURCE_DATE_EPOCH".into(), created.timestamp().to_string()));
     }
     // The cache of earlier runs is in ECR, read with the credentials the run signed in with.
-    let home = matches!(build.cache, CachePlan::Auto).then_some(home);
-    let cache = cache::sources(&build.cache, ctx, home, workflow).await;
+    let cache_home = matches!(build.cache, CachePlan::Auto).then_some(home);
+    let cache = cache::sources(&build.cache, ctx, cache_home, workflow).await;
     let (cache_from, inline) = cache
         .as_ref()
         .map(|c| (c.imported.clone(), c.inline))
         .unwrap_or_default();
-    let mut credentials = HashMap::new();
-    if let Some(BuildHome { ecr, .. }) = home {
-        credentials.insert(
-            ecr.host.clone(),
-            (ecr.username.clone(), ecr.password.clone()),
-        );
-    }
+    // Whatever the cache, a `FROM` or a cache line may name an image of this registry: BuildKit
+    // gets its credentials for this registry's host, and no other host gets them.
+    let credentials = HashMap::from([(
+        home.ecr.host.clone(),
+        (home.ecr.username.clone(), home.ecr.password.clone()),
+    )]);
     let provided = Provided {
         secrets: build
             .secrets

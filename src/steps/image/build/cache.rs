@@ -18,7 +18,8 @@ pub struct BuildHome {
     /// which an immutable tag would refuse: there the cache is imported, never exported.
     pub immutable: bool,
     /// The digests of the images ECR says were pushed last, newest first: where a build of the
-    /// same inputs is looked for after this run's own tags.
+    /// same inputs is looked for after this run's own tags with `reuse: repository` (empty
+    /// otherwise).
     pub recent: Vec<String>,
 }
 

@@ -18,7 +18,7 @@ use crate::error::Failure;
 use crate::github::commands::{Level, Workflow};
 use crate::github::context::RunContext;
 use crate::image::context::ContextError;
-use crate::inputs::{BuildPlan, Builder, ImagePlan};
+use crate::inputs::{BuildPlan, Builder, ImagePlan, Reuse};
 
 pub use cache::{BuildHome, CacheReport};
 pub use reuse::Reused;
@@ -79,7 +79,11 @@ pub async fn build(
     if let Some(key) = &key {
         if build.rebuild {
             workflow.info("rebuild is true: building even if an image of these inputs exists.");
-        } else if let Some(reused) = reuse::find(&home, key, &image.tags, workflow).await {
+        } else if build.reuse == Reuse::Off {
+            workflow.info("reuse is off: building even if an image of these inputs exists.");
+        } else if let Some(reused) =
+            reuse::find(&home, key, &image.tags, build.reuse, workflow).await
+        {
             return Ok(Outcome::Reused(reused));
         }
     }

@@ -5,8 +5,10 @@
 //! the image they would have built.
 //!
 //! The key travels in the image's config as a label, so the image itself says what it was
-//! built from, and no extra tag clutters the repository. Finding it reads, newest first and at
-//! most [`MOST_READ`] images: the tags this run writes (a re-run finds its image at once), the
+//! built from, and no extra tag clutters the repository. Every input of the key is public and
+//! the label is written by whoever pushes, so an image is only as trusted as where it was found:
+//! by default ([`Reuse::OwnTags`]) only under the tags this run writes (a re-run finds its image
+//! at once); with [`Reuse::Repository`] also, newest first and at most [`MOST_READ`] images, the
 //! images ECR's `DescribeImages` says were pushed last, then the registry's tag list. Each
 //! candidate costs a manifest and a config read; any read that fails is a miss, never the run's
 //! failure.
@@ -22,7 +24,7 @@ use crate::github::context::RunContext;
 use crate::image::build_key::{BuildInputs, KEY_LABEL};
 use crate::image::reference::ImageReference;
 use crate::image::{context, dockerfile};
-use crate::inputs::{BuildPlan, ImagePlan};
+use crate::inputs::{BuildPlan, ImagePlan, Reuse};
 use crate::oci::facts::BUILT_BY_LABEL;
 use crate::oci::{Digest, Manifest, Platform};
 use crate::registry::destination::Destination;
@@ -190,17 +192,19 @@ pub fn recorded_labels(key: Option<&Digest>, ctx: &RunContext) -> Vec<(String, S
     ]
 }
 
-/// The image of this repository built with `key`, looked for where it is likeliest first.
+/// The image of this repository built with `key`, looked for where it is likeliest first, as
+/// far as `reuse` allows.
 pub async fn find(
     home: &BuildHome,
     key: &Digest,
     tags: &[String],
+    reuse: Reuse,
     workflow: &Workflow,
 ) -> Option<Reused> {
     let ecr = &home.ecr;
     // This run's own tags first, alone: a re-run finds its image there without listing any.
     let mut found = first_with_key(ecr, key, tags.to_vec()).await;
-    if found.is_none() {
+    if found.is_none() && reuse == Reuse::Repository {
         let listed = ecr
             .client
             .list_tags(&ecr.repository, 1000, |_, _| {})
@@ -210,10 +214,17 @@ pub async fn find(
         found = first_with_key(ecr, key, others).await;
     }
     match found {
-        Some((manifest, labels)) => Some(reused(manifest, &labels, workflow)),
+        Some((reference, manifest, labels)) => {
+            workflow.info(&found_where(&reference, tags));
+            Some(reused(manifest, &labels, workflow))
+        }
         None => {
+            let searched = match reuse {
+                Reuse::Repository => "",
+                _ => " under this run's tags (reuse: own-tags)",
+            };
             workflow.info(&format!(
-                "No image of {} was built from these inputs (build key {key}): building.",
+                "No image of {} was built from these inputs{searched} (build key {key}): building.",
                 ecr.repository
             ));
             None
@@ -221,23 +232,42 @@ pub async fn find(
     }
 }
 
+/// Where the reused image was found, for the log: under one of this run's tags, or (with
+/// `reuse: repository`) among the images pushed last or in the tag list.
+fn found_where(reference: &str, tags: &[String]) -> String {
+    if tags.iter().any(|t| t == reference) {
+        format!("Found under this run's tag {reference}.")
+    } else if reference.starts_with("sha256:") {
+        format!(
+            "Found among the images pushed last, as {reference} (reuse: repository: every \
+             pusher to this repository is trusted)."
+        )
+    } else {
+        format!(
+            "Found in the repository's tag list, under {reference} (reuse: repository: every \
+             pusher to this repository is trusted)."
+        )
+    }
+}
+
 type Labels = serde_json::Map<String, Value>;
 
-/// The first of `references`, in their order, whose image carries `key` (read a few at once).
+/// The first of `references`, in their order, whose image carries `key` (read a few at once);
+/// with the reference it was found under.
 async fn first_with_key(
     ecr: &Destination,
     key: &Digest,
     references: Vec<String>,
-) -> Option<(Manifest, Labels)> {
+) -> Option<(String, Manifest, Labels)> {
     let mut reads = stream::iter(references)
-        .map(|reference| read(ecr, reference))
+        .map(|reference| async move { (reference.clone(), read(ecr, reference).await) })
         .buffered(AT_ONCE);
-    while let Some(read) = reads.next().await {
+    while let Some((reference, read)) = reads.next().await {
         match read {
             Some((manifest, labels))
                 if labels.get(KEY_LABEL).and_then(Value::as_str) == Some(key.as_str()) =>
             {
-                return Some((manifest, labels));
+                return Some((reference, manifest, labels));
             }
             _ => continue,
         }
@@ -311,6 +341,17 @@ mod tests {
 
     fn strings(items: &[&str]) -> Vec<String> {
         items.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn where_an_image_was_found_is_said() {
+        let tags = strings(&["sha-1", "main"]);
+        assert_eq!(
+            found_where("main", &tags),
+            "Found under this run's tag main."
+        );
+        assert!(found_where("sha256:ab", &tags).contains("images pushed last"));
+        assert!(found_where("pr-9", &tags).contains("tag list, under pr-9"));
     }
 
     #[test]
