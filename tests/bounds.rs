@@ -54,7 +54,11 @@ fn a_100_mb_manifest_is_refused_from_its_length_without_being_read() {
     assert!(took < Duration::from_secs(20), "{took:?}");
     // Refused, not retried: the same answer would come again.
     assert_eq!(registry.manifest_requests(), 1);
-    assert!(registry.bytes_sent() < 32 * 1024 * 1024, "{}", registry.bytes_sent());
+    assert!(
+        registry.bytes_sent() < 32 * 1024 * 1024,
+        "{}",
+        registry.bytes_sent()
+    );
 }
 
 #[test]

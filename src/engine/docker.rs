@@ -399,7 +399,13 @@ impl DockerEngine {
             archive,
             None,
         );
-        while let Some(item) = next_within(&mut stream, crate::engine::buildkit::SILENCE_LIMIT, "loading").await? {
+        while let Some(item) = next_within(
+            &mut stream,
+            crate::engine::buildkit::SILENCE_LIMIT,
+            "loading",
+        )
+        .await?
+        {
             item.map_err(|e| match e {
                 bollard::errors::Error::DockerStreamError { error } => DockerError::Daemon(error),
                 e => DockerError::Daemon(with_causes(&e)),

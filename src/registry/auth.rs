@@ -6,7 +6,8 @@ use base64::Engine;
 use reqwest::{Method, Url};
 use serde::Deserialize;
 
-use super::bounded::{self, Unread};
+use super::bounded;
+use crate::http::{read_bounded, Unread};
 
 use crate::error::{with_causes, NetworkFault};
 use crate::retry::{is_transient_status, Transient};
@@ -173,7 +174,7 @@ pub async fn bearer_token(
             status,
         });
     }
-    let body = match bounded::read(response, bounded::TOKEN_LIMIT).await {
+    let body = match read_bounded(response, bounded::TOKEN_LIMIT).await {
         Ok(body) => body,
         Err(Unread::TooLarge { limit }) => {
             return Err(failed(format!(
@@ -199,8 +200,8 @@ pub async fn bearer_token(
 /// auth.docker.io, GitLab's registry.gitlab.com to gitlab.com). A realm elsewhere would
 /// collect the credentials given for this registry.
 pub fn realm_allowed(registry: &Url, realm: &Url, with_credentials: bool) -> Result<(), String> {
-    let secure = realm.scheme() == "https"
-        || (realm.scheme() == "http" && crate::http::is_loopback(realm));
+    let secure =
+        realm.scheme() == "https" || (realm.scheme() == "http" && crate::http::is_loopback(realm));
     if !secure {
         return Err(
             "it is not HTTPS; tokens are fetched over HTTPS, or plain HTTP only on this machine \

@@ -12,9 +12,10 @@ use std::time::Duration;
 use reqwest::header::{HeaderName, HeaderValue, ACCEPT, CONTENT_LENGTH, CONTENT_TYPE, LOCATION};
 use reqwest::{Method, Response, StatusCode, Url};
 
-use super::bounded::{self, Unread};
+use super::bounded;
 pub use super::error::RegistryError;
 use super::renewal::{BasicCredentials, Renewals};
+use crate::http::{read_bounded, Unread};
 use crate::oci::media_type::MANIFEST_ACCEPT;
 use crate::oci::{Descriptor, Digest, Manifest, MediaType};
 /// The one rule for what to retry, where the registry's callers look for it.
@@ -430,7 +431,7 @@ impl RegistryClient {
                     .and_then(|v| v.to_str().ok())
                     .unwrap_or_default()
                     .to_string();
-                let bytes = bounded::read(response, limit).await.map_err(|e| {
+                let bytes = read_bounded(response, limit).await.map_err(|e| {
                     classify(match e {
                         Unread::TooLarge { limit } => RegistryError::TooLarge {
                             url: self.shown(),

@@ -225,7 +225,9 @@ mod tests {
             "http://registry.example.com",
             "http://10.0.0.1:5000",
         ] {
-            let error = registry_url("registry-url", remote).unwrap_err().to_string();
+            let error = registry_url("registry-url", remote)
+                .unwrap_err()
+                .to_string();
             assert!(error.contains("plain HTTP to another machine"), "{error}");
             assert!(error.contains("registry-url"), "{error}");
         }

@@ -8,6 +8,7 @@ use reqwest::{Method, RequestBuilder, Response, StatusCode};
 
 use super::{Auth, Call, RegistryClient, RegistryError};
 use crate::error::{with_causes, NetworkFault};
+use crate::http::read_start;
 use crate::registry::auth::{self, Challenge};
 use crate::registry::bounded;
 use crate::registry::renewal::AfterRefusal;
@@ -103,10 +104,7 @@ impl RegistryClient {
             if let Some(time) = call.time {
                 request = request.timeout(time);
             }
-            let response = request
-                .send()
-                .await
-                .map_err(|e| self.failed(&e, call))?;
+            let response = request.send().await.map_err(|e| self.failed(&e, call))?;
             if self.send_again_after(&response, generation).await? {
                 continue;
             }
@@ -203,7 +201,7 @@ impl RegistryClient {
             .get(RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| retry::retry_after_header(v, std::time::SystemTime::now()));
-        let text = bounded::error_text(response).await;
+        let text = read_start(response, bounded::ERROR_BODY_LIMIT as usize).await;
         Err(RegistryError::answered(
             self.shown(),
             &self.who(),

@@ -6,9 +6,9 @@ use std::time::Duration;
 use serde_json::json;
 
 use super::*;
-use crate::retry::Transient;
 use crate::registry::bounded::{CONFIG_LIMIT, MANIFEST_LIMIT};
 use crate::registry::fake::FakeRegistry;
+use crate::retry::Transient;
 
 const OCI: &str = "application/vnd.oci.image.manifest.v1+json";
 
@@ -97,10 +97,17 @@ async fn an_upload_location_on_another_origin_is_refused_and_nothing_goes_there(
         )
         .await
         .unwrap_err();
-    assert!(matches!(error, RegistryError::OtherOrigin { .. }), "{error}");
+    assert!(
+        matches!(error, RegistryError::OtherOrigin { .. }),
+        "{error}"
+    );
     assert!(error.to_string().contains("another origin"), "{error}");
     assert!(!error.is_transient());
-    assert!(elsewhere.requests().is_empty(), "{:?}", elsewhere.requests());
+    assert!(
+        elsewhere.requests().is_empty(),
+        "{:?}",
+        elsewhere.requests()
+    );
 }
 
 #[tokio::test]
@@ -123,6 +130,10 @@ async fn a_token_realm_on_another_origin_gets_no_credentials() {
         error.to_string().contains("credentials are not sent there"),
         "{error}"
     );
-    assert!(elsewhere.requests().is_empty(), "{:?}", elsewhere.requests());
+    assert!(
+        elsewhere.requests().is_empty(),
+        "{:?}",
+        elsewhere.requests()
+    );
     assert!(elsewhere.token_queries().is_empty());
 }

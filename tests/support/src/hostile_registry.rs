@@ -47,9 +47,7 @@ impl HostileRegistry {
             manifests: Arc::default(),
             sent: Arc::default(),
         };
-        let router = Router::new()
-            .fallback(answer)
-            .with_state(counters.clone());
+        let router = Router::new().fallback(answer).with_state(counters.clone());
         HostileRegistry {
             served: serve(router),
             counters,
