@@ -165,7 +165,7 @@ mod tests {
         let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
         let recorded = seen.clone();
         let elsewhere = serve(axum::Router::new().fallback(move |headers: HeaderMap| {
-            let authorization = headers.get("authorization").map(|v| v.clone());
+            let authorization = headers.get("authorization").cloned();
             recorded.lock().unwrap().push(authorization);
             async { "the blob" }
         }))

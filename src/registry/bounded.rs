@@ -29,9 +29,9 @@ pub const SMALL_REQUEST_TIME: Duration = Duration::from_secs(30);
 
 /// `limit` bytes for a message: `4 MiB`, `512 kB`.
 pub fn shown(limit: u64) -> String {
-    if limit >= 1024 * 1024 && limit % (1024 * 1024) == 0 {
+    if limit >= 1024 * 1024 && limit.is_multiple_of(1024 * 1024) {
         format!("{} MiB", limit / (1024 * 1024))
-    } else if limit >= 1024 && limit % 1024 == 0 {
+    } else if limit >= 1024 && limit.is_multiple_of(1024) {
         format!("{} KiB", limit / 1024)
     } else {
         format!("{limit} bytes")
