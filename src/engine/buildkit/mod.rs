@@ -174,25 +174,36 @@ pub async fn build(
             continue;
         };
         pending.extend_from_slice(&data);
-        let mut messages = serde_json::Deserializer::from_slice(&pending).into_iter::<Value>();
-        let mut used = 0;
-        while let Some(Ok(message)) = messages.next() {
-            used = messages.byte_offset();
-            take(message, &mut progress, &mut id, &mut on_line)?;
-        }
-        pending.drain(..used);
-        if pending.len() > MESSAGE_LIMIT {
-            return Err(DockerError::Daemon(format!(
-                "the daemon's build stream sent more than {} MiB without ending a message",
-                MESSAGE_LIMIT / (1024 * 1024)
-            )));
-        }
+        let mut taken = |message| take(message, &mut progress, &mut id, &mut on_line);
+        take_complete(&mut pending, &mut taken)?;
     }
     let id = id.ok_or_else(|| DockerError::Daemon("the build reported no image id".into()))?;
     Ok(Built {
         id,
         cache: progress.cache_use(),
     })
+}
+
+/// Hands each complete JSON message at the start of `pending` to `taken` and drops it; what
+/// is left is the start of a message, which may not pass [`MESSAGE_LIMIT`].
+fn take_complete(
+    pending: &mut Vec<u8>,
+    taken: &mut impl FnMut(Value) -> Result<(), DockerError>,
+) -> Result<(), DockerError> {
+    let mut messages = serde_json::Deserializer::from_slice(pending).into_iter::<Value>();
+    let mut used = 0;
+    while let Some(Ok(message)) = messages.next() {
+        used = messages.byte_offset();
+        taken(message)?;
+    }
+    pending.drain(..used);
+    if pending.len() > MESSAGE_LIMIT {
+        return Err(DockerError::Daemon(format!(
+            "the daemon's build stream sent more than {} MiB without ending a message",
+            MESSAGE_LIMIT / (1024 * 1024)
+        )));
+    }
+    Ok(())
 }
 
 /// Takes one message of the `/build` stream: BuildKit's status, the image's id, a line of
