@@ -55,6 +55,11 @@ const CASES: &[(&str, &str, &str)] = &[
         "ftp://registry.example",
         "http:// or https://",
     ),
+    (
+        "registry-url",
+        "http://127.0.0.1.nip.io:5001",
+        "plain HTTP to another machine",
+    ),
     ("create-repository", "yes", "true or false"),
     ("scan-on-push", "on", "true or false"),
     ("tag-mutability", "LOCKED", "MUTABLE, IMMUTABLE"),

@@ -13,12 +13,36 @@ use bollard::Docker;
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
 use std::pin::Pin;
+use std::time::Duration;
 
 use crate::error::{with_causes, Failure};
 use crate::oci::{Facts, Platform};
 
 /// How many output lines of the failing build step are kept for the error message.
 const FAILED_STEP_LINES: usize = 40;
+
+/// How long a pull or a push may go without a word from the daemon: it reports progress
+/// several times a second while bytes move, so this long a silence is a stalled registry or
+/// daemon, and the run says so rather than wait for the job's timeout. (A classic build may be
+/// silent while a step runs, and a load answers only at its end: those wait as long as
+/// BuildKit's build, `buildkit::SILENCE_LIMIT`.)
+pub const TRANSFER_SILENCE: Duration = Duration::from_secs(5 * 60);
+
+/// The next item of a daemon's stream, or an error when it says nothing for `limit`.
+async fn next_within<S: Stream + Unpin>(
+    stream: &mut S,
+    limit: Duration,
+    doing: &str,
+) -> Result<Option<S::Item>, DockerError> {
+    tokio::time::timeout(limit, stream.next())
+        .await
+        .map_err(|_| {
+            DockerError::Daemon(format!(
+                "the daemon reported nothing for {} s while {doing}",
+                limit.as_secs()
+            ))
+        })
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum DockerError {
@@ -248,7 +272,8 @@ impl DockerEngine {
         let mut image_id = None;
         let mut step = None;
         let mut step_output: Vec<String> = Vec::new();
-        while let Some(item) = stream.next().await {
+        let silence = crate::engine::buildkit::SILENCE_LIMIT;
+        while let Some(item) = next_within(&mut stream, silence, "building").await? {
             let info = match item {
                 Ok(info) => info,
                 Err(bollard::errors::Error::DockerStreamError { error }) => {
@@ -274,7 +299,8 @@ impl DockerEngine {
                         step = Some(line.to_string());
                         step_output.clear();
                     } else {
-                        step_output.push(line.to_string());
+                        let cut = crate::engine::buildkit::progress::pieces(line)[0];
+                        step_output.push(cut.to_string());
                         if step_output.len() > FAILED_STEP_LINES {
                             step_output.remove(0);
                         }
@@ -338,7 +364,8 @@ impl DockerEngine {
             .build();
         let mut stream = self.docker.create_image(Some(options), None, credentials);
         let mut last = String::new();
-        while let Some(item) = stream.next().await {
+        let doing = format!("pulling {name}");
+        while let Some(item) = next_within(&mut stream, TRANSFER_SILENCE, &doing).await? {
             let info = item.map_err(|e| match e {
                 bollard::errors::Error::DockerStreamError { error } => DockerError::Daemon(error),
                 e => DockerError::Daemon(with_causes(&e)),
@@ -372,7 +399,13 @@ impl DockerEngine {
             archive,
             None,
         );
-        while let Some(item) = stream.next().await {
+        while let Some(item) = next_within(
+            &mut stream,
+            crate::engine::buildkit::SILENCE_LIMIT,
+            "loading",
+        )
+        .await?
+        {
             item.map_err(|e| match e {
                 bollard::errors::Error::DockerStreamError { error } => DockerError::Daemon(error),
                 e => DockerError::Daemon(with_causes(&e)),
@@ -439,7 +472,8 @@ impl DockerEngine {
             Some(credentials),
         );
         let mut report = DaemonPush::default();
-        while let Some(item) = stream.next().await {
+        let doing = format!("pushing {repo}:{tag}");
+        while let Some(item) = next_within(&mut stream, TRANSFER_SILENCE, &doing).await? {
             let info = item.map_err(|e| DockerError::Daemon(with_causes(&e)))?;
             let Some(status) = info.status else { continue };
             // One final status per layer. The pushed digest is not taken from the status text:

@@ -113,10 +113,20 @@ impl TokenService {
         struct Answer {
             value: String,
         }
-        let answer: Answer = response
-            .json()
+        // A token is a few kilobytes; the answer is read no further than a megabyte.
+        let body = crate::http::read_bounded(response, 1024 * 1024)
             .await
-            .map_err(|e| TokenRequestError::NoToken(e.to_string()))?;
+            .map_err(|e| match e {
+                crate::http::Unread::TooLarge { .. } => {
+                    TokenRequestError::NoToken("the answer is larger than 1 MiB".into())
+                }
+                crate::http::Unread::Failed(e) => TokenRequestError::Unreachable {
+                    reason: with_causes(&e),
+                    fault: NetworkFault::of(&e),
+                },
+            })?;
+        let answer: Answer =
+            serde_json::from_slice(&body).map_err(|e| TokenRequestError::NoToken(e.to_string()))?;
         Ok(answer.value)
     }
 }

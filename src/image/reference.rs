@@ -116,14 +116,11 @@ impl ImageReference {
         }
     }
 
-    /// Whether the registry is on this machine (where Docker also allows plain HTTP).
+    /// Whether the registry is on this machine as written (`localhost`, 127.0.0.0/8, `[::1]`),
+    /// where plain HTTP is allowed; a name such as `127.0.0.1.nip.io` is not.
     pub fn is_loopback(&self) -> bool {
-        let host = self
-            .registry
-            .rsplit_once(':')
-            .filter(|(h, port)| !h.ends_with(':') && port.chars().all(|c| c.is_ascii_digit()))
-            .map_or(self.registry.as_str(), |(h, _)| h);
-        host == "localhost" || host.starts_with("127.") || host == "[::1]"
+        url::Url::parse(&format!("http://{}/", self.registry))
+            .is_ok_and(|url| crate::http::is_loopback(&url))
     }
 
     /// `registry/repository`, the name the Docker daemon uses.
@@ -198,6 +195,11 @@ mod tests {
         assert_eq!(r.api_host(), "127.0.0.1:5000");
         assert!(parse("localhost/app").is_loopback());
         assert!(!parse("ghcr.io/o/r").is_loopback());
+        assert!(parse("[::1]:5000/app").is_loopback());
+        assert!(parse("127.1.2.3:5000/app").is_loopback());
+        // A name that only looks like an address is resolved like any other.
+        assert!(!parse("127.0.0.1.nip.io:5000/app").is_loopback());
+        assert!(!parse("127.evil.example/app").is_loopback());
         assert_eq!(parse("ghcr.io/o/r:v1").to_string(), "ghcr.io/o/r:v1");
         assert_eq!(
             parse("ghcr.io/o/r").pinned(&digest),

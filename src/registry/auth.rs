@@ -3,8 +3,11 @@
 //! with Basic credentials, then send it as `Authorization: Bearer`.
 
 use base64::Engine;
-use reqwest::Method;
+use reqwest::{Method, Url};
 use serde::Deserialize;
+
+use super::bounded;
+use crate::http::{read_bounded, Unread};
 
 use crate::error::{with_causes, NetworkFault};
 use crate::retry::{is_transient_status, Transient};
@@ -113,32 +116,51 @@ impl Transient for TokenError {
     }
 }
 
-/// Fetches a Bearer token for `scope` (the challenge's own scope wins when it names one).
+/// What a challenge asks a token for, and of which registry.
+pub struct TokenRequest<'a> {
+    /// The registry the token is for: where the realm must be, to be sent credentials.
+    pub registry: &'a Url,
+    pub realm: &'a str,
+    pub service: Option<&'a str>,
+    pub scope: &'a str,
+}
+
+/// Fetches a Bearer token for `scope` (the challenge's own scope wins when it names one),
+/// from a realm [`realm_allowed`] accepts; the answer read to at most [`bounded::TOKEN_LIMIT`]
+/// within [`bounded::SMALL_REQUEST_TIME`].
 pub async fn bearer_token(
     http: &reqwest::Client,
-    realm: &str,
-    service: Option<&str>,
-    scope: &str,
+    request: TokenRequest<'_>,
     credentials: Option<(&str, &str)>,
 ) -> Result<String, TokenError> {
+    let realm = request.realm;
     let failed = |reason: String| TokenError::Failed {
         realm: realm.to_string(),
         reason,
     };
-    let mut url = reqwest::Url::parse(realm).map_err(|e| failed(format!("bad realm: {e}")))?;
-    url.query_pairs_mut().append_pair("scope", scope);
-    if let Some(service) = service {
+    let mut url = Url::parse(realm).map_err(|e| failed(format!("bad realm: {e}")))?;
+    realm_allowed(request.registry, &url, credentials.is_some()).map_err(failed)?;
+    url.query_pairs_mut().append_pair("scope", request.scope);
+    if let Some(service) = request.service {
         url.query_pairs_mut().append_pair("service", service);
     }
-    let mut request = http.get(url);
+    let mut builder = http.get(url).timeout(bounded::SMALL_REQUEST_TIME);
     if let Some((user, password)) = credentials {
-        request = request.basic_auth(user, Some(password));
+        builder = builder.basic_auth(user, Some(password));
     }
-    let response = request.send().await.map_err(|e| TokenError::Unreachable {
+    let unreachable = |e: reqwest::Error| TokenError::Unreachable {
         realm: realm.to_string(),
-        reason: with_causes(&e),
+        reason: if e.is_timeout() {
+            format!(
+                "no whole answer within {} s",
+                bounded::SMALL_REQUEST_TIME.as_secs()
+            )
+        } else {
+            with_causes(&e)
+        },
         fault: NetworkFault::of(&e),
-    })?;
+    };
+    let response = builder.send().await.map_err(unreachable)?;
     let status = response.status();
     if status == reqwest::StatusCode::UNAUTHORIZED || status == reqwest::StatusCode::FORBIDDEN {
         return Err(TokenError::Refused {
@@ -152,15 +174,71 @@ pub async fn bearer_token(
             status,
         });
     }
-    let answer: TokenAnswer = response
-        .json()
-        .await
-        .map_err(|e| failed(format!("unreadable answer: {e}")))?;
+    let body = match read_bounded(response, bounded::TOKEN_LIMIT).await {
+        Ok(body) => body,
+        Err(Unread::TooLarge { limit }) => {
+            return Err(failed(format!(
+                "its answer is larger than {}, which no token is",
+                bounded::shown(limit)
+            )))
+        }
+        Err(Unread::Failed(e)) => return Err(unreachable(e)),
+    };
+    let answer: TokenAnswer =
+        serde_json::from_slice(&body).map_err(|e| failed(format!("unreadable answer: {e}")))?;
     answer
         .token
         .or(answer.access_token)
         .filter(|t| !t.is_empty())
         .ok_or_else(|| failed("the answer holds no token".into()))
+}
+
+/// Whether a token may be asked of `realm` for `registry`: over HTTPS, or plain HTTP on this
+/// machine only (a token, and the credentials that get it, must not cross a network in the
+/// clear); and, when credentials go with the request, only at the registry's own site: its
+/// origin, or a host of the same parent domain (Docker Hub's registry-1.docker.io sends to
+/// auth.docker.io, GitLab's registry.gitlab.com to gitlab.com). A realm elsewhere would
+/// collect the credentials given for this registry.
+pub fn realm_allowed(registry: &Url, realm: &Url, with_credentials: bool) -> Result<(), String> {
+    let secure =
+        realm.scheme() == "https" || (realm.scheme() == "http" && crate::http::is_loopback(realm));
+    if !secure {
+        return Err(
+            "it is not HTTPS; tokens are fetched over HTTPS, or plain HTTP only on this machine \
+             (localhost, 127.0.0.0/8, [::1])"
+                .into(),
+        );
+    }
+    if !with_credentials || realm.origin() == registry.origin() || same_site(registry, realm) {
+        return Ok(());
+    }
+    Err(format!(
+        "it is not at the site of the registry {}; the credentials are not sent there",
+        registry.origin().ascii_serialization()
+    ))
+}
+
+/// Both over HTTPS on the default port, on names under the same parent domain of at least two
+/// labels (`auth.docker.io` and `registry-1.docker.io`), or the realm on that parent itself.
+fn same_site(registry: &Url, realm: &Url) -> bool {
+    let domain = |url: &Url| match url.host() {
+        Some(url::Host::Domain(name)) if url.scheme() == "https" && url.port().is_none() => {
+            Some(name.to_ascii_lowercase())
+        }
+        _ => None,
+    };
+    let (Some(registry), Some(realm)) = (domain(registry), domain(realm)) else {
+        return false;
+    };
+    let parent = |name: &str| {
+        name.split_once('.')
+            .map(|(_, rest)| rest.to_string())
+            .filter(|rest| rest.contains('.'))
+    };
+    match parent(&registry) {
+        Some(site) => realm == site || parent(&realm).as_ref() == Some(&site),
+        None => false,
+    }
 }
 
 /// The token scope a request needs when the challenge names none.
@@ -256,6 +334,35 @@ mod tests {
             unavailable.to_string(),
             "the token service at https://auth.example/token failed: HTTP 503 Service Unavailable"
         );
+    }
+
+    #[test]
+    fn a_realm_is_https_or_on_this_machine_and_gets_credentials_only_at_the_registry_s_site() {
+        let url = |u: &str| Url::parse(u).unwrap();
+        let allowed = |registry: &str, realm: &str, credentials: bool| {
+            realm_allowed(&url(registry), &url(realm), credentials).is_ok()
+        };
+        // Docker Hub, GitLab, GHCR: where real registries send for tokens.
+        let hub = "https://registry-1.docker.io/";
+        assert!(allowed(hub, "https://auth.docker.io/token", true));
+        let gitlab = "https://registry.gitlab.com/";
+        assert!(allowed(gitlab, "https://gitlab.com/jwt/auth", true));
+        assert!(allowed("https://ghcr.io/", "https://ghcr.io/token", true));
+        // A stand-in on this machine, its realm on the same origin.
+        let local = "http://127.0.0.1:5000/";
+        assert!(allowed(local, "http://127.0.0.1:5000/token", true));
+        // Plain HTTP off this machine: never, with or without credentials.
+        assert!(!allowed(hub, "http://auth.docker.io/token", false));
+        assert!(!allowed(local, "http://127.0.0.1.nip.io/token", false));
+        assert!(!allowed(hub, "ftp://auth.docker.io/token", false));
+        // Another site, another port or a bare parent: no credentials there; anonymous is fine.
+        assert!(!allowed(hub, "https://collector.example.com/token", true));
+        assert!(allowed(hub, "https://collector.example.com/token", false));
+        assert!(!allowed(local, "http://127.0.0.1:5001/token", true));
+        assert!(!allowed("https://ghcr.io/", "https://io/token", true));
+        assert!(!allowed(hub, "https://auth.docker.io:8443/token", true));
+        let error = realm_allowed(&url(hub), &url("http://auth.docker.io/t"), true).unwrap_err();
+        assert!(error.contains("not HTTPS"), "{error}");
     }
 
     #[test]

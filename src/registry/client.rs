@@ -2,17 +2,22 @@
 //! stream, monolithic upload, cross-repository mount). Credentials travel with each request and
 //! nothing is stored: Basic on every request for ECR; for other registries whatever their
 //! challenge asks (anonymous or credential Bearer tokens, Basic). Retried on 429, 5xx, resets
-//! and timeouts.
+//! and timeouts. Every answer read whole is bounded in size, and every request but a blob's in
+//! time (`bounded`); an upload goes only to the registry's own origin.
 
 use std::sync::Mutex;
 
-use reqwest::header::{HeaderValue, ACCEPT, CONTENT_LENGTH, CONTENT_TYPE, LOCATION};
+use std::time::Duration;
+
+use reqwest::header::{HeaderName, HeaderValue, ACCEPT, CONTENT_LENGTH, CONTENT_TYPE, LOCATION};
 use reqwest::{Method, Response, StatusCode, Url};
 
+use super::bounded;
 pub use super::error::RegistryError;
 use super::renewal::{BasicCredentials, Renewals};
+use crate::http::{read_bounded, Unread};
 use crate::oci::media_type::MANIFEST_ACCEPT;
-use crate::oci::{Digest, Manifest, MediaType};
+use crate::oci::{Descriptor, Digest, Manifest, MediaType};
 /// The one rule for what to retry, where the registry's callers look for it.
 pub use crate::retry::classify;
 use crate::retry::{self, Backoff};
@@ -25,6 +30,44 @@ enum Auth {
     Basic(BasicCredentials),
     /// Whatever the registry's challenge asks for, with these credentials if any.
     Challenged(Option<(String, String)>),
+}
+
+/// One request to send.
+struct Call<'a> {
+    method: Method,
+    path: &'a str,
+    /// What it is, for messages (`GET manifest team/app:1`).
+    what: &'a str,
+    headers: &'a [(HeaderName, &'a str)],
+    body: Option<Vec<u8>>,
+    /// The whole request's time, answer included; `None` for a blob streamed, which may take
+    /// minutes and is bounded by silence instead (`http.rs`).
+    time: Option<Duration>,
+}
+
+impl<'a> Call<'a> {
+    /// A request that is not a blob transfer: bounded in time.
+    fn small(method: Method, path: &'a str, what: &'a str) -> Self {
+        Call {
+            method,
+            path,
+            what,
+            headers: &[],
+            body: None,
+            time: Some(bounded::SMALL_REQUEST_TIME),
+        }
+    }
+
+    fn headers(self, headers: &'a [(HeaderName, &'a str)]) -> Self {
+        Call { headers, ..self }
+    }
+
+    fn body(self, body: Vec<u8>) -> Self {
+        Call {
+            body: Some(body),
+            ..self
+        }
+    }
 }
 
 pub struct RegistryClient {
@@ -114,6 +157,7 @@ impl RegistryClient {
         let response = self
             .http
             .get(url)
+            .timeout(bounded::SMALL_REQUEST_TIME)
             .send()
             .await
             .map_err(|e| self.unreachable(&e))?;
@@ -128,7 +172,8 @@ impl RegistryClient {
         &self,
         on_retry: impl FnMut(&RegistryError, std::time::Duration),
     ) -> Result<(), RegistryError> {
-        self.send(Method::GET, "v2/", "GET /v2/", &[], None, on_retry)
+        let call = Call::small(Method::GET, "v2/", "GET /v2/");
+        self.send(call, bounded::ERROR_BODY_LIMIT, on_retry)
             .await
             .map(|_| ())
     }
@@ -142,16 +187,8 @@ impl RegistryClient {
     ) -> Result<Option<Manifest>, RegistryError> {
         let path = format!("v2/{repository}/manifests/{reference}");
         let what = format!("GET manifest {repository}:{reference}");
-        let answer = self
-            .send(
-                Method::GET,
-                &path,
-                &what,
-                &[(ACCEPT, MANIFEST_ACCEPT)],
-                None,
-                on_retry,
-            )
-            .await;
+        let call = Call::small(Method::GET, &path, &what).headers(&[(ACCEPT, MANIFEST_ACCEPT)]);
+        let answer = self.send(call, bounded::MANIFEST_LIMIT, on_retry).await;
         match answer {
             Ok((media_type, bytes)) => {
                 Ok(Some(Manifest::new(MediaType::parse(&media_type), bytes)))
@@ -177,10 +214,8 @@ impl RegistryClient {
         }
         let path = format!("v2/{repository}/tags/list?n={limit}");
         let what = format!("GET tags of {repository}");
-        match self
-            .send(Method::GET, &path, &what, &[], None, on_retry)
-            .await
-        {
+        let call = Call::small(Method::GET, &path, &what);
+        match self.send(call, bounded::TAG_LIST_LIMIT, on_retry).await {
             Ok((_, bytes)) => {
                 let list: TagList =
                     serde_json::from_slice(&bytes).map_err(|e| RegistryError::Unexpected {
@@ -210,30 +245,63 @@ impl RegistryClient {
     ) -> Result<(), RegistryError> {
         let path = format!("v2/{repository}/manifests/{tag}");
         let what = format!("PUT manifest {repository}:{tag}");
-        self.send(
-            Method::PUT,
-            &path,
-            &what,
-            &[(CONTENT_TYPE, manifest.media_type.as_str())],
-            Some(manifest.bytes.clone()),
-            on_retry,
-        )
-        .await
-        .map(|_| ())
+        let content_type = [(CONTENT_TYPE, manifest.media_type.as_str())];
+        let call = Call::small(Method::PUT, &path, &what)
+            .headers(&content_type)
+            .body(manifest.bytes.clone());
+        self.send(call, bounded::ERROR_BODY_LIMIT, on_retry)
+            .await
+            .map(|_| ())
     }
 
-    /// A small blob (an image config) read whole, its digest checked.
+    /// A small blob (an image config) read whole, its digest checked; at most
+    /// [`bounded::CONFIG_LIMIT`] bytes.
     pub async fn get_small_blob(
         &self,
         repository: &str,
         digest: &Digest,
         on_retry: impl FnMut(&RegistryError, std::time::Duration),
     ) -> Result<Vec<u8>, RegistryError> {
+        self.get_blob_of_size(repository, digest, bounded::CONFIG_LIMIT, on_retry)
+            .await
+    }
+
+    /// The config `descriptor` names, read whole: at most the size the descriptor gives,
+    /// which must match, and the digest checked.
+    pub async fn get_config(
+        &self,
+        repository: &str,
+        descriptor: &Descriptor,
+        on_retry: impl FnMut(&RegistryError, std::time::Duration),
+    ) -> Result<Vec<u8>, RegistryError> {
+        let limit = descriptor.size.min(bounded::CONFIG_LIMIT);
+        let bytes = self
+            .get_blob_of_size(repository, &descriptor.digest, limit, on_retry)
+            .await?;
+        if bytes.len() as u64 != descriptor.size {
+            return Err(RegistryError::Mismatch {
+                digest: descriptor.digest.to_string(),
+                why: format!(
+                    "the registry sent {} bytes, its descriptor says {}",
+                    bytes.len(),
+                    descriptor.size
+                ),
+            });
+        }
+        Ok(bytes)
+    }
+
+    async fn get_blob_of_size(
+        &self,
+        repository: &str,
+        digest: &Digest,
+        limit: u64,
+        on_retry: impl FnMut(&RegistryError, std::time::Duration),
+    ) -> Result<Vec<u8>, RegistryError> {
         let path = format!("v2/{repository}/blobs/{digest}");
         let what = format!("GET blob {repository}@{digest}");
-        let (_, bytes) = self
-            .send(Method::GET, &path, &what, &[], None, on_retry)
-            .await?;
+        let call = Call::small(Method::GET, &path, &what);
+        let (_, bytes) = self.send(call, limit, on_retry).await?;
         let actual = Digest::of(&bytes);
         if actual != *digest {
             return Err(RegistryError::Unexpected {
@@ -250,7 +318,7 @@ impl RegistryClient {
     pub async fn has_blob(&self, repository: &str, digest: &Digest) -> Result<bool, RegistryError> {
         let path = format!("v2/{repository}/blobs/{digest}");
         let what = format!("HEAD blob {repository}@{digest}");
-        match self.attempt(Method::HEAD, &path, &what, &[], None).await {
+        match self.attempt(&Call::small(Method::HEAD, &path, &what)).await {
             Ok(_) => Ok(true),
             Err(RegistryError::Unexpected { status, .. }) if status == StatusCode::NOT_FOUND => {
                 Ok(false)
@@ -267,7 +335,11 @@ impl RegistryClient {
     ) -> Result<Response, RegistryError> {
         let path = format!("v2/{repository}/blobs/{digest}");
         let what = format!("GET blob {repository}@{digest}");
-        self.attempt(Method::GET, &path, &what, &[], None).await
+        let call = Call {
+            time: None,
+            ..Call::small(Method::GET, &path, &what)
+        };
+        self.attempt(&call).await
     }
 
     /// Asks the registry to mount `digest` from `from` (same registry); `true` when mounted.
@@ -279,9 +351,8 @@ impl RegistryClient {
     ) -> Result<bool, RegistryError> {
         let path = format!("v2/{repository}/blobs/uploads/?mount={digest}&from={from}");
         let what = format!("mount {digest} from {from} into {repository}");
-        let response = self
-            .attempt(Method::POST, &path, &what, &[], Some(Vec::new()))
-            .await?;
+        let call = Call::small(Method::POST, &path, &what).body(Vec::new());
+        let response = self.attempt(&call).await?;
         Ok(response.status() == StatusCode::CREATED)
     }
 
@@ -296,9 +367,8 @@ impl RegistryClient {
     ) -> Result<(), RegistryError> {
         let path = format!("v2/{repository}/blobs/uploads/");
         let what = format!("start upload of {digest} to {repository}");
-        let started = self
-            .attempt(Method::POST, &path, &what, &[], Some(Vec::new()))
-            .await?;
+        let call = Call::small(Method::POST, &path, &what).body(Vec::new());
+        let started = self.attempt(&call).await?;
         let location = started
             .headers()
             .get(LOCATION)
@@ -319,6 +389,15 @@ impl RegistryClient {
                 what: what.clone(),
                 detail: format!(": bad Location '{location}': {e}"),
             })?;
+        // The upload carries the credentials and the image's bytes: it goes only to the
+        // registry's own origin (scheme, host and port), never where a Location points.
+        if url.origin() != self.base.origin() {
+            return Err(RegistryError::OtherOrigin {
+                url: self.shown(),
+                what: format!("upload of {digest}"),
+                to: url.origin().ascii_serialization(),
+            });
+        }
         url.query_pairs_mut().append_pair("digest", digest.as_str());
         let what = format!("upload of {digest} to {repository}");
         let request = self
@@ -327,12 +406,7 @@ impl RegistryClient {
             .header(CONTENT_TYPE, "application/octet-stream")
             .header(CONTENT_LENGTH, size)
             .body(body);
-        // Credentials go only to the registry itself, never to a host its Location names.
-        let (request, generation) = if url.host_str() == self.base.host_str() {
-            self.authorized(request)
-        } else {
-            (request, 0)
-        };
+        let (request, generation) = self.authorized(request);
         let response = request.send().await.map_err(|e| self.unreachable(&e))?;
         // The body was streamed and is gone: the caller sends the whole upload again.
         if self.send_again_after(&response, generation).await? {
@@ -341,36 +415,39 @@ impl RegistryClient {
         self.check(response, &what).await.map(|_| ())
     }
 
-    /// A request with retries; returns the content type and the body.
+    /// A request with retries; returns the content type and the body, at most `limit` bytes.
     async fn send(
         &self,
-        method: Method,
-        path: &str,
-        what: &str,
-        headers: &[(reqwest::header::HeaderName, &str)],
-        body: Option<Vec<u8>>,
+        call: Call<'_>,
+        limit: u64,
         on_retry: impl FnMut(&RegistryError, std::time::Duration),
     ) -> Result<(String, Vec<u8>), RegistryError> {
         self.retrying(
             || async {
-                let response = self
-                    .attempt(method.clone(), path, what, headers, body.clone())
-                    .await
-                    .map_err(classify)?;
+                let response = self.attempt(&call).await.map_err(classify)?;
                 let media_type = response
                     .headers()
                     .get(CONTENT_TYPE)
                     .and_then(|v| v.to_str().ok())
                     .unwrap_or_default()
                     .to_string();
-                let bytes = response
-                    .bytes()
-                    .await
-                    .map_err(|e| classify(self.unreachable(&e)))?;
-                Ok((media_type, bytes.to_vec()))
+                let bytes = read_bounded(response, limit).await.map_err(|e| {
+                    classify(match e {
+                        Unread::TooLarge { limit } => RegistryError::TooLarge {
+                            url: self.shown(),
+                            what: call.what.to_string(),
+                            limit,
+                        },
+                        Unread::Failed(e) => self.failed(&e, &call),
+                    })
+                })?;
+                Ok((media_type, bytes))
             },
             on_retry,
         )
         .await
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -2,7 +2,7 @@
 
 use reqwest::StatusCode;
 
-use super::auth;
+use super::{auth, bounded};
 use crate::error::NetworkFault;
 use crate::retry::{is_transient_status, Transient};
 
@@ -53,6 +53,29 @@ pub enum RegistryError {
     Token(#[from] auth::TokenError),
     #[error("the blob {digest} is corrupt: {why}")]
     Mismatch { digest: String, why: String },
+    /// An answer larger than anything it may hold (a manifest over ECR's 4 MiB): refused
+    /// before it fills memory.
+    #[error("the registry at {url} sent more than {} for {what}; refused (an answer that large is not a registry's)", bounded::shown(*.limit))]
+    TooLarge {
+        url: String,
+        what: String,
+        limit: u64,
+    },
+    /// A request that is not a blob transfer, unanswered within its whole time.
+    #[error("the registry at {url} did not finish answering {what} within {} s", .limit.as_secs())]
+    TooSlow {
+        url: String,
+        what: String,
+        limit: std::time::Duration,
+    },
+    /// The registry named another origin (scheme, host, port) for an upload: neither
+    /// credentials nor image data go there.
+    #[error("the registry at {url} sent the {what} to {to}, another origin; refused, so that no credentials or image data go there")]
+    OtherOrigin {
+        url: String,
+        what: String,
+        to: String,
+    },
 }
 
 impl RegistryError {
@@ -103,11 +126,15 @@ impl Transient for RegistryError {
         match self {
             RegistryError::Unexpected { status, .. } => is_transient_status(status.as_u16()),
             RegistryError::Unreachable { fault, .. } => fault.is_transient(),
-            RegistryError::Busy { .. } | RegistryError::Renewed { .. } => true,
+            RegistryError::Busy { .. }
+            | RegistryError::Renewed { .. }
+            | RegistryError::TooSlow { .. } => true,
             RegistryError::Token(e) => e.is_transient(),
             RegistryError::Refused { .. }
             | RegistryError::NotRenewed { .. }
-            | RegistryError::Mismatch { .. } => false,
+            | RegistryError::Mismatch { .. }
+            | RegistryError::TooLarge { .. }
+            | RegistryError::OtherOrigin { .. } => false,
         }
     }
 

@@ -3,6 +3,7 @@
 //! another, and writing a prepared image.
 
 pub mod auth;
+pub mod bounded;
 pub mod client;
 pub mod copy;
 pub mod destination;

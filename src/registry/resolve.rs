@@ -2,6 +2,7 @@
 //! platforms wanted, and each image's config. Patch and mirror read their sources through the
 //! one [`walk`].
 
+use super::bounded::INDEX_ENTRIES_LIMIT;
 use super::client::{RegistryClient, RegistryError};
 use crate::oci::{Digest, ImageManifest, Index, IndexEntry, Manifest, Parsed, Platform, Unusable};
 
@@ -92,11 +93,22 @@ pub async fn walk(
         }
         Parsed::Index(index) => index,
     };
+    let wanted_entries: Vec<&IndexEntry> = index
+        .entries
+        .iter()
+        .filter(|entry| entry.is_kept(wanted, keep_unplatformed))
+        .collect();
+    // Each entry is a request: an index that lists thousands is no image's.
+    if wanted_entries.len() > INDEX_ENTRIES_LIMIT {
+        return Err(Unusable(format!(
+            "the index {reference} lists {} manifests to read; at most {INDEX_ENTRIES_LIMIT} are \
+             (an index is a few platforms and their attestations)",
+            wanted_entries.len()
+        ))
+        .into());
+    }
     let mut kept = Vec::new();
-    for entry in &index.entries {
-        if !entry.is_kept(wanted, keep_unplatformed) {
-            continue;
-        }
+    for entry in wanted_entries {
         let child = manifest(registry, repository, entry.digest.as_str(), on_retry).await?;
         kept.push(Kept {
             entry: Some(entry.clone()),
@@ -117,7 +129,7 @@ pub async fn walk(
     })
 }
 
-/// An image's config, read whole and checked against its digest.
+/// An image's config, read whole: no larger than its descriptor says, checked against it.
 pub async fn config(
     registry: &RegistryClient,
     repository: &str,
@@ -125,7 +137,7 @@ pub async fn config(
     on_retry: OnRetry<'_>,
 ) -> Result<Vec<u8>, ResolveError> {
     Ok(registry
-        .get_small_blob(repository, &image.config.digest, on_retry)
+        .get_config(repository, &image.config, on_retry)
         .await?)
 }
 

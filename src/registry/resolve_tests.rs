@@ -240,3 +240,33 @@ async fn a_missing_reference_is_not_found() {
         "the registry has no manifest library/base:nope"
     );
 }
+
+#[tokio::test]
+async fn an_index_of_more_entries_to_read_than_any_image_has_is_refused_before_any_is_read() {
+    let fake = FakeRegistry::anonymous().await;
+    let entries: Vec<_> = (0..=INDEX_ENTRIES_LIMIT)
+        .map(|i| {
+            json!({
+                "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                "digest": format!("sha256:{i:064x}"),
+                "size": 500,
+                "platform": {"os": "linux", "architecture": "amd64"}
+            })
+        })
+        .collect();
+    let index = json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": entries
+    });
+    let bytes = serde_json::to_vec(&index).unwrap();
+    let media_type = "application/vnd.oci.image.index.v1+json";
+    fake.put_manifest("library/many", "1", media_type, &bytes);
+    let client = fake.client();
+    let error = walk(&client, "library/many", "1", &[], true, &no_retry)
+        .await
+        .unwrap_err();
+    assert!(matches!(error, ResolveError::Unusable(_)), "{error}");
+    assert!(error.to_string().contains("at most 64"), "{error}");
+    assert_eq!(manifests_read(&fake), ["1"]);
+}

@@ -30,6 +30,11 @@ use crate::error::with_causes;
 /// progress while steps run; only a step that prints nothing for this long is cut short.
 pub const SILENCE_LIMIT: Duration = Duration::from_secs(30 * 60);
 
+/// The most the `/build` stream may send before a message is complete, and the most of an
+/// error answer read: BuildKit's status messages are batches of a few kilobytes; anything
+/// larger is a broken stream, not a build, and must not grow the buffer without end.
+pub const MESSAGE_LIMIT: usize = 16 * 1024 * 1024;
+
 /// One BuildKit build.
 pub struct BuildKitRequest<'a> {
     /// The newest Engine API version the daemon speaks (`/version`'s `ApiVersion`).
@@ -128,7 +133,7 @@ pub async fn build(
     let status = response.status();
     let mut body = response.into_body();
     if !status.is_success() {
-        let text = body
+        let text = http_body_util::Limited::new(body, MESSAGE_LIMIT)
             .collect()
             .await
             .map(|b| b.to_bytes())
@@ -169,19 +174,36 @@ pub async fn build(
             continue;
         };
         pending.extend_from_slice(&data);
-        let mut messages = serde_json::Deserializer::from_slice(&pending).into_iter::<Value>();
-        let mut used = 0;
-        while let Some(Ok(message)) = messages.next() {
-            used = messages.byte_offset();
-            take(message, &mut progress, &mut id, &mut on_line)?;
-        }
-        pending.drain(..used);
+        let mut taken = |message| take(message, &mut progress, &mut id, &mut on_line);
+        take_complete(&mut pending, &mut taken)?;
     }
     let id = id.ok_or_else(|| DockerError::Daemon("the build reported no image id".into()))?;
     Ok(Built {
         id,
         cache: progress.cache_use(),
     })
+}
+
+/// Hands each complete JSON message at the start of `pending` to `taken` and drops it; what
+/// is left is the start of a message, which may not pass [`MESSAGE_LIMIT`].
+fn take_complete(
+    pending: &mut Vec<u8>,
+    taken: &mut impl FnMut(Value) -> Result<(), DockerError>,
+) -> Result<(), DockerError> {
+    let mut messages = serde_json::Deserializer::from_slice(pending).into_iter::<Value>();
+    let mut used = 0;
+    while let Some(Ok(message)) = messages.next() {
+        used = messages.byte_offset();
+        taken(message)?;
+    }
+    pending.drain(..used);
+    if pending.len() > MESSAGE_LIMIT {
+        return Err(DockerError::Daemon(format!(
+            "the daemon's build stream sent more than {} MiB without ending a message",
+            MESSAGE_LIMIT / (1024 * 1024)
+        )));
+    }
+    Ok(())
 }
 
 /// Takes one message of the `/build` stream: BuildKit's status, the image's id, a line of

@@ -11,6 +11,29 @@ use bollard_buildkit_proto::moby::buildkit::v1::StatusResponse;
 /// Lines of a step's output kept for the failure message.
 pub const KEPT_LINES: usize = 30;
 
+/// The longest line printed or kept whole: a step that writes megabytes without a newline is
+/// printed in pieces of this size, so no buffer grows with what a build writes.
+pub const LINE_LIMIT: usize = 16 * 1024;
+
+/// `line` in pieces of at most [`LINE_LIMIT`] bytes, cut at character boundaries (an empty
+/// line is one empty piece).
+pub fn pieces(line: &str) -> Vec<&str> {
+    let mut pieces = Vec::new();
+    let mut rest = line;
+    loop {
+        let mut end = rest.len().min(LINE_LIMIT);
+        while !rest.is_char_boundary(end) {
+            end -= 1;
+        }
+        let (piece, after) = rest.split_at(end);
+        pieces.push(piece);
+        rest = after;
+        if rest.is_empty() {
+            return pieces;
+        }
+    }
+}
+
 #[derive(Default)]
 pub struct Progress {
     /// `#N` of each vertex, in the order they started.
@@ -101,12 +124,17 @@ impl Progress {
             let pending = self.partial.remove(&log.vertex).unwrap_or_default() + &text;
             let mut lines: Vec<&str> = pending.split('\n').collect();
             let rest = lines.pop().unwrap_or("").to_string();
-            for line in lines {
-                let line = line.trim_end_matches('\r');
-                out(&format!("#{number} {at:.3} {line}"));
-                self.keep(&log.vertex, line);
+            if rest.len() >= LINE_LIMIT {
+                // Waiting longer for its newline would only grow the buffer.
+                lines.push(&rest);
             }
-            if !rest.is_empty() {
+            for line in lines {
+                for piece in pieces(line.trim_end_matches('\r')) {
+                    out(&format!("#{number} {at:.3} {piece}"));
+                    self.keep(&log.vertex, piece);
+                }
+            }
+            if !rest.is_empty() && rest.len() < LINE_LIMIT {
                 self.partial.insert(log.vertex.clone(), rest);
             }
         }
@@ -238,6 +266,44 @@ mod tests {
                 cached: 1
             }
         );
+    }
+
+    #[test]
+    fn output_without_newlines_is_printed_in_pieces_not_buffered() {
+        let mut p = Progress::default();
+        let run = vertex("sha256:d", "[2/2] RUN yes | tr -d '\\n'", Some(1), None);
+        render(
+            &mut p,
+            StatusResponse {
+                vertexes: vec![run],
+                ..Default::default()
+            },
+        );
+        let mut printed = 0;
+        for _ in 0..64 {
+            let log = VertexLog {
+                vertex: "sha256:d".into(),
+                timestamp: at(2),
+                stream: 1,
+                msg: "é".repeat(4096).into_bytes(),
+            };
+            let lines = render(
+                &mut p,
+                StatusResponse {
+                    logs: vec![log],
+                    ..Default::default()
+                },
+            );
+            for line in &lines {
+                assert!(line.len() <= LINE_LIMIT + 16, "{}", line.len());
+            }
+            printed += lines.len();
+        }
+        // 512 KiB without a newline: printed as it comes, at most one piece held back.
+        assert!(printed >= 512 * 1024 / LINE_LIMIT - 1, "{printed}");
+        assert!(p.partial.values().all(|rest| rest.len() < LINE_LIMIT));
+        assert_eq!(pieces(""), [""]);
+        assert_eq!(pieces(&"é".repeat(LINE_LIMIT)).len(), 2);
     }
 
     #[test]

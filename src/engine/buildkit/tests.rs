@@ -82,3 +82,20 @@ async fn a_daemon_that_falls_silent_is_reported_not_waited_for() {
     assert!(message.contains("closed the build session"), "{message}");
     assert!(started.elapsed() < Duration::from_secs(10));
 }
+
+#[test]
+fn the_build_stream_takes_whole_messages_and_refuses_one_that_never_ends() {
+    let mut pending = br#"{"stream":"one\n"}{"stream":"two\n"}{"stream":"thr"#.to_vec();
+    let mut seen = Vec::new();
+    let mut taken = |message: serde_json::Value| {
+        seen.push(message["stream"].as_str().unwrap_or_default().to_string());
+        Ok(())
+    };
+    super::take_complete(&mut pending, &mut taken).unwrap();
+    assert_eq!(seen, ["one\n", "two\n"]);
+    assert_eq!(pending, br#"{"stream":"thr"#);
+    // A message that keeps growing is refused once it passes the limit.
+    pending.extend(std::iter::repeat_n(b'a', super::MESSAGE_LIMIT));
+    let error = super::take_complete(&mut pending, &mut |_| Ok(())).unwrap_err();
+    assert!(error.to_string().contains("more than 16 MiB"), "{error}");
+}

@@ -63,6 +63,18 @@ pub fn registry_url(input: &'static str, value: &str) -> Result<Url, InputError>
     if url.host_str().is_none_or(str::is_empty) {
         return Err(bad("has no host"));
     }
+    // The registry's password goes with every request: in the clear only on this machine.
+    if url.scheme() == "http" && !crate::http::is_loopback(&url) {
+        return Err(InputError::new(
+            input,
+            format!(
+                "'{value}' is plain HTTP to another machine, which would carry the registry \
+                 password in the clear; use https://, or http:// only for localhost, \
+                 127.0.0.0/8 or [::1]"
+            ),
+            "https://registry.example.com",
+        ));
+    }
     if !url.username().is_empty() || url.password().is_some() {
         return Err(bad(
             "must not carry credentials; the registry password comes from ECR",
@@ -193,6 +205,31 @@ mod tests {
             "http://x?a=b",
         ] {
             assert!(registry_url("u", bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn plain_http_only_to_a_registry_on_this_machine() {
+        for loopback in [
+            "http://127.0.0.1:5001",
+            "http://127.8.9.10",
+            "http://localhost:5000",
+            "http://[::1]:5000",
+            "https://registry.example.com",
+        ] {
+            assert!(registry_url("u", loopback).is_ok(), "{loopback}");
+        }
+        for remote in [
+            "http://127.0.0.1.nip.io:5001",
+            "http://127.example.com",
+            "http://registry.example.com",
+            "http://10.0.0.1:5000",
+        ] {
+            let error = registry_url("registry-url", remote)
+                .unwrap_err()
+                .to_string();
+            assert!(error.contains("plain HTTP to another machine"), "{error}");
+            assert!(error.contains("registry-url"), "{error}");
         }
     }
 

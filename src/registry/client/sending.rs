@@ -1,13 +1,16 @@
 //! How one request is authenticated and sent: the credentials it carries, a challenge
 //! answered once, Basic credentials renewed once after a refusal, and the status turned into
 //! the error it means. The operations in `client.rs` build on `attempt` and `check`.
+//! Error bodies are read only to their start (`bounded`).
 
 use reqwest::header::{HeaderValue, AUTHORIZATION, RETRY_AFTER, WWW_AUTHENTICATE};
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
 
-use super::{Auth, RegistryClient, RegistryError};
+use super::{Auth, Call, RegistryClient, RegistryError};
 use crate::error::{with_causes, NetworkFault};
+use crate::http::read_start;
 use crate::registry::auth::{self, Challenge};
+use crate::registry::bounded;
 use crate::registry::renewal::AfterRefusal;
 use crate::retry;
 
@@ -83,29 +86,25 @@ impl RegistryClient {
     }
 
     /// One request; a challenge is answered once (token fetched, request sent again).
-    pub(super) async fn attempt(
-        &self,
-        method: Method,
-        path: &str,
-        what: &str,
-        headers: &[(reqwest::header::HeaderName, &str)],
-        body: Option<Vec<u8>>,
-    ) -> Result<Response, RegistryError> {
+    pub(super) async fn attempt(&self, call: &Call<'_>) -> Result<Response, RegistryError> {
         let url = self
             .base
-            .join(path)
+            .join(call.path)
             .expect("a base URL joins a relative path");
         let mut answered = false;
         loop {
             let (mut request, generation) =
-                self.authorized(self.http.request(method.clone(), url.clone()));
-            for (name, value) in headers {
+                self.authorized(self.http.request(call.method.clone(), url.clone()));
+            for (name, value) in call.headers {
                 request = request.header(name, *value);
             }
-            if let Some(body) = &body {
+            if let Some(body) = &call.body {
                 request = request.body(body.clone());
             }
-            let response = request.send().await.map_err(|e| self.unreachable(&e))?;
+            if let Some(time) = call.time {
+                request = request.timeout(time);
+            }
+            let response = request.send().await.map_err(|e| self.failed(&e, call))?;
             if self.send_again_after(&response, generation).await? {
                 continue;
             }
@@ -120,14 +119,26 @@ impl RegistryClient {
                 ) {
                     answered = true;
                     if self
-                        .answer_challenge(challenge, credentials, &method, path)
+                        .answer_challenge(challenge, credentials, &call.method, call.path)
                         .await?
                     {
                         continue;
                     }
                 }
             }
-            return self.check(response, what).await;
+            return self.check(response, call.what).await;
+        }
+    }
+
+    /// A request that got no answer: too slow when its whole time ran out, else unreachable.
+    pub(super) fn failed(&self, e: &reqwest::Error, call: &Call<'_>) -> RegistryError {
+        match call.time {
+            Some(limit) if e.is_timeout() => RegistryError::TooSlow {
+                url: self.shown(),
+                what: call.what.to_string(),
+                limit,
+            },
+            _ => self.unreachable(e),
         }
     }
 
@@ -150,11 +161,15 @@ impl RegistryClient {
                 scope,
             } => {
                 let scope = scope.unwrap_or_else(|| auth::scope_for(method, path));
+                let request = auth::TokenRequest {
+                    registry: &self.base,
+                    realm: &realm,
+                    service: service.as_deref(),
+                    scope: &scope,
+                };
                 let token = auth::bearer_token(
                     &self.http,
-                    &realm,
-                    service.as_deref(),
-                    &scope,
+                    request,
                     credentials.as_ref().map(|(u, p)| (u.as_str(), p.as_str())),
                 )
                 .await?;
@@ -186,7 +201,7 @@ impl RegistryClient {
             .get(RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| retry::retry_after_header(v, std::time::SystemTime::now()));
-        let text = response.text().await.unwrap_or_default();
+        let text = read_start(response, bounded::ERROR_BODY_LIMIT as usize).await;
         Err(RegistryError::answered(
             self.shown(),
             &self.who(),

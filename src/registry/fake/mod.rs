@@ -243,6 +243,12 @@ impl FakeRegistry {
         self.store().password_change = Some((requests, password.to_string()));
     }
 
+    /// Names `origin` (`http://127.0.0.1:<port>`) for uploads and as the token realm, as a
+    /// registry that would send them to another server.
+    pub fn send_elsewhere(&self, origin: &str) {
+        self.store().elsewhere = Some(origin.to_string());
+    }
+
     /// Drops the faults not yet used.
     pub fn clear_faults(&self) {
         self.store().faults.clear();

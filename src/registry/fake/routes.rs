@@ -247,7 +247,8 @@ fn challenge(
                 (Some(scopes), Some(needed)) => covers(scopes, needed),
                 (None, _) => false,
             };
-            let realm = format!("{}/token", shared.origin);
+            let origin = shared.store().elsewhere.clone();
+            let realm = format!("{}/token", origin.as_ref().unwrap_or(&shared.origin));
             let scope = needed.map(|s| format!(r#",scope="{s}""#));
             (!passes).then(|| {
                 format!(
@@ -323,7 +324,8 @@ fn start_upload(shared: &Shared, name: &str, query: Option<&str>) -> Response {
     store
         .uploads_open
         .insert(id.clone(), (name.to_string(), state.clone()));
-    let location = format!("/v2/{name}/blobs/uploads/{id}?_state={state}");
+    let origin = store.elsewhere.clone().unwrap_or_default();
+    let location = format!("{origin}/v2/{name}/blobs/uploads/{id}?_state={state}");
     (
         StatusCode::ACCEPTED,
         [

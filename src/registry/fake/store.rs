@@ -61,6 +61,8 @@ pub struct Store {
     /// Tokens handed out by `/token`, with the scopes each grants.
     pub tokens: HashMap<String, Vec<String>>,
     pub log: Vec<LoggedRequest>,
+    /// The origin its upload `Location` and token realm name instead of its own, when set.
+    pub elsewhere: Option<String>,
     pub uploads_done: usize,
     pub mounts_done: usize,
     /// A Basic password that replaces the one the registry started with, after this many

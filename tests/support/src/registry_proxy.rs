@@ -30,6 +30,8 @@ struct ProxyState {
     refused_credentials: Arc<AtomicUsize>,
     busy: Arc<Mutex<Option<Busy>>>,
     log: Arc<Mutex<Vec<Seen>>>,
+    /// The origin an upload's `Location` is moved to, when set.
+    uploads_to: Arc<Mutex<Option<String>>>,
 }
 
 /// Answers, in order, for the requests of one method whose path contains a fragment.
@@ -93,6 +95,7 @@ impl RegistryProxy {
             refused_credentials: Arc::default(),
             busy: Arc::default(),
             log: Arc::default(),
+            uploads_to: Arc::default(),
         };
         let router = Router::new().fallback(forward).with_state(state.clone());
         RegistryProxy {
@@ -145,6 +148,12 @@ impl RegistryProxy {
     /// How many requests were answered 401 for a password that ran out.
     pub fn refused_credentials(&self) -> usize {
         self.state.refused_credentials.load(Ordering::SeqCst)
+    }
+
+    /// Answers a started upload with a `Location` on `origin` (`http://127.0.0.1:<port>`),
+    /// the same path and query: a registry sending the upload, and its credentials, elsewhere.
+    pub fn send_uploads_to(&self, origin: &str) {
+        *self.state.uploads_to.lock().unwrap() = Some(origin.to_string());
     }
 
     /// How many requests the brownout answered with 503.
@@ -235,9 +244,27 @@ async fn answer(state: &ProxyState, request: Request) -> Response {
         Err(e) => return (StatusCode::BAD_GATEWAY, e.to_string()).into_response(),
     };
     let status = answer.status().as_u16();
-    let headers = answer.headers().clone();
+    let mut headers = answer.headers().clone();
+    if let Some(origin) = state.uploads_to.lock().unwrap().as_ref() {
+        moved_location(&mut headers, origin);
+    }
     let bytes = answer.bytes().await.unwrap_or_default();
     relay(status, &headers, bytes)
+}
+
+/// `Location` with its origin replaced by `origin`, when it names an upload.
+fn moved_location(headers: &mut reqwest::header::HeaderMap, origin: &str) {
+    let Some(location) = headers.get("location").and_then(|v| v.to_str().ok()) else {
+        return;
+    };
+    if !location.contains("/blobs/uploads/") {
+        return;
+    }
+    let base = reqwest::Url::parse("http://registry.invalid/").expect("a URL");
+    let Ok(url) = base.join(location) else { return };
+    let query = url.query().map(|q| format!("?{q}")).unwrap_or_default();
+    let moved = format!("{origin}{}{query}", url.path());
+    headers.insert("location", moved.parse().expect("a header value"));
 }
 
 fn basic(user: &str, password: &str) -> String {
