@@ -3,8 +3,11 @@
 //! fails with the platforms the daemon's BuildKit runs and the two fixes. This machine's daemons
 //! are amd64 with no emulator registered, which is the case these tests need.
 
+use ship_to_ecr::engine::buildkit::transport::Endpoint;
+use ship_to_ecr::engine::buildkit::workers;
 use support::base_images::SourceRegistry;
-use support::StandIns;
+use support::images::docker;
+use support::{Daemon, StandIns};
 
 const REPO: &str = "octo-org/web-app";
 
@@ -12,6 +15,7 @@ const REPO: &str = "octo-org/web-app";
 support::on_each_daemon!(
     a_cross_building_dockerfile_builds_and_pushes_an_arm64_image,
     a_step_that_cannot_execute_for_the_platform_names_what_the_daemon_runs,
+    the_daemon_s_buildkit_says_which_platforms_it_runs,
 );
 
 /// Whether this machine could run arm64 programs, natively or through an emulator registered
@@ -95,4 +99,46 @@ fn a_step_that_cannot_execute_for_the_platform_names_what_the_daemon_runs() {
     );
     assert!(s.reader().tags(REPO).is_empty(), "nothing was pushed");
     result.assert_no_secret_leaked(&s.secrets(), true);
+}
+
+fn the_daemon_s_buildkit_says_which_platforms_it_runs() {
+    let (ok, api) = docker(&["version", "--format", "{{.Server.APIVersion}}"]);
+    assert!(ok, "{api}");
+    let endpoint = Endpoint::Unix(Daemon::current().socket());
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let runs = runtime
+        .block_on(workers::platforms(&endpoint, api.trim()))
+        .expect("ListWorkers over /grpc");
+    let native = format!("linux/{}", support::base_images::arch());
+    assert_eq!(runs.first(), Some(&native), "the native platform first: {runs:?}");
+    if !runs_arm64() {
+        assert!(!runs.contains(&"linux/arm64".to_string()), "{runs:?}");
+    }
+}
+
+/// A daemon without BuildKit's `/grpc` endpoint (older than Docker 18.09, or a proxy that only
+/// passes the Docker API): the question fails with why, and never hangs.
+#[test]
+fn a_daemon_without_grpc_is_said_not_to_have_answered() {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap().to_string();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(2) {
+            let Ok(mut stream) = stream else { continue };
+            let mut buffer = [0u8; 4096];
+            let _ = stream.read(&mut buffer);
+            let _ = stream.write_all(
+                b"HTTP/1.1 404 Not Found\r\nContent-Type: text/plain\r\nContent-Length: 18\r\n\r\npage not found\r\n\r\n",
+            );
+        }
+    });
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let started = std::time::Instant::now();
+    let why = runtime
+        .block_on(workers::platforms(&Endpoint::Tcp(address), "1.41"))
+        .expect_err("no /grpc");
+    assert!(why.contains("no /grpc endpoint"), "{why}");
+    assert!(why.contains("404"), "{why}");
+    assert!(started.elapsed().as_secs() < 10, "{:?}", started.elapsed());
 }
