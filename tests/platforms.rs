@@ -110,7 +110,11 @@ fn the_daemon_s_buildkit_says_which_platforms_it_runs() {
         .block_on(workers::platforms(&endpoint, api.trim()))
         .expect("ListWorkers over /grpc");
     let native = format!("linux/{}", support::base_images::arch());
-    assert_eq!(runs.first(), Some(&native), "the native platform first: {runs:?}");
+    assert_eq!(
+        runs.first(),
+        Some(&native),
+        "the native platform first: {runs:?}"
+    );
     if !runs_arm64() {
         assert!(!runs.contains(&"linux/arm64".to_string()), "{runs:?}");
     }

@@ -79,10 +79,7 @@ impl Service<hyper::Uri> for GrpcUpgrade {
 
 /// `POST /grpc` with `Upgrade: h2c`: the daemon answers 101 and serves BuildKit's gRPC API on
 /// the connection.
-async fn upgrade(
-    endpoint: &Endpoint,
-    api: &str,
-) -> std::io::Result<Upgraded> {
+async fn upgrade(endpoint: &Endpoint, api: &str) -> std::io::Result<Upgraded> {
     let mut sender = endpoint.connect().await?;
     let request = hyper::Request::post(transport::versioned(api, "/grpc"))
         .header("Host", "docker")
