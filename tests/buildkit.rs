@@ -18,7 +18,6 @@ support::on_each_daemon!(
     a_bind_mount_reads_the_context_without_copying_it,
     build_secrets_reach_the_build_and_nothing_else,
     a_target_stage_builds_with_build_args_and_only_the_stages_it_needs,
-    a_platform_the_daemon_cannot_run_is_refused_before_any_aws_call,
     heredocs_and_copy_link_build_where_the_frontend_has_them,
     builder_classic_builds_with_the_classic_builder,
     a_mount_under_the_classic_builder_says_buildkit_is_needed,
@@ -214,25 +213,6 @@ fn a_target_stage_builds_with_build_args_and_only_the_stages_it_needs() {
         "{result}"
     );
     assert_built_with_buildkit(&result);
-}
-
-fn a_platform_the_daemon_cannot_run_is_refused_before_any_aws_call() {
-    let (_, arch) = docker(&["version", "--format", "{{.Server.Arch}}"]);
-    if arch.trim() == "s390x"
-        || std::path::Path::new("/proc/sys/fs/binfmt_misc/qemu-s390x").exists()
-    {
-        println!("skipped: this machine can run linux/s390x (native or through qemu)");
-        return;
-    }
-    let s = StandIns::start();
-    let result = s.action().input("platform", "linux/s390x").run();
-    result.expect_code(1);
-    let (_, message) = &result.errors()[0];
-    assert!(message.contains("linux/s390x"), "{message}");
-    assert!(message.contains("platform"), "names the input: {message}");
-    assert!(s.proxy.calls().is_empty(), "{:?}", s.proxy.calls());
-    assert_eq!(s.oidc.requests(), 0);
-    assert!(s.reader().tags(REPO).is_empty());
 }
 
 fn heredocs_and_copy_link_build_where_the_frontend_has_them() {

@@ -10,6 +10,7 @@ pub mod session;
 #[cfg(test)]
 mod tests;
 pub mod transport;
+pub mod workers;
 
 use std::time::Duration;
 

@@ -345,6 +345,29 @@ impl SourceRegistry {
         native.reference = format!("{}/{repo}:{tag}", self.host());
         (native, sha256(&bytes))
     }
+
+    /// Pushes a busybox base for `linux/arm64` that this amd64 machine cannot execute: its
+    /// config says arm64 and its busybox's ELF header names AArch64 (the machine field set,
+    /// nothing else changed), so the kernel refuses it with "exec format error" exactly as it
+    /// refuses a real arm64 program when no emulator is registered.
+    pub fn push_arm64_base(&self, repo: &str, tag: &str) -> BaseImage {
+        let mut busybox = std::fs::read("/bin/busybox")
+            .expect("/bin/busybox (busybox-static) is installed by scripts/install-stand-ins");
+        assert_eq!(&busybox[..4], b"\x7fELF", "/bin/busybox is an ELF program");
+        // e_machine, little-endian: EM_AARCH64.
+        busybox[18..20].copy_from_slice(&183u16.to_le_bytes());
+        let tar = tar_of(&[
+            ("bin", None, None),
+            ("bin/busybox", Some(&busybox), None),
+            ("bin/sh", None, Some("busybox")),
+        ]);
+        let config = json!({
+            "architecture": "arm64", "os": "linux", "created": "2025-06-01T12:00:00Z",
+            "config": {"Env": ["PATH=/bin"], "Cmd": ["/bin/sh"]},
+            "history": [{"created_by": "busybox, headed for arm64"}]
+        });
+        self.push_image(repo, tag, vec![(gzip_best(&tar), tar)], config)
+    }
 }
 
 impl Drop for SourceRegistry {

@@ -90,7 +90,17 @@ pub async fn build(
     )
     .await;
     let files = super::packed_files(streamed.packed, built.is_ok()).await?;
-    let built = built.map_err(|e| failure(e, &build.dockerfile))?;
+    let built = match built {
+        Ok(built) => built,
+        Err(e) => {
+            let failed = failure(e, &build.dockerfile);
+            let platform = build.platform.as_ref();
+            let api = &daemon.api_version;
+            return Err(super::platform::explain(failed, platform, endpoint, api)
+                .await
+                .into());
+        }
+    };
     workflow.info(&format!(
         "Built {tag} ({}) from {files} files in {:.1} s.",
         built.id,
@@ -149,52 +159,6 @@ fn step_line(dockerfile: &str, step: &str) -> Option<usize> {
     None
 }
 
-/// Refuses a platform the daemon can neither run natively nor through a registered emulator:
-/// every `RUN` would fail with "exec format error" after the earlier steps had run.
-pub(super) fn can_run(platform: &Platform, daemon: &DaemonInfo) -> Result<(), Failure> {
-    let native = [daemon.arch.as_str()];
-    let also = match daemon.arch.as_str() {
-        "amd64" | "x86_64" => &["amd64", "386"][..],
-        "arm64" | "aarch64" => &["arm64", "arm"][..],
-        _ => &native[..],
-    };
-    if platform.os != daemon.os {
-        return Err(Failure::new(
-            "Platform not supported",
-            format!(
-                "'platform' is {platform}, but the Docker daemon runs {} containers.",
-                daemon.os
-            ),
-        ));
-    }
-    if also.contains(&platform.architecture.as_str()) {
-        return Ok(());
-    }
-    let qemu = match platform.architecture.as_str() {
-        "amd64" => "x86_64",
-        "arm64" => "aarch64",
-        "386" => "i386",
-        "ppc64le" => "ppc64le",
-        other => other,
-    };
-    let emulator = std::path::Path::new("/proc/sys/fs/binfmt_misc").join(format!("qemu-{qemu}"));
-    if emulator.exists() {
-        return Ok(());
-    }
-    Err(Failure::new(
-        "Platform not supported",
-        format!(
-            "'platform' is {platform}, but the Docker daemon runs {}/{} and no emulator for {} is \
-             registered ({} is missing). Add `- uses: docker/setup-qemu-action@v3` before this \
-             step, or build on a runner of that architecture.",
-            daemon.os,
-            daemon.arch,
-            platform.architecture,
-            emulator.display()
-        ),
-    ))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -208,24 +172,5 @@ mod tests {
             Some(5)
         );
         assert_eq!(step_line(dockerfile, "[2/2] COPY x /"), None);
-    }
-
-    #[test]
-    fn platforms_the_daemon_cannot_run_are_refused() {
-        let daemon = DaemonInfo {
-            version: "20.10.24".into(),
-            api_version: "1.41".into(),
-            os: "linux".into(),
-            arch: "amd64".into(),
-            containerd_store: false,
-        };
-        let p = |s: &str| Platform::parse(s).unwrap();
-        assert!(can_run(&p("linux/amd64"), &daemon).is_ok());
-        assert!(can_run(&p("linux/386"), &daemon).is_ok());
-        assert!(can_run(&p("windows/amd64"), &daemon).is_err());
-        if !std::path::Path::new("/proc/sys/fs/binfmt_misc/qemu-s390x").exists() {
-            let e = can_run(&p("linux/s390x"), &daemon).unwrap_err();
-            assert!(e.to_string().contains("setup-qemu-action"), "{e}");
-        }
     }
 }

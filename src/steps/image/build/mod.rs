@@ -10,6 +10,7 @@
 mod buildkit;
 mod cache;
 mod classic;
+mod platform;
 mod reuse;
 
 use crate::engine::buildkit::transport::Endpoint;
@@ -66,9 +67,6 @@ pub async fn build(
     let daemon = engine.describe().await.map_err(Failure::from)?;
     stamp_notice(ctx, workflow);
     let endpoint = choose(build, &daemon, Endpoint::from_env(), workflow)?;
-    if let (Some(platform), Some(_)) = (&build.platform, &endpoint) {
-        buildkit::can_run(platform, &daemon)?;
-    }
     let builder = if endpoint.is_some() {
         "BuildKit"
     } else {
