@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use ship_to_ecr::engine::buildkit::session::Provided;
 use ship_to_ecr::engine::buildkit::transport::Endpoint;
-use ship_to_ecr::engine::buildkit::{build, BuildKitRequest, Built};
+use ship_to_ecr::engine::buildkit::{build, BuildContext, BuildKitRequest, Built};
 use ship_to_ecr::engine::docker::DockerError;
 use support::images::{docker, unique_base};
 
@@ -41,7 +41,9 @@ fn run(
         &Endpoint::from_env().expect("a unix or tcp DOCKER_HOST"),
         BuildKitRequest {
             api_version: &docker_api_version(),
-            context: Box::pin(futures_util::stream::iter([Ok(bytes::Bytes::from(tar))])),
+            context: BuildContext::Tar(Box::pin(futures_util::stream::iter([Ok(
+                bytes::Bytes::from(tar),
+            )]))),
             dockerfile: "Dockerfile",
             tag,
             build_args: &[],
