@@ -159,6 +159,9 @@ fn a_link_an_empty_folder_and_a_large_file_reach_the_image_and_ignored_files_do_
     if !containerd_store() {
         // The tar in the body, where the daemon can read it: the same files.
         let tar_tag = format!("ship-to-ecr-session-test/{nonce}:tar");
+        // Packing runs on a runtime's blocking threads.
+        let packer = tokio::runtime::Runtime::new().unwrap();
+        let _entered = packer.enter();
         let streamed = context::stream(root, &root.join("Dockerfile")).unwrap();
         let (result, lines) = build_as(
             &tar_tag,
