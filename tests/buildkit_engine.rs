@@ -1,25 +1,26 @@
-//! The BuildKit engine against this machine's daemon, below the action: the session serves a
-//! secret, the progress reads as the CLI's, a failure names its step and keeps its last lines.
+//! The BuildKit engine against the daemon `DOCKER_HOST` names, below the action: the session
+//! serves the context and a secret, the progress reads as the CLI's, a failure names its step and keeps its last lines.
 
 use std::collections::HashMap;
 
+use ship_to_ecr::engine::buildkit::filesync::SyncedDirs;
 use ship_to_ecr::engine::buildkit::session::Provided;
 use ship_to_ecr::engine::buildkit::transport::Endpoint;
 use ship_to_ecr::engine::buildkit::{build, BuildContext, BuildKitRequest, Built};
 use ship_to_ecr::engine::docker::DockerError;
 use support::images::{docker, unique_base};
 
-fn context(files: &[(&str, &str)]) -> Vec<u8> {
-    let mut tar = tar::Builder::new(Vec::new());
-    for (name, content) in files {
-        let mut header = tar::Header::new_gnu();
-        header.set_size(content.len() as u64);
-        header.set_mode(0o644);
-        header.set_cksum();
-        tar.append_data(&mut header, name, content.as_bytes())
-            .unwrap();
-    }
-    tar.into_inner().unwrap()
+/// The Dockerfile alone, served through the session as the docker CLI serves a context.
+fn context(dir: &std::path::Path, dockerfile: &str) -> BuildContext {
+    std::fs::write(dir.join("Dockerfile"), dockerfile).unwrap();
+    let listing =
+        ship_to_ecr::image::context::listing(dir, &dir.join("Dockerfile")).unwrap();
+    BuildContext::Session(
+        SyncedDirs::default()
+            .with("context", listing.context)
+            .with("dockerfile", listing.dockerfile)
+            .shared_as(&listing.shared_key),
+    )
 }
 
 fn run(
@@ -27,7 +28,7 @@ fn run(
     tag: &str,
     secrets: &[(&str, &str)],
 ) -> (Result<Built, DockerError>, Vec<String>) {
-    let tar = context(&[("Dockerfile", dockerfile)]);
+    let dir = tempfile::tempdir().unwrap();
     let provided = Provided {
         secrets: secrets
             .iter()
@@ -41,9 +42,7 @@ fn run(
         &Endpoint::from_env().expect("a unix or tcp DOCKER_HOST"),
         BuildKitRequest {
             api_version: &docker_api_version(),
-            context: BuildContext::Tar(Box::pin(futures_util::stream::iter([Ok(
-                bytes::Bytes::from(tar),
-            )]))),
+            context: context(dir.path(), dockerfile),
             dockerfile: "Dockerfile",
             tag,
             build_args: &[],

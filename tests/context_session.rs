@@ -87,7 +87,8 @@ fn through_the_session(root: &Path, tag: &str) -> Built {
     let listing = context::listing(root, &root.join("Dockerfile")).unwrap();
     let synced = SyncedDirs::default()
         .with("context", listing.context)
-        .with("dockerfile", listing.dockerfile);
+        .with("dockerfile", listing.dockerfile)
+            .shared_as(&listing.shared_key);
     let (result, lines) = build_as(tag, BuildContext::Session(synced), &listing.dockerfile_name);
     result.unwrap_or_else(|e| panic!("{e:?}\n{}", lines.join("\n")))
 }

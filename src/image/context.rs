@@ -290,6 +290,9 @@ pub struct Listing {
     pub dockerfile_name: String,
     /// How many files (not folders) the context holds.
     pub files: usize,
+    /// Names this context across builds on one daemon: the digest of its real path, as the
+    /// docker CLI keys a context (the same checkout reuses what BuildKit already has).
+    pub shared_key: String,
 }
 
 pub fn listing(context: &Path, dockerfile: &Path) -> Result<Listing, ContextError> {
@@ -328,11 +331,20 @@ pub fn listing(context: &Path, dockerfile: &Path) -> Result<Listing, ContextErro
     if own_ignore_path.is_file() {
         dockerfile_dir.push((own_ignore, own_ignore_path));
     }
+    let real_context = context.canonicalize().map_err(|source| ContextError::Io {
+        path: context.to_path_buf(),
+        source,
+    })?;
+    let shared_key = format!(
+        "{:x}",
+        Sha256::digest(real_context.as_os_str().as_encoded_bytes())
+    );
     Ok(Listing {
         context: entries,
         dockerfile: dockerfile_dir,
         dockerfile_name,
         files,
+        shared_key,
     })
 }
 

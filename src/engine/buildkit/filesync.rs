@@ -48,6 +48,7 @@ pub struct SyncEntry {
 #[derive(Clone, Default)]
 pub struct SyncedDirs {
     dirs: Arc<HashMap<String, Arc<Vec<SyncEntry>>>>,
+    shared_key: String,
 }
 
 impl SyncedDirs {
@@ -63,7 +64,22 @@ impl SyncedDirs {
         dirs.insert(dir_name.to_string(), Arc::new(entries));
         Self {
             dirs: Arc::new(dirs),
+            ..self
         }
+    }
+
+    /// Names the folders across builds (the session's shared key, which the docker CLI
+    /// derives from the context's path): BuildKit keeps what it last received under it and asks
+    /// only for files whose STAT changed since.
+    pub fn shared_as(self, key: &str) -> Self {
+        Self {
+            shared_key: key.to_string(),
+            ..self
+        }
+    }
+
+    pub fn shared_key(&self) -> &str {
+        &self.shared_key
     }
 }
 

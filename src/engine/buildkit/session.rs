@@ -83,7 +83,10 @@ pub async fn open(
         .header("Upgrade", "h2c")
         .header("X-Docker-Expose-Session-Uuid", &id)
         .header("X-Docker-Expose-Session-Name", "ship-to-ecr")
-        .header("X-Docker-Expose-Session-Sharedkey", "");
+        .header(
+            "X-Docker-Expose-Session-Sharedkey",
+            files.as_ref().map_or("", SyncedDirs::shared_key),
+        );
     let file_sync = files.is_some().then_some(filesync::METHOD);
     for method in METHODS.iter().copied().chain(file_sync) {
         request = request.header("X-Docker-Expose-Session-Grpc-Method", method);

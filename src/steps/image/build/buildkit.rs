@@ -78,7 +78,8 @@ pub async fn build(
     let files = listing.files;
     let synced = SyncedDirs::default()
         .with("context", listing.context)
-        .with("dockerfile", listing.dockerfile);
+        .with("dockerfile", listing.dockerfile)
+        .shared_as(&listing.shared_key);
     let tag = format!("{local_name}:{first_tag}");
     let platform = build.platform.as_ref().map(Platform::to_string);
     let _group = workflow.group(&format!("Build {tag} with BuildKit"));
