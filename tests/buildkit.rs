@@ -197,10 +197,11 @@ fn the_context_goes_through_the_session_without_what_dockerignore_leaves_out() {
             .any(|p| p.ends_with("config.env") || p.ends_with("todo.txt")),
         "ignored files are not in the image: {names:?}"
     );
-    // The daemon read the context from the session (BuildKit names it `load build context`
-    // and `transferring context`), not from a tar in the request.
+    // The daemon read the context from the session (`load build context`), not from a tar in
+    // the request (`load remote build context`).
     assert!(
-        result.stdout.contains("transferring context"),
+        result.stdout.contains("[internal] load build context")
+            && !result.stdout.contains("load remote build context"),
         "the context was synced through the session: {result}"
     );
 }
