@@ -58,6 +58,11 @@ impl ActionRun {
             .env("GITHUB_STEP_SUMMARY", &path_str(&dir.join("summary")))
             // No instance metadata service here: do not let the default chain wait for one.
             .env("AWS_EC2_METADATA_DISABLED", "true");
+        // The daemon the test itself talks to (`DOCKER_HOST` of the test process: the second
+        // engine when the test command runs a test on it), so both sides use one daemon.
+        if let Some(host) = std::env::var("DOCKER_HOST").ok().filter(|h| !h.is_empty()) {
+            run = run.env("DOCKER_HOST", &host);
+        }
         run.event(
             "push",
             "refs/heads/main",
