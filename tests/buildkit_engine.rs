@@ -13,8 +13,7 @@ use support::images::{docker, unique_base};
 /// The Dockerfile alone, served through the session as the docker CLI serves a context.
 fn context(dir: &std::path::Path, dockerfile: &str) -> BuildContext {
     std::fs::write(dir.join("Dockerfile"), dockerfile).unwrap();
-    let listing =
-        ship_to_ecr::image::context::listing(dir, &dir.join("Dockerfile")).unwrap();
+    let listing = ship_to_ecr::image::context::listing(dir, &dir.join("Dockerfile")).unwrap();
     BuildContext::Session(
         SyncedDirs::default()
             .with("context", listing.context)

@@ -24,9 +24,16 @@ fn write_context(root: &Path, nonce: &str) {
     use std::os::unix::fs::PermissionsExt;
     std::fs::create_dir_all(root.join("empty")).unwrap();
     std::fs::create_dir_all(root.join("bin")).unwrap();
-    std::fs::write(root.join("bin/run.sh"), format!("#!/bin/sh\necho {nonce}\n")).unwrap();
-    std::fs::set_permissions(root.join("bin/run.sh"), std::fs::Permissions::from_mode(0o755))
-        .unwrap();
+    std::fs::write(
+        root.join("bin/run.sh"),
+        format!("#!/bin/sh\necho {nonce}\n"),
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        root.join("bin/run.sh"),
+        std::fs::Permissions::from_mode(0o755),
+    )
+    .unwrap();
     // Bytes that do not compress, so that nothing on the way can make them small.
     let mut big = Vec::with_capacity(BIG);
     let mut block = sha2::Sha256::digest(nonce.as_bytes());
@@ -59,7 +66,11 @@ fn containerd_store() -> bool {
         .contains("io.containerd.snapshotter")
 }
 
-fn build_as(tag: &str, context: BuildContext, dockerfile: &str) -> (Result<Built, DockerError>, Vec<String>) {
+fn build_as(
+    tag: &str,
+    context: BuildContext,
+    dockerfile: &str,
+) -> (Result<Built, DockerError>, Vec<String>) {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let mut lines = Vec::new();
     let result = runtime.block_on(build(
@@ -88,7 +99,7 @@ fn through_the_session(root: &Path, tag: &str) -> Built {
     let synced = SyncedDirs::default()
         .with("context", listing.context)
         .with("dockerfile", listing.dockerfile)
-            .shared_as(&listing.shared_key);
+        .shared_as(&listing.shared_key);
     let (result, lines) = build_as(tag, BuildContext::Session(synced), &listing.dockerfile_name);
     result.unwrap_or_else(|e| panic!("{e:?}\n{}", lines.join("\n")))
 }
@@ -117,10 +128,9 @@ fn image_files(tag: &str) -> BTreeMap<String, String> {
         let mode = header.mode().unwrap() & 0o7777;
         let what = match header.entry_type() {
             tar::EntryType::Directory => format!("dir {mode:o}"),
-            tar::EntryType::Symlink => format!(
-                "link -> {}",
-                header.link_name().unwrap().unwrap().display()
-            ),
+            tar::EntryType::Symlink => {
+                format!("link -> {}", header.link_name().unwrap().unwrap().display())
+            }
             _ => {
                 let mut hash = sha2::Sha256::new();
                 std::io::copy(&mut entry, &mut hash).unwrap();
@@ -145,7 +155,15 @@ fn a_link_an_empty_folder_and_a_large_file_reach_the_image_and_ignored_files_do_
     let names: Vec<&str> = files.keys().map(String::as_str).collect();
     assert_eq!(
         names,
-        [".dockerignore", "Dockerfile", "big.bin", "bin", "bin/run.sh", "empty", "link"],
+        [
+            ".dockerignore",
+            "Dockerfile",
+            "big.bin",
+            "bin",
+            "bin/run.sh",
+            "empty",
+            "link"
+        ],
         "{files:#?}"
     );
     let big = std::fs::read(root.join("big.bin")).unwrap();
@@ -170,7 +188,11 @@ fn a_link_an_empty_folder_and_a_large_file_reach_the_image_and_ignored_files_do_
             &streamed.dockerfile,
         );
         result.unwrap_or_else(|e| panic!("{e:?}\n{}", lines.join("\n")));
-        assert_eq!(image_files(&tar_tag), files, "the tar route and the session agree");
+        assert_eq!(
+            image_files(&tar_tag),
+            files,
+            "the tar route and the session agree"
+        );
         docker(&["rmi", "--force", &tar_tag]);
     }
     docker(&["rmi", "--force", &tag]);

@@ -317,10 +317,12 @@ pub fn listing(context: &Path, dockerfile: &Path) -> Result<Listing, ContextErro
         }
     }
     entries.extend(parents);
-    let real = dockerfile.canonicalize().map_err(|source| ContextError::Io {
-        path: dockerfile.to_path_buf(),
-        source,
-    })?;
+    let real = dockerfile
+        .canonicalize()
+        .map_err(|source| ContextError::Io {
+            path: dockerfile.to_path_buf(),
+            source,
+        })?;
     let dockerfile_name = dockerfile
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -463,7 +465,14 @@ mod tests {
         names.sort();
         assert_eq!(
             names,
-            [".dockerignore", "Dockerfile", "Dockerfile.dockerignore", "docs", "docs/keep", "docs/keep/a.md"]
+            [
+                ".dockerignore",
+                "Dockerfile",
+                "Dockerfile.dockerignore",
+                "docs",
+                "docs/keep",
+                "docs/keep/a.md"
+            ]
         );
         assert_eq!(listing.dockerfile_name, "Dockerfile");
         let names: Vec<&str> = listing.dockerfile.iter().map(|(n, _)| n.as_str()).collect();
@@ -477,7 +486,11 @@ mod tests {
         std::fs::create_dir_all(dir.path().join("app")).unwrap();
         std::fs::write(dir.path().join("app/index.html"), "hi").unwrap();
         std::fs::write(dir.path().join("build.Dockerfile"), "FROM scratch").unwrap();
-        let listing = listing(&dir.path().join("app"), &dir.path().join("build.Dockerfile")).unwrap();
+        let listing = listing(
+            &dir.path().join("app"),
+            &dir.path().join("build.Dockerfile"),
+        )
+        .unwrap();
         let names: Vec<&str> = listing.context.iter().map(|(n, _)| n.as_str()).collect();
         assert_eq!(names, ["index.html"]);
         assert_eq!(listing.dockerfile_name, "build.Dockerfile");

@@ -54,7 +54,11 @@ pub struct SyncedDirs {
 impl SyncedDirs {
     /// Adds a folder. `entries` must hold every folder above each of them; they are put in
     /// fsutil's walk order here, which BuildKit's receiver checks.
-    pub fn with(self, dir_name: &str, entries: impl IntoIterator<Item = (String, PathBuf)>) -> Self {
+    pub fn with(
+        self,
+        dir_name: &str,
+        entries: impl IntoIterator<Item = (String, PathBuf)>,
+    ) -> Self {
         let mut entries: Vec<SyncEntry> = entries
             .into_iter()
             .map(|(name, path)| SyncEntry { name, path })
@@ -95,7 +99,10 @@ struct Asked {
 impl Asked {
     fn read(metadata: &MetadataMap) -> Self {
         Self {
-            dir_name: values(metadata, "dir-name").into_iter().next().unwrap_or_default(),
+            dir_name: values(metadata, "dir-name")
+                .into_iter()
+                .next()
+                .unwrap_or_default(),
             includes: values(metadata, "include-patterns"),
             excludes: values(metadata, "exclude-patterns"),
             follow: values(metadata, "followpaths"),
@@ -131,7 +138,12 @@ fn values(metadata: &MetadataMap, key: &str) -> Vec<String> {
 /// name (all when it names none), less what its exclude patterns leave out (`.dockerignore`
 /// rules), with every folder above a kept entry kept too.
 fn select(entries: &[SyncEntry], asked: &Asked) -> Result<Vec<SyncEntry>, String> {
-    let wanted: Vec<String> = asked.includes.iter().chain(&asked.follow).cloned().collect();
+    let wanted: Vec<String> = asked
+        .includes
+        .iter()
+        .chain(&asked.follow)
+        .cloned()
+        .collect();
     let includes = (!wanted.is_empty())
         .then(|| DockerIgnore::parse(&wanted.join("\n")))
         .transpose()?;
@@ -245,7 +257,11 @@ fn packet(kind: PacketType) -> Packet {
 }
 
 /// One DiffCopy: the STATs, then the files the receiver asks for, until its FIN.
-async fn exchange(entries: Vec<SyncEntry>, incoming: Streaming<Packet>, out: &Out) -> Result<(), String> {
+async fn exchange(
+    entries: Vec<SyncEntry>,
+    incoming: Streaming<Packet>,
+    out: &Out,
+) -> Result<(), String> {
     let stats = tokio::task::spawn_blocking(move || {
         let mut stats = Vec::with_capacity(entries.len());
         for entry in &entries {

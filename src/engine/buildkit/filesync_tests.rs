@@ -37,9 +37,18 @@ fn entries_are_in_fsutil_s_walk_order() {
 
 #[test]
 fn what_the_daemon_asks_for_is_selected_with_the_folders_above_it() {
-    let all: Vec<SyncEntry> = ["Dockerfile", "docs", "docs/keep", "docs/keep/a.md", "docs/b.md", "src", "src/x.log", "src/main.rs"]
-        .map(entry)
-        .to_vec();
+    let all: Vec<SyncEntry> = [
+        "Dockerfile",
+        "docs",
+        "docs/keep",
+        "docs/keep/a.md",
+        "docs/b.md",
+        "src",
+        "src/x.log",
+        "src/main.rs",
+    ]
+    .map(entry)
+    .to_vec();
     let asked = |includes: &[&str], excludes: &[&str], follow: &[&str]| Asked {
         dir_name: "context".into(),
         includes: includes.iter().map(|s| s.to_string()).collect(),
@@ -47,7 +56,11 @@ fn what_the_daemon_asks_for_is_selected_with_the_folders_above_it() {
         follow: follow.iter().map(|s| s.to_string()).collect(),
     };
     let picked = |a: Asked| -> Vec<String> {
-        select(&all, &a).unwrap().into_iter().map(|e| e.name).collect()
+        select(&all, &a)
+            .unwrap()
+            .into_iter()
+            .map(|e| e.name)
+            .collect()
     };
     assert_eq!(picked(asked(&[], &[], &[])).len(), all.len());
     assert_eq!(picked(asked(&[], &[], &["Dockerfile"])), ["Dockerfile"]);
@@ -57,7 +70,14 @@ fn what_the_daemon_asks_for_is_selected_with_the_folders_above_it() {
     );
     assert_eq!(
         picked(asked(&[], &["docs", "!docs/keep/a.md", "**/*.log"], &[])),
-        ["Dockerfile", "docs", "docs/keep", "docs/keep/a.md", "src", "src/main.rs"]
+        [
+            "Dockerfile",
+            "docs",
+            "docs/keep",
+            "docs/keep/a.md",
+            "src",
+            "src/main.rs"
+        ]
     );
     assert!(select(&all, &asked(&[], &["[z-a"], &[])).is_err());
 }
@@ -67,17 +87,24 @@ fn context(root: &Path) -> SyncedDirs {
     use std::os::unix::fs::PermissionsExt;
     std::fs::create_dir_all(root.join("app/empty")).unwrap();
     std::fs::write(root.join("app/run.sh"), "#!/bin/sh\necho hi\n").unwrap();
-    std::fs::set_permissions(root.join("app/run.sh"), std::fs::Permissions::from_mode(0o755))
-        .unwrap();
+    std::fs::set_permissions(
+        root.join("app/run.sh"),
+        std::fs::Permissions::from_mode(0o755),
+    )
+    .unwrap();
     let big: Vec<u8> = (0..(3 * CHUNK + 17)).map(|i| (i % 251) as u8).collect();
     std::fs::write(root.join("big.bin"), &big).unwrap();
     std::os::unix::fs::symlink("app/run.sh", root.join("link")).unwrap();
     std::fs::write(root.join("empty.txt"), "").unwrap();
-    let names = ["app", "app/empty", "app/run.sh", "big.bin", "link", "empty.txt"];
-    SyncedDirs::default().with(
-        "context",
-        names.map(|n| (n.to_string(), root.join(n))),
-    )
+    let names = [
+        "app",
+        "app/empty",
+        "app/run.sh",
+        "big.bin",
+        "link",
+        "empty.txt",
+    ];
+    SyncedDirs::default().with("context", names.map(|n| (n.to_string(), root.join(n))))
 }
 
 /// Serves `dirs` on a local port; a client to it.
@@ -90,7 +117,9 @@ async fn serve(dirs: SyncedDirs) -> FileSyncClient<tonic::transport::Channel> {
             .add_service(FileSyncServer::new(dirs))
             .serve_with_incoming(incoming),
     );
-    FileSyncClient::connect(format!("http://{address}")).await.unwrap()
+    FileSyncClient::connect(format!("http://{address}"))
+        .await
+        .unwrap()
 }
 
 /// What the receiver got: the STATs in order and each file's bytes by path.
@@ -105,9 +134,8 @@ async fn receive(
     headers: &[(&'static str, &str)],
 ) -> Result<Received, tonic::Status> {
     let (tx, rx) = mpsc::channel::<Packet>(64);
-    let outgoing = futures_util::stream::unfold(rx, |mut rx| async move {
-        rx.recv().await.map(|p| (p, rx))
-    });
+    let outgoing =
+        futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|p| (p, rx)) });
     let mut request = tonic::Request::new(outgoing);
     for (key, value) in headers {
         request.metadata_mut().append(*key, value.parse().unwrap());
@@ -144,7 +172,10 @@ async fn receive(
     tx.send(packet(PacketType::PacketFin)).await.unwrap();
     let fin = inbound.message().await?.expect("FIN");
     assert_eq!(fin.r#type, PacketType::PacketFin as i32);
-    assert!(inbound.message().await?.is_none(), "the stream ends after FIN");
+    assert!(
+        inbound.message().await?.is_none(),
+        "the stream ends after FIN"
+    );
     Ok(Received { stats, files })
 }
 
@@ -159,9 +190,21 @@ fn packet_req(id: u32) -> Packet {
 async fn stats_in_order_then_every_asked_file_in_data_packets_then_fin() {
     let dir = tempfile::tempdir().unwrap();
     let mut client = serve(context(dir.path())).await;
-    let got = receive(&mut client, &[("dir-name", "context")]).await.unwrap();
+    let got = receive(&mut client, &[("dir-name", "context")])
+        .await
+        .unwrap();
     let paths: Vec<&str> = got.stats.iter().map(|s| s.path.as_str()).collect();
-    assert_eq!(paths, ["app", "app/empty", "app/run.sh", "big.bin", "empty.txt", "link"]);
+    assert_eq!(
+        paths,
+        [
+            "app",
+            "app/empty",
+            "app/run.sh",
+            "big.bin",
+            "empty.txt",
+            "link"
+        ]
+    );
     let by_path: HashMap<&str, &Stat> = got.stats.iter().map(|s| (s.path.as_str(), s)).collect();
     assert_ne!(by_path["app"].mode & (1 << 31), 0, "a folder");
     assert_eq!(by_path["app/run.sh"].mode, 0o755);
@@ -169,8 +212,16 @@ async fn stats_in_order_then_every_asked_file_in_data_packets_then_fin() {
     assert_eq!(by_path["link"].linkname, "app/run.sh");
     assert_eq!(by_path["big.bin"].size, (3 * CHUNK + 17) as i64);
     assert!(got.stats.iter().all(|s| s.uid == 0 && s.gid == 0));
-    assert!(by_path["big.bin"].mod_time > 1_000_000_000_000_000_000, "nanoseconds");
-    assert_eq!(got.files.len(), 3, "regular files only: {:?}", got.files.keys());
+    assert!(
+        by_path["big.bin"].mod_time > 1_000_000_000_000_000_000,
+        "nanoseconds"
+    );
+    assert_eq!(
+        got.files.len(),
+        3,
+        "regular files only: {:?}",
+        got.files.keys()
+    );
     assert_eq!(
         got.files["big.bin"],
         std::fs::read(dir.path().join("big.bin")).unwrap()
@@ -197,9 +248,12 @@ async fn the_daemon_s_patterns_narrow_what_is_sent() {
     let paths: Vec<&str> = got.stats.iter().map(|s| s.path.as_str()).collect();
     assert_eq!(paths, ["app", "app/run.sh", "empty.txt", "link"]);
 
-    let got = receive(&mut client, &[("dir-name", "context"), ("followpaths", "big.bin")])
-        .await
-        .unwrap();
+    let got = receive(
+        &mut client,
+        &[("dir-name", "context"), ("followpaths", "big.bin")],
+    )
+    .await
+    .unwrap();
     let paths: Vec<&str> = got.stats.iter().map(|s| s.path.as_str()).collect();
     assert_eq!(paths, ["big.bin"]);
 
@@ -222,7 +276,10 @@ async fn the_daemon_s_patterns_narrow_what_is_sent() {
 async fn a_folder_not_offered_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let mut client = serve(context(dir.path())).await;
-    let refused = receive(&mut client, &[("dir-name", "secrets")]).await.err().unwrap();
+    let refused = receive(&mut client, &[("dir-name", "secrets")])
+        .await
+        .err()
+        .unwrap();
     assert_eq!(refused.code(), tonic::Code::NotFound, "{refused:?}");
 }
 
@@ -231,9 +288,8 @@ async fn a_request_for_a_folder_s_id_fails_the_exchange() {
     let dir = tempfile::tempdir().unwrap();
     let mut client = serve(context(dir.path())).await;
     let (tx, rx) = mpsc::channel::<Packet>(8);
-    let outgoing = futures_util::stream::unfold(rx, |mut rx| async move {
-        rx.recv().await.map(|p| (p, rx))
-    });
+    let outgoing =
+        futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|p| (p, rx)) });
     let mut request = tonic::Request::new(outgoing);
     request
         .metadata_mut()

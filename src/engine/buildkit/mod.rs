@@ -127,9 +127,14 @@ pub async fn build(
         BuildContext::Session(dirs) => Some(dirs.clone()),
         BuildContext::Tar(_) => None,
     };
-    let session = session::open(endpoint, request.api_version, request.provided.clone(), files)
-        .await
-        .map_err(unreachable)?;
+    let session = session::open(
+        endpoint,
+        request.api_version,
+        request.provided.clone(),
+        files,
+    )
+    .await
+    .map_err(unreachable)?;
     let path = format!(
         "{}?{}",
         transport::versioned(request.api_version, "/build"),
