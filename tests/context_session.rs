@@ -216,3 +216,45 @@ fn an_unchanged_context_builds_the_same_image_again_and_a_changed_file_is_seen()
     assert!(files["bin/run.sh"].ends_with(&changed), "{files:#?}");
     docker(&["rmi", "--force", &tag]);
 }
+
+#[test]
+fn a_dockerfile_in_a_subfolder_or_outside_the_context_is_served_from_its_own_folder() {
+    let nonce = format!("{:016x}", rand::random::<u64>());
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("app");
+    std::fs::create_dir_all(root.join("docker")).unwrap();
+    std::fs::write(root.join("index.html"), &nonce).unwrap();
+    std::fs::write(
+        root.join("docker/web.Dockerfile"),
+        "FROM scratch\nCOPY index.html /inside/\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("outside.Dockerfile"),
+        "FROM scratch\nCOPY index.html /outside/\n",
+    )
+    .unwrap();
+    for (dockerfile, expected) in [
+        (root.join("docker/web.Dockerfile"), "inside"),
+        (dir.path().join("outside.Dockerfile"), "outside"),
+    ] {
+        let listing = context::listing(&root, &dockerfile).unwrap();
+        let synced = SyncedDirs::default()
+            .with("context", listing.context)
+            .with("dockerfile", listing.dockerfile)
+            .shared_as(&listing.shared_key);
+        let tag = format!("ship-to-ecr-session-test/{nonce}:{expected}");
+        let (result, lines) = build_as(
+            &tag,
+            BuildContext::Session(synced),
+            &listing.dockerfile_name,
+        );
+        result.unwrap_or_else(|e| panic!("{e:?}\n{}", lines.join("\n")));
+        let (ok, id) = docker(&["create", &tag, "/none"]);
+        assert!(ok, "{id}");
+        let (ok, out) = docker(&["cp", &format!("{}:/{expected}/index.html", id.trim()), "-"]);
+        docker(&["rm", "--force", id.trim()]);
+        assert!(ok && out.contains(&nonce), "{out}");
+        docker(&["rmi", "--force", &tag]);
+    }
+}
