@@ -94,14 +94,17 @@ fn build_as(
     (result, lines)
 }
 
-fn through_the_session(root: &Path, tag: &str) -> Built {
+/// The build, and the (files, bytes) the daemon read through the session.
+fn through_the_session(root: &Path, tag: &str) -> (Built, (u64, u64)) {
     let listing = context::listing(root, &root.join("Dockerfile")).unwrap();
     let synced = SyncedDirs::default()
         .with("context", listing.context)
         .with("dockerfile", listing.dockerfile)
         .shared_as(&listing.shared_key);
+    let sent = synced.clone();
     let (result, lines) = build_as(tag, BuildContext::Session(synced), &listing.dockerfile_name);
-    result.unwrap_or_else(|e| panic!("{e:?}\n{}", lines.join("\n")))
+    let built = result.unwrap_or_else(|e| panic!("{e:?}\n{}", lines.join("\n")));
+    (built, sent.sent())
 }
 
 /// Each entry under `/ctx` in the image: its kind and mode, and its content's digest or its
@@ -149,7 +152,7 @@ fn a_link_an_empty_folder_and_a_large_file_reach_the_image_and_ignored_files_do_
     let root = dir.path();
     write_context(root, &nonce);
     let tag = format!("ship-to-ecr-session-test/{nonce}:session");
-    let built = through_the_session(root, &tag);
+    let (built, _) = through_the_session(root, &tag);
     assert!(built.id.starts_with("sha256:"), "{built:?}");
     let files = image_files(&tag);
     let names: Vec<&str> = files.keys().map(String::as_str).collect();
@@ -199,18 +202,30 @@ fn a_link_an_empty_folder_and_a_large_file_reach_the_image_and_ignored_files_do_
 }
 
 #[test]
-fn an_unchanged_context_builds_the_same_image_again_and_a_changed_file_is_seen() {
+fn an_unchanged_context_is_not_sent_again_and_only_a_changed_file_is() {
     let nonce = format!("{:016x}", rand::random::<u64>());
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
     write_context(root, &nonce);
     let tag = format!("ship-to-ecr-session-test/{nonce}:again");
-    let first = through_the_session(root, &tag);
-    let second = through_the_session(root, &tag);
+    let (first, (_, first_bytes)) = through_the_session(root, &tag);
+    let (second, (_, second_bytes)) = through_the_session(root, &tag);
     assert_eq!(first.id, second.id, "the same files, the same image");
+    assert!(
+        first_bytes >= BIG as u64,
+        "the first build reads it all: {first_bytes}"
+    );
+    assert!(
+        second_bytes < 1 << 20,
+        "an unchanged context is not sent again: {second_bytes} bytes"
+    );
     std::fs::write(root.join("bin/run.sh"), "#!/bin/sh\necho changed\n").unwrap();
-    let third = through_the_session(root, &tag);
+    let (third, (third_files, third_bytes)) = through_the_session(root, &tag);
     assert_ne!(third.id, first.id, "a changed file reaches the build");
+    assert!(
+        third_files >= 1 && third_bytes < 1 << 20,
+        "only what changed is sent: {third_files} files, {third_bytes} bytes"
+    );
     let files = image_files(&tag);
     let changed = format!("{:x}", sha2::Sha256::digest(b"#!/bin/sh\necho changed\n"));
     assert!(files["bin/run.sh"].ends_with(&changed), "{files:#?}");

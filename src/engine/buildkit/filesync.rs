@@ -14,6 +14,7 @@
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use bollard_buildkit_proto::fsutil::types::packet::PacketType;
@@ -49,6 +50,14 @@ pub struct SyncEntry {
 pub struct SyncedDirs {
     dirs: Arc<HashMap<String, Arc<Vec<SyncEntry>>>>,
     shared_key: String,
+    sent: Arc<Sent>,
+}
+
+/// What the daemon asked for, over every call of a build.
+#[derive(Default, Debug)]
+struct Sent {
+    files: AtomicU64,
+    bytes: AtomicU64,
 }
 
 impl SyncedDirs {
@@ -80,6 +89,15 @@ impl SyncedDirs {
             shared_key: key.to_string(),
             ..self
         }
+    }
+
+    /// How many files, and bytes, the daemon asked for so far: with the same shared key it
+    /// asks only for files whose STAT changed since the last build.
+    pub fn sent(&self) -> (u64, u64) {
+        (
+            self.sent.files.load(Ordering::Relaxed),
+            self.sent.bytes.load(Ordering::Relaxed),
+        )
     }
 
     pub fn shared_key(&self) -> &str {
@@ -261,6 +279,7 @@ async fn exchange(
     entries: Vec<SyncEntry>,
     incoming: Streaming<Packet>,
     out: &Out,
+    sent: Arc<Sent>,
 ) -> Result<(), String> {
     let stats = tokio::task::spawn_blocking(move || {
         let mut stats = Vec::with_capacity(entries.len());
@@ -291,7 +310,7 @@ async fn exchange(
             .map_err(|_| gone())
     };
     // Requests may come while STATs are still being sent.
-    tokio::try_join!(listed, answer(files, incoming, out)).map(|_| ())
+    tokio::try_join!(listed, answer(files, incoming, out, sent)).map(|_| ())
 }
 
 fn gone() -> String {
@@ -303,6 +322,7 @@ async fn answer(
     mut files: HashMap<u32, Sendable>,
     mut incoming: Streaming<Packet>,
     out: &Out,
+    sent: Arc<Sent>,
 ) -> Result<(), String> {
     let permits = Arc::new(Semaphore::new(SENDERS));
     let mut sending: JoinSet<Result<(), String>> = JoinSet::new();
@@ -321,11 +341,11 @@ async fn answer(
                             .remove(&p.id)
                             .ok_or_else(|| format!("the daemon asked for an unknown file id {}", p.id))?;
                         let permit = permits.clone().acquire_owned().await.map_err(|e| e.to_string())?;
-                        let out = out.clone();
+                        let (out, sent) = (out.clone(), sent.clone());
                         sending.spawn(async move {
-                            let sent = send_file(p.id, file, &out).await;
+                            let result = send_file(p.id, file, &out, &sent).await;
                             drop(permit);
-                            sent
+                            result
                         });
                     }
                     Ok(PacketType::PacketFin) => {
@@ -349,7 +369,7 @@ async fn answer(
 }
 
 /// A file's bytes in DATA packets, then an empty DATA.
-async fn send_file(id: u32, sendable: Sendable, out: &Out) -> Result<(), String> {
+async fn send_file(id: u32, sendable: Sendable, out: &Out, sent: &Sent) -> Result<(), String> {
     use std::os::unix::fs::MetadataExt;
     let path = &sendable.path;
     let failed = |e: std::io::Error| format!("{}: {e}", path.display());
@@ -368,6 +388,7 @@ async fn send_file(id: u32, sendable: Sendable, out: &Out) -> Result<(), String>
             break;
         }
         data.truncate(read);
+        sent.bytes.fetch_add(read as u64, Ordering::Relaxed);
         let packet = Packet {
             id,
             data,
@@ -375,6 +396,7 @@ async fn send_file(id: u32, sendable: Sendable, out: &Out) -> Result<(), String>
         };
         out.send(Ok(packet)).await.map_err(|_| gone())?;
     }
+    sent.files.fetch_add(1, Ordering::Relaxed);
     let end = Packet {
         id,
         ..packet(PacketType::PacketData)
@@ -399,8 +421,9 @@ impl FileSync for SyncedDirs {
         let selected = select(entries, &asked).map_err(Status::invalid_argument)?;
         let (tx, rx) = mpsc::channel(16);
         let incoming = request.into_inner();
+        let sent = self.sent.clone();
         tokio::spawn(async move {
-            if let Err(message) = exchange(selected, incoming, &tx).await {
+            if let Err(message) = exchange(selected, incoming, &tx, sent).await {
                 let error = Packet {
                     data: message.clone().into_bytes(),
                     ..packet(PacketType::PacketErr)

@@ -80,6 +80,7 @@ pub async fn build(
         .with("context", listing.context)
         .with("dockerfile", listing.dockerfile)
         .shared_as(&listing.shared_key);
+    let sent = synced.clone();
     let tag = format!("{local_name}:{first_tag}");
     let platform = build.platform.as_ref().map(Platform::to_string);
     let _group = workflow.group(&format!("Build {tag} with BuildKit"));
@@ -104,10 +105,13 @@ pub async fn build(
     )
     .await;
     let built = built.map_err(|e| failure(e, &build.dockerfile))?;
+    let (sent_files, sent_bytes) = sent.sent();
     workflow.info(&format!(
-        "Built {tag} ({}) from {files} files in {:.1} s.",
+        "Built {tag} ({}) from {files} files in {:.1} s; the daemon read {sent_files} files \
+         ({:.1} MB) through the session, and kept the rest from earlier builds of this checkout.",
         built.id,
-        started.elapsed().as_secs_f64()
+        started.elapsed().as_secs_f64(),
+        sent_bytes as f64 / 1e6
     ));
     Ok(Built {
         id: built.id,
