@@ -180,6 +180,43 @@ fn build_secrets_reach_the_build_and_nothing_else() {
     }
 }
 
+#[test]
+fn the_context_goes_through_the_session_without_what_dockerignore_leaves_out() {
+    let s = StandIns::start();
+    let result = building(&s, "COPY . /app/\n")
+        .write_file(".dockerignore", "*.env\nnotes\n!notes/keep.txt\n")
+        .write_file("config.env", &format!("TOKEN=env_{}", s.nonce))
+        .write_file("notes/todo.txt", "not for the image")
+        .write_file("notes/keep.txt", "brought back")
+        .write_file("src/main.sh", &format!("echo {}\n", s.nonce))
+        .run();
+    result.expect_code(0);
+    assert_built_with_buildkit(&result);
+    assert_eq!(
+        pushed_file(&s, "app/src/main.sh"),
+        Some(format!("echo {}\n", s.nonce))
+    );
+    assert_eq!(
+        pushed_file(&s, "app/notes/keep.txt"),
+        Some("brought back".to_string())
+    );
+    let files = s.reader().files(REPO, "main");
+    let names: Vec<&str> = files.iter().map(|(p, _)| p.as_str()).collect();
+    assert!(
+        !names
+            .iter()
+            .any(|p| p.ends_with("config.env") || p.ends_with("todo.txt")),
+        "ignored files are not in the image: {names:?}"
+    );
+    // The daemon read the context from the session (`load build context`), not from a tar in
+    // the request (`load remote build context`).
+    assert!(
+        result.stdout.contains("[internal] load build context")
+            && !result.stdout.contains("load remote build context"),
+        "the context was synced through the session: {result}"
+    );
+}
+
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)
 }

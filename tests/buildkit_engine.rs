@@ -1,25 +1,31 @@
-//! The BuildKit engine against this machine's daemon, below the action: the session serves a
-//! secret, the progress reads as the CLI's, a failure names its step and keeps its last lines.
+//! The BuildKit engine against the daemon `DOCKER_HOST` names, below the action: the session
+//! serves the context and a secret, the progress reads as the CLI's, a failure names its step and keeps its last lines.
 
 use std::collections::HashMap;
 
+use ship_to_ecr::engine::buildkit::filesync::SyncedDirs;
 use ship_to_ecr::engine::buildkit::session::Provided;
 use ship_to_ecr::engine::buildkit::transport::Endpoint;
-use ship_to_ecr::engine::buildkit::{build, BuildKitRequest, Built};
+use ship_to_ecr::engine::buildkit::{build, BuildContext, BuildKitRequest, Built};
 use ship_to_ecr::engine::docker::DockerError;
 use support::images::{docker, unique_base};
 
-fn context(files: &[(&str, &str)]) -> Vec<u8> {
-    let mut tar = tar::Builder::new(Vec::new());
-    for (name, content) in files {
-        let mut header = tar::Header::new_gnu();
-        header.set_size(content.len() as u64);
-        header.set_mode(0o644);
-        header.set_cksum();
-        tar.append_data(&mut header, name, content.as_bytes())
-            .unwrap();
-    }
-    tar.into_inner().unwrap()
+// Each of these runs once per Docker engine (`NAME::docker20`, `NAME::docker26`).
+support::on_each_daemon!(
+    a_secret_is_served_and_the_progress_reads_as_the_cli,
+    a_failed_step_is_named_with_its_last_lines,
+);
+
+/// The Dockerfile alone, served through the session as the docker CLI serves a context.
+fn context(dir: &std::path::Path, dockerfile: &str) -> BuildContext {
+    std::fs::write(dir.join("Dockerfile"), dockerfile).unwrap();
+    let listing = ship_to_ecr::image::context::listing(dir, &dir.join("Dockerfile")).unwrap();
+    BuildContext::Session(
+        SyncedDirs::default()
+            .with("context", listing.context)
+            .with("dockerfile", listing.dockerfile)
+            .shared_as(&listing.shared_key),
+    )
 }
 
 fn run(
@@ -27,7 +33,7 @@ fn run(
     tag: &str,
     secrets: &[(&str, &str)],
 ) -> (Result<Built, DockerError>, Vec<String>) {
-    let tar = context(&[("Dockerfile", dockerfile)]);
+    let dir = tempfile::tempdir().unwrap();
     let provided = Provided {
         secrets: secrets
             .iter()
@@ -38,10 +44,11 @@ fn run(
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let mut lines = Vec::new();
     let result = runtime.block_on(build(
-        &Endpoint::from_env().expect("a unix or tcp DOCKER_HOST"),
+        &Endpoint::from_docker_host(Some(&support::Daemon::current().docker_host()), false)
+            .expect("a unix DOCKER_HOST"),
         BuildKitRequest {
             api_version: &docker_api_version(),
-            context: Box::pin(futures_util::stream::iter([Ok(bytes::Bytes::from(tar))])),
+            context: context(dir.path(), dockerfile),
             dockerfile: "Dockerfile",
             tag,
             build_args: &[],
@@ -66,7 +73,6 @@ fn docker_api_version() -> String {
         .to_string()
 }
 
-#[test]
 fn a_secret_is_served_and_the_progress_reads_as_the_cli() {
     let nonce = format!("{:016x}", rand::random::<u64>());
     let base = unique_base(&format!("ship-to-ecr-local/engine-{nonce}:1"), &nonce);
@@ -85,7 +91,9 @@ fn a_secret_is_served_and_the_progress_reads_as_the_cli() {
     );
     assert!(lines.iter().any(|l| l.ends_with(" hashed")), "{lines:#?}");
     assert!(lines.iter().any(|l| l.contains(" DONE ")), "{lines:#?}");
-    assert_eq!(built.cache.steps, 3, "{lines:#?}");
+    // At least the three steps of this Dockerfile: BuildKit 0.13 (Docker 26) shows a step it
+    // shares with a build running at the same time in both builds' progress.
+    assert!(built.cache.steps >= 3, "{lines:#?}");
     let (ok, out) = docker(&["run", "--rm", &tag, "cat", "/hash"]);
     assert!(ok, "{out}");
     // sha256 of "s3cr3t-value"
@@ -104,7 +112,6 @@ fn a_secret_is_served_and_the_progress_reads_as_the_cli() {
     docker(&["rmi", "--force", &tag, &base]);
 }
 
-#[test]
 fn a_failed_step_is_named_with_its_last_lines() {
     let nonce = format!("{:016x}", rand::random::<u64>());
     let base = unique_base(&format!("ship-to-ecr-local/engine-{nonce}:1"), &nonce);

@@ -14,6 +14,9 @@ use sha2::{Digest as _, Sha256};
 use super::dockerignore::DockerIgnore;
 use crate::oci::Digest;
 
+mod listing;
+pub use listing::{listing, Listing};
+
 /// Where a Dockerfile from outside the context is put inside the tar.
 const OUTSIDE_DOCKERFILE: &str = ".ship-to-ecr.Dockerfile";
 

@@ -1,10 +1,12 @@
-//! Builds with the daemon's BuildKit: the context goes in the `/build` request's body (version
-//! 2), the session serves secrets and registry credentials, and the response is BuildKit's status
-//! stream, rendered as plain progress, ending with the image's id.
+//! Builds with the daemon's BuildKit: the session serves the context by file sync as the docker
+//! CLI does (or the context goes in the `/build` request's body, version 2), secrets and
+//! registry credentials, and the response is BuildKit's status stream, rendered as plain
+//! progress, ending with the image's id.
 //!
 //! Why not bollard: its BuildKit build (0.21) opens a session of its own that serves no
 //! secrets, and the pieces to open another are private to it.
 
+pub mod filesync;
 pub mod progress;
 pub mod session;
 #[cfg(test)]
@@ -21,6 +23,7 @@ use http_body_util::BodyExt;
 use prost::Message;
 use serde_json::Value;
 
+use self::filesync::SyncedDirs;
 use self::progress::{CacheUse, Progress};
 use self::session::Provided;
 use self::transport::Endpoint;
@@ -36,12 +39,22 @@ pub const SILENCE_LIMIT: Duration = Duration::from_secs(30 * 60);
 /// larger is a broken stream, not a build, and must not grow the buffer without end.
 pub const MESSAGE_LIMIT: usize = 16 * 1024 * 1024;
 
+/// How the build's files reach the daemon.
+pub enum BuildContext {
+    /// Served by the session's file sync (`remote=client-session`), as the docker CLI does:
+    /// the `context` and `dockerfile` folders.
+    Session(SyncedDirs),
+    /// A tar in the `/build` request's body. The containerd image store's builder cannot read
+    /// it before Docker 27.5.
+    Tar(std::pin::Pin<Box<dyn Stream<Item = std::io::Result<bytes::Bytes>> + Send>>),
+}
+
 /// One BuildKit build.
 pub struct BuildKitRequest<'a> {
     /// The newest Engine API version the daemon speaks (`/version`'s `ApiVersion`).
     pub api_version: &'a str,
-    pub context: std::pin::Pin<Box<dyn Stream<Item = std::io::Result<bytes::Bytes>> + Send>>,
-    /// The Dockerfile's path inside the context.
+    pub context: BuildContext,
+    /// The Dockerfile's path inside the tar, or its name in the synced `dockerfile` folder.
     pub dockerfile: &'a str,
     /// `repo:tag` the image is named in the daemon.
     pub tag: &'a str,
@@ -102,6 +115,9 @@ fn query(request: &BuildKitRequest<'_>, session: &str) -> String {
     if let Some(platform) = request.platform {
         q.append_pair("platform", platform);
     }
+    if matches!(request.context, BuildContext::Session(_)) {
+        q.append_pair("remote", "client-session");
+    }
     q.finish()
 }
 
@@ -113,18 +129,31 @@ pub async fn build(
 ) -> Result<Built, DockerError> {
     let unreachable = |e: std::io::Error| DockerError::Unreachable(with_causes(&e));
     let silence_limit = request.silence_limit;
-    let session = session::open(endpoint, request.api_version, request.provided.clone())
-        .await
-        .map_err(unreachable)?;
+    let files = match &request.context {
+        BuildContext::Session(dirs) => Some(dirs.clone()),
+        BuildContext::Tar(_) => None,
+    };
+    let session = session::open(
+        endpoint,
+        request.api_version,
+        request.provided.clone(),
+        files,
+    )
+    .await
+    .map_err(unreachable)?;
     let path = format!(
         "{}?{}",
         transport::versioned(request.api_version, "/build"),
         query(&request, &session.id)
     );
+    let body = match request.context {
+        BuildContext::Session(_) => transport::empty(),
+        BuildContext::Tar(tar) => transport::streamed(tar),
+    };
     let http = hyper::Request::post(path)
         .header("Host", "docker")
         .header("Content-Type", "application/x-tar")
-        .body(transport::streamed(request.context))
+        .body(body)
         .map_err(|e| DockerError::Daemon(e.to_string()))?;
     let mut sender = endpoint.connect().await.map_err(unreachable)?;
     let response = sender

@@ -1,6 +1,7 @@
 //! The build's session: the daemon calls back into it, over a `/session` connection upgraded to
 //! h2c where we are the gRPC server, for what only the client has: build secrets and registry
-//! credentials. Nothing else is offered, so BuildKit never asks for files or ssh.
+//! credentials, and the build's files when the context goes by file sync (`filesync.rs`).
+//! Nothing else is offered, so BuildKit never asks for ssh.
 
 use std::collections::HashMap;
 use std::pin::Pin;
@@ -26,7 +27,9 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::task::JoinHandle;
 use tonic::{Request, Response, Status};
 
+use super::filesync::{self, SyncedDirs};
 use super::transport::Endpoint;
+use bollard_buildkit_proto::moby::filesync::v1::file_sync_server::FileSyncServer;
 
 /// The methods the daemon may call; BuildKit asks a session only for what it says it serves
 /// (an Auth without `FetchToken` makes it ask `Credentials`, then do the token dance itself).
@@ -64,8 +67,14 @@ impl Drop for Session {
     }
 }
 
-/// Opens a session with the daemon and serves it in the background.
-pub async fn open(endpoint: &Endpoint, api: &str, provided: Provided) -> std::io::Result<Session> {
+/// Opens a session with the daemon and serves it in the background; `files`, when given, are
+/// the folders the build reads (the context and the Dockerfile's), served by file sync.
+pub async fn open(
+    endpoint: &Endpoint,
+    api: &str,
+    provided: Provided,
+    files: Option<SyncedDirs>,
+) -> std::io::Result<Session> {
     let id = format!("ship-to-ecr-{:032x}", rand::random::<u128>());
     let mut sender = endpoint.connect().await?;
     let mut request = hyper::Request::post(super::transport::versioned(api, "/session"))
@@ -74,9 +83,13 @@ pub async fn open(endpoint: &Endpoint, api: &str, provided: Provided) -> std::io
         .header("Upgrade", "h2c")
         .header("X-Docker-Expose-Session-Uuid", &id)
         .header("X-Docker-Expose-Session-Name", "ship-to-ecr")
-        .header("X-Docker-Expose-Session-Sharedkey", "");
-    for method in METHODS {
-        request = request.header("X-Docker-Expose-Session-Grpc-Method", *method);
+        .header(
+            "X-Docker-Expose-Session-Sharedkey",
+            files.as_ref().map_or("", SyncedDirs::shared_key),
+        );
+    let file_sync = files.is_some().then_some(filesync::METHOD);
+    for method in METHODS.iter().copied().chain(file_sync) {
+        request = request.header("X-Docker-Expose-Session-Grpc-Method", method);
     }
     let request = request
         .body(super::transport::empty())
@@ -104,6 +117,7 @@ pub async fn open(endpoint: &Endpoint, api: &str, provided: Provided) -> std::io
             .add_service(HealthServer::new(Healthy))
             .add_service(SecretsServer::new(provided.clone()))
             .add_service(AuthServer::new(provided))
+            .add_optional_service(files.map(FileSyncServer::new))
             .serve_with_incoming(futures_util::stream::iter([Ok::<_, std::io::Error>(io)]))
             .await;
         // The build notices a closed session by this task's end; how it ended adds nothing.

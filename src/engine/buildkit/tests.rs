@@ -58,9 +58,9 @@ async fn a_daemon_that_falls_silent_is_reported_not_waited_for() {
         &Endpoint::Unix(socket),
         BuildKitRequest {
             api_version: "1.41",
-            context: Box::pin(futures_util::stream::iter([Ok(bytes::Bytes::from_static(
-                b"",
-            ))])),
+            context: super::BuildContext::Tar(Box::pin(futures_util::stream::iter([Ok(
+                bytes::Bytes::from_static(b""),
+            )]))),
             dockerfile: "Dockerfile",
             tag: "x:1",
             build_args: &[],

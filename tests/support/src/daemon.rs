@@ -43,6 +43,13 @@ impl Daemon {
         }
     }
 
+    /// Its `DOCKER_HOST`, written out even for the default socket, for tests that open the
+    /// daemon's API themselves.
+    pub fn docker_host(self) -> String {
+        self.host()
+            .unwrap_or_else(|| "unix:///var/run/docker.sock".to_string())
+    }
+
     /// Where its socket is, for tests that reach it under another name.
     pub fn socket(self) -> std::path::PathBuf {
         match self.host() {

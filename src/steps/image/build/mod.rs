@@ -1,8 +1,9 @@
 //! The build step: first the build key, and the image this repository already holds for it
-//! (then nothing is built: see [`reuse`]); else the context packed as a tar stream and built by
-//! the daemon's BuildKit, or by its classic builder when asked or when the daemon has no
-//! BuildKit, the output folded into a log group, into an image in the daemon named
-//! `local_name:first tag`.
+//! (then nothing is built: see [`reuse`]); else built by the daemon's BuildKit, the context
+//! served through the build's session by file sync as the docker CLI serves it, or by its
+//! classic builder when asked or when the daemon has no BuildKit, the context then a tar
+//! stream (its only way), the output folded into a log group, into an image in the daemon
+//! named `local_name:first tag`.
 //!
 //! Finding an earlier image needs this repository's credentials, so a build signs in first;
 //! those calls only read, and nothing is written to ECR before the build has succeeded.
