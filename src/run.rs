@@ -6,7 +6,10 @@
 //! step, read-only (an image built from the same inputs, the cache); the rest of the run reuses
 //! that sign-in.
 
+use std::panic::AssertUnwindSafe;
 use std::time::Instant;
+
+use futures_util::FutureExt;
 
 use tokio::sync::OnceCell;
 
@@ -295,67 +298,85 @@ async fn publish(
         }
         _ => None,
     };
-    if let (Some(api), Some(record), Some(ecs)) = (github.api, &record, &plan.deploy) {
-        let description = format!("Deploying to ECS {}/{}", ecs.cluster, ecs.service);
-        deployment::report(
-            api,
-            record,
-            deployment::State::InProgress,
-            &description,
-            workflow,
-        )
-        .await;
-    }
-
-    // 8. Outputs, exported credentials when asked, the summary.
-    let written = report::write(
-        &report::Published {
-            session: &session,
-            region: &plan.region,
-            account: &account,
-            repository_name: &plan.repository.name,
-            repository: state,
-            lifecycle: repo.lifecycle,
-            registry_host: &to.host,
-            repository_uri: &to.repository_uri(),
-            tags,
-            artifact: &made.artifact,
-            base: made.base.as_ref().map(|b| b.name.as_str()),
-            builder: made.build.as_ref().map(|b| b.builder.as_str()),
-            build_cache: made.build.as_ref().map(|b| b.cache.as_str()),
-            report: report.as_ref(),
-            export_credentials: plan.export_credentials,
-            started,
-        },
-        workflow,
-    );
-
-    // 9. The deploy to ECS, once the image's outputs are written.
-    let deployed = match (&written, &plan.deploy, pushed) {
-        (Ok(()), Some(ecs), Some(digest)) => {
-            let image = deploy::Image {
-                by_digest: format!("{}@{digest}", to.repository_uri()),
-                repositories: repository_names(plan, &to, &account),
-            };
-            let client = aws_sdk_ecs::Client::new(&session.config);
-            Some(deploy::run(&client, ecs, &image, &session.principal, workflow).await)
+    // From here on the deployment record is open: a panic below still marks it failed
+    // before it goes on up to `main`, so that GitHub never shows it in progress for ever.
+    let later = AssertUnwindSafe(async {
+        if let (Some(api), Some(record), Some(ecs)) = (github.api, &record, &plan.deploy) {
+            let description = format!("Deploying to ECS {}/{}", ecs.cluster, ecs.service);
+            deployment::report(
+                api,
+                record,
+                deployment::State::InProgress,
+                &description,
+                workflow,
+            )
+            .await;
         }
-        _ => None,
-    };
 
-    // 10. The pull-request comment, then the deployment's outcome.
-    if let (Some(api), Some(pull_request), Some(digest), Ok(())) =
-        (github.api, github.comment_on, pushed, &written)
-    {
-        let pushed = comment::Pushed {
-            pull_request,
-            digest,
-            tags,
-            log_url: log_url.clone(),
-            commit: ctx.event.sha.as_deref(),
+        // 8. Outputs, exported credentials when asked, the summary.
+        let written = report::write(
+            &report::Published {
+                session: &session,
+                region: &plan.region,
+                account: &account,
+                repository_name: &plan.repository.name,
+                repository: state,
+                lifecycle: repo.lifecycle,
+                registry_host: &to.host,
+                repository_uri: &to.repository_uri(),
+                tags,
+                artifact: &made.artifact,
+                base: made.base.as_ref().map(|b| b.name.as_str()),
+                builder: made.build.as_ref().map(|b| b.builder.as_str()),
+                build_cache: made.build.as_ref().map(|b| b.cache.as_str()),
+                report: report.as_ref(),
+                export_credentials: plan.export_credentials,
+                started,
+            },
+            workflow,
+        );
+
+        // 9. The deploy to ECS, once the image's outputs are written.
+        let deployed = match (&written, &plan.deploy, pushed) {
+            (Ok(()), Some(ecs), Some(digest)) => {
+                let image = deploy::Image {
+                    by_digest: format!("{}@{digest}", to.repository_uri()),
+                    repositories: repository_names(plan, &to, &account),
+                };
+                let client = aws_sdk_ecs::Client::new(&session.config);
+                Some(deploy::run(&client, ecs, &image, &session.principal, workflow).await)
+            }
+            _ => None,
         };
-        comment::post(api, &to, &pushed, workflow).await;
-    }
+
+        // 10. The pull-request comment, then the deployment's outcome.
+        if let (Some(api), Some(pull_request), Some(digest), Ok(())) =
+            (github.api, github.comment_on, pushed, &written)
+        {
+            let pushed = comment::Pushed {
+                pull_request,
+                digest,
+                tags,
+                log_url: log_url.clone(),
+                commit: ctx.event.sha.as_deref(),
+            };
+            comment::post(api, &to, &pushed, workflow).await;
+        }
+        (written, deployed)
+    })
+    .catch_unwind()
+    .await;
+    let (written, deployed) = match later {
+        Ok(done) => done,
+        Err(panic) => {
+            if let (Some(api), Some(record)) = (github.api, &record) {
+                let stopped = "The run stopped on an internal error";
+                deployment::report(api, record, deployment::State::Failure, stopped, workflow)
+                    .await;
+            }
+            std::panic::resume_unwind(panic)
+        }
+    };
     if let (Some(api), Some(record)) = (github.api, &record) {
         let (state, description) = match (&written, &deployed) {
             (Err(_), _) => (deployment::State::Failure, "A later step of the run failed"),

@@ -319,6 +319,14 @@ async fn handle(State(state): State<ApiState>, request: Request) -> Response {
     };
     let body = body.unwrap_or(Value::Null);
 
+    if (method, path) == ("GET", "/user") {
+        // As GitHub answers an installation's token (the workflow's GITHUB_TOKEN), which acts
+        // as `github-actions[bot]` but is no user.
+        return error(
+            StatusCode::FORBIDDEN,
+            "Resource not accessible by integration",
+        );
+    }
     let segments: Vec<&str> = path.split('/').skip(1).collect();
     let ["repos", owner, name, rest @ ..] = segments.as_slice() else {
         return not_found();
