@@ -21,7 +21,11 @@ fn side(fill: char, config: Value) -> Side {
 
 fuzz_target!(|text: &str| {
     // Two configs: the input split in two, each read as JSON, else used as every setting.
-    let (a, b) = text.split_at(text.char_indices().nth(text.chars().count() / 2).map_or(0, |(i, _)| i));
+    let (a, b) = text.split_at(
+        text.char_indices()
+            .nth(text.chars().count() / 2)
+            .map_or(0, |(i, _)| i),
+    );
     let config = |part: &str| {
         serde_json::from_str::<Value>(part).unwrap_or_else(|_| {
             serde_json::json!({"config": {
