@@ -859,6 +859,17 @@ mod tests {
     }
 
     #[test]
+    fn the_workflow_s_token_is_no_user() {
+        let api = GitHubApi::start();
+        let response = send(get(&format!("{}/user", api.url())));
+        assert_eq!(response.status(), 403);
+        assert_eq!(
+            json_of(response)["message"],
+            "Resource not accessible by integration"
+        );
+    }
+
+    #[test]
     fn a_request_without_authorization_is_401_and_still_recorded() {
         let api = GitHubApi::start();
         api.set_repository(REPO, json!({ "full_name": REPO }));
