@@ -7,6 +7,7 @@
 //! that sign-in.
 
 use std::panic::AssertUnwindSafe;
+use std::sync::{Mutex, PoisonError};
 use std::time::Instant;
 
 use futures_util::FutureExt;
@@ -57,6 +58,7 @@ pub async fn run(workflow: &Workflow, vars: Vec<(String, String)>) -> anyhow::Re
         api: api.as_ref(),
         comment_on,
         ctx: &ctx,
+        open_record: Mutex::new(None),
     };
 
     // 2. The image, before any AWS call but a build's reads (see above).
@@ -123,7 +125,25 @@ pub async fn run(workflow: &Workflow, vars: Vec<(String, String)>) -> anyhow::Re
             )
         };
         let published = publish(&plan, &made, signed, &http, &github, workflow, started);
-        tokio::join!(published, renewer.serve(renew)).0
+        let published = AssertUnwindSafe(published).catch_unwind();
+        match tokio::join!(published, renewer.serve(renew)).0 {
+            Ok(outcome) => outcome,
+            // A panic (a bug) still marks the deployment record failed before it goes on up
+            // to `main`, so that GitHub never shows it in progress for ever.
+            Err(panic) => {
+                let open = github
+                    .open_record
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .take();
+                if let (Some(api), Some(record)) = (github.api, open) {
+                    let stopped = "The run stopped on an internal error";
+                    deployment::report(api, &record, deployment::State::Failure, stopped, workflow)
+                        .await;
+                }
+                std::panic::resume_unwind(panic)
+            }
+        }
     }
     .await;
     made.release(workflow).await;
@@ -136,6 +156,8 @@ struct GitHub<'a> {
     /// The pull request to comment on.
     comment_on: Option<u64>,
     ctx: &'a RunContext,
+    /// The deployment record while its outcome is not reported yet.
+    open_record: Mutex<Option<deployment::Record>>,
 }
 
 /// How much of the session must be left for the steps after the image.
@@ -298,85 +320,71 @@ async fn publish(
         }
         _ => None,
     };
-    // From here on the deployment record is open: a panic below still marks it failed
-    // before it goes on up to `main`, so that GitHub never shows it in progress for ever.
-    let later = AssertUnwindSafe(async {
-        if let (Some(api), Some(record), Some(ecs)) = (github.api, &record, &plan.deploy) {
-            let description = format!("Deploying to ECS {}/{}", ecs.cluster, ecs.service);
-            deployment::report(
-                api,
-                record,
-                deployment::State::InProgress,
-                &description,
-                workflow,
-            )
-            .await;
-        }
-
-        // 8. Outputs, exported credentials when asked, the summary.
-        let written = report::write(
-            &report::Published {
-                session: &session,
-                region: &plan.region,
-                account: &account,
-                repository_name: &plan.repository.name,
-                repository: state,
-                lifecycle: repo.lifecycle,
-                registry_host: &to.host,
-                repository_uri: &to.repository_uri(),
-                tags,
-                artifact: &made.artifact,
-                base: made.base.as_ref().map(|b| b.name.as_str()),
-                builder: made.build.as_ref().map(|b| b.builder.as_str()),
-                build_cache: made.build.as_ref().map(|b| b.cache.as_str()),
-                report: report.as_ref(),
-                export_credentials: plan.export_credentials,
-                started,
-            },
+    *github
+        .open_record
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner) = record.clone();
+    if let (Some(api), Some(record), Some(ecs)) = (github.api, &record, &plan.deploy) {
+        let description = format!("Deploying to ECS {}/{}", ecs.cluster, ecs.service);
+        deployment::report(
+            api,
+            record,
+            deployment::State::InProgress,
+            &description,
             workflow,
-        );
+        )
+        .await;
+    }
 
-        // 9. The deploy to ECS, once the image's outputs are written.
-        let deployed = match (&written, &plan.deploy, pushed) {
-            (Ok(()), Some(ecs), Some(digest)) => {
-                let image = deploy::Image {
-                    by_digest: format!("{}@{digest}", to.repository_uri()),
-                    repositories: repository_names(plan, &to, &account),
-                };
-                let client = aws_sdk_ecs::Client::new(&session.config);
-                Some(deploy::run(&client, ecs, &image, &session.principal, workflow).await)
-            }
-            _ => None,
-        };
+    // 8. Outputs, exported credentials when asked, the summary.
+    let written = report::write(
+        &report::Published {
+            session: &session,
+            region: &plan.region,
+            account: &account,
+            repository_name: &plan.repository.name,
+            repository: state,
+            lifecycle: repo.lifecycle,
+            registry_host: &to.host,
+            repository_uri: &to.repository_uri(),
+            tags,
+            artifact: &made.artifact,
+            base: made.base.as_ref().map(|b| b.name.as_str()),
+            builder: made.build.as_ref().map(|b| b.builder.as_str()),
+            build_cache: made.build.as_ref().map(|b| b.cache.as_str()),
+            report: report.as_ref(),
+            export_credentials: plan.export_credentials,
+            started,
+        },
+        workflow,
+    );
 
-        // 10. The pull-request comment, then the deployment's outcome.
-        if let (Some(api), Some(pull_request), Some(digest), Ok(())) =
-            (github.api, github.comment_on, pushed, &written)
-        {
-            let pushed = comment::Pushed {
-                pull_request,
-                digest,
-                tags,
-                log_url: log_url.clone(),
-                commit: ctx.event.sha.as_deref(),
+    // 9. The deploy to ECS, once the image's outputs are written.
+    let deployed = match (&written, &plan.deploy, pushed) {
+        (Ok(()), Some(ecs), Some(digest)) => {
+            let image = deploy::Image {
+                by_digest: format!("{}@{digest}", to.repository_uri()),
+                repositories: repository_names(plan, &to, &account),
             };
-            comment::post(api, &to, &pushed, workflow).await;
+            let client = aws_sdk_ecs::Client::new(&session.config);
+            Some(deploy::run(&client, ecs, &image, &session.principal, workflow).await)
         }
-        (written, deployed)
-    })
-    .catch_unwind()
-    .await;
-    let (written, deployed) = match later {
-        Ok(done) => done,
-        Err(panic) => {
-            if let (Some(api), Some(record)) = (github.api, &record) {
-                let stopped = "The run stopped on an internal error";
-                deployment::report(api, record, deployment::State::Failure, stopped, workflow)
-                    .await;
-            }
-            std::panic::resume_unwind(panic)
-        }
+        _ => None,
     };
+
+    // 10. The pull-request comment, then the deployment's outcome.
+    if let (Some(api), Some(pull_request), Some(digest), Ok(())) =
+        (github.api, github.comment_on, pushed, &written)
+    {
+        let pushed = comment::Pushed {
+            pull_request,
+            digest,
+            tags,
+            log_url: log_url.clone(),
+            commit: ctx.event.sha.as_deref(),
+        };
+        comment::post(api, &to, &pushed, workflow).await;
+    }
     if let (Some(api), Some(record)) = (github.api, &record) {
         let (state, description) = match (&written, &deployed) {
             (Err(_), _) => (deployment::State::Failure, "A later step of the run failed"),
@@ -386,6 +394,11 @@ async fn publish(
         };
         deployment::report(api, record, state, description, workflow).await;
     }
+    github
+        .open_record
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .take();
     written?;
     deployed.transpose().map(|_| ())
 }
