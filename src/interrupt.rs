@@ -52,6 +52,21 @@ pub async fn signalled() -> Signal {
 /// After the run was dropped: removes its temporary names from the daemon (within a few
 /// seconds: the runner kills what is left after its grace period) and says what was stopped.
 pub async fn clean_up(signal: Signal, workflow: &Workflow) {
+    let mut message = format!(
+        "Stopped by {}: the work in progress was abandoned at once. No upload started and no \
+         tag was written after the signal; a tag is written only once everything it points to \
+         exists, so the tags this run wrote (in the log above) are whole and the ones it had \
+         not written yet were not written.",
+        signal.name()
+    );
+    message.push_str(&remove_temporary_names().await);
+    workflow.annotate(Level::Error, "Interrupted", &message);
+}
+
+/// Removes the run's temporary names from the daemon, within a few seconds (the runner kills
+/// what is left after its grace period); what was removed and what was not, in words (empty
+/// when there was nothing to remove).
+pub async fn remove_temporary_names() -> String {
     let names = scratch::all();
     let mut removed = Vec::new();
     if !names.is_empty() {
@@ -67,13 +82,7 @@ pub async fn clean_up(signal: Signal, workflow: &Workflow) {
         };
         let _ = tokio::time::timeout(Duration::from_secs(3), removing).await;
     }
-    let mut message = format!(
-        "Stopped by {}: the work in progress was abandoned at once. No upload started and no \
-         tag was written after the signal; a tag is written only once everything it points to \
-         exists, so the tags this run wrote (in the log above) are whole and the ones it had \
-         not written yet were not written.",
-        signal.name()
-    );
+    let mut message = String::new();
     if !removed.is_empty() {
         message.push_str(&format!(
             " Removed the run's temporary names from the Docker daemon: {}.",
@@ -87,5 +96,5 @@ pub async fn clean_up(signal: Signal, workflow: &Workflow) {
             left.join(", ")
         ));
     }
-    workflow.annotate(Level::Error, "Interrupted", &message);
+    message
 }

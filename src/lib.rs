@@ -8,11 +8,13 @@
 //! 4. `aws`, `registry`, `engine`: clients; they never print.
 //! 5. `artifact`: the image every step makes and the push consumes.
 //! 6. `steps`: credentials, image, repository, login, push, outputs.
-//! 7. `run`, `setup` (the `setup` and `check` commands), `interrupt` (a cancelled job), `cli`.
+//! 7. `run`, `setup` (the `setup` and `check` commands), `interrupt` (a cancelled job), `crash`
+//!    (a panic ends as one error), `cli`.
 
 pub mod artifact;
 pub mod aws;
 pub mod cli;
+pub mod crash;
 pub mod ecs;
 pub mod engine;
 pub mod error;

@@ -1,13 +1,16 @@
 //! Entry point: reads the command line (none in Actions), runs the pipeline (or the `setup` and
 //! `check` commands), and turns any error into an annotation and exit code 1.
 
+use std::panic::AssertUnwindSafe;
 use std::process::ExitCode;
 
+use futures_util::FutureExt;
 use ship_to_ecr::cli::{self, Invocation};
 use ship_to_ecr::github::commands::Workflow;
-use ship_to_ecr::{interrupt, run, setup};
+use ship_to_ecr::{crash, interrupt, run, setup};
 
 fn main() -> ExitCode {
+    crash::install_hook();
     let env = std::env::vars_os()
         .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
         .collect();
@@ -41,14 +44,19 @@ fn main() -> ExitCode {
         }
     };
     let outcome = runtime.block_on(async {
-        // At a signal the work is dropped where it stands (see `interrupt`).
+        // At a signal the work is dropped where it stands (see `interrupt`); a panic in it
+        // still ends as one error (see `crash`).
         tokio::select! {
-            outcome = work => Ok(outcome),
+            outcome = AssertUnwindSafe(work).catch_unwind() => Ok(outcome),
             signal = interrupt::signalled() => Err(signal),
         }
     });
     let outcome = match outcome {
-        Ok(outcome) => outcome,
+        Ok(Ok(outcome)) => outcome,
+        Ok(Err(panic)) => {
+            runtime.block_on(crash::report(panic.as_ref(), &workflow));
+            return ExitCode::FAILURE;
+        }
         Err(signal) => {
             runtime.block_on(interrupt::clean_up(signal, &workflow));
             return ExitCode::from(signal.exit_code());

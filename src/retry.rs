@@ -62,14 +62,19 @@ pub trait Transient {
     }
 }
 
-/// A `Retry-After` value: whole seconds, or an HTTP date (a date past is no wait).
+/// The longest wait a server's word is taken as: longer than any budget, so a wait asked
+/// beyond it still fails at once, and small enough that no time computed from it overflows.
+pub const MOST_ASKED: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// A `Retry-After` value: whole seconds, or an HTTP date (a date past is no wait); at most
+/// [`MOST_ASKED`].
 pub fn retry_after_header(value: &str, now: std::time::SystemTime) -> Option<Duration> {
     let value = value.trim();
     if let Ok(seconds) = value.parse::<u64>() {
-        return Some(Duration::from_secs(seconds));
+        return Some(Duration::from_secs(seconds).min(MOST_ASKED));
     }
     let date = httpdate::parse_http_date(value).ok()?;
-    Some(date.duration_since(now).unwrap_or_default())
+    Some(date.duration_since(now).unwrap_or_default().min(MOST_ASKED))
 }
 
 /// The attempt's outcome for `e`: retried only when it is transient, and then not before the
@@ -107,15 +112,25 @@ where
             Err(Attempt::Retry(e)) => (e, policy.delay(attempt - 1)),
             // The server's word is the least wait; jitter on top keeps clients that were told
             // the same time from coming back together.
-            Err(Attempt::RetryAfter(e, asked)) => (e, asked + policy.delay(0)),
+            Err(Attempt::RetryAfter(e, asked)) => (e, after(asked, policy.budget, policy.delay(0))),
         };
-        if attempt >= policy.max_attempts || started.elapsed() + wait > policy.budget {
+        if attempt >= policy.max_attempts || started.elapsed().saturating_add(wait) > policy.budget
+        {
             return Err(e);
         }
         on_retry(&e, wait);
         tokio::time::sleep(wait).await;
         attempt += 1;
     }
+}
+
+/// The wait before another try when the server asked for `asked`: its word, clamped to just
+/// past the budget before any arithmetic (a wait beyond the budget fails at once all the same),
+/// plus `jitter`.
+fn after(asked: Duration, budget: Duration, jitter: Duration) -> Duration {
+    asked
+        .min(budget.saturating_add(Duration::from_millis(1)))
+        .saturating_add(jitter)
 }
 
 /// A time budget for retries shared by every request that goes through it: an outage (a
@@ -174,10 +189,11 @@ where
             }
             Err(Attempt::Fail(e)) => return Err(e),
             Err(Attempt::Retry(e)) => (e, policy.delay(retries.min(16))),
-            Err(Attempt::RetryAfter(e, asked)) => (e, asked + policy.delay(0)),
+            Err(Attempt::RetryAfter(e, asked)) => (e, after(asked, outage.budget, policy.delay(0))),
         };
         let began = outage.failed();
-        if tokio::time::Instant::now() + wait > began + outage.budget {
+        let waited = tokio::time::Instant::now().saturating_duration_since(began);
+        if waited.saturating_add(wait) > outage.budget {
             return Err(e);
         }
         on_retry(&e, wait);
@@ -354,6 +370,42 @@ mod tests {
         let past = httpdate::fmt_http_date(now - Duration::from_secs(30));
         assert_eq!(retry_after_header(&past, now), Some(Duration::ZERO));
         assert_eq!(retry_after_header("soon", now), None);
+    }
+
+    #[test]
+    fn a_server_s_wait_is_clamped_however_large() {
+        let now = std::time::SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let most = Some(MOST_ASKED);
+        assert_eq!(retry_after_header(&u64::MAX.to_string(), now), most);
+        assert_eq!(
+            retry_after_header("Fri, 31 Dec 9999 23:59:59 GMT", now),
+            most
+        );
+        assert_eq!(retry_after_header(&"9".repeat(40), now), None);
+        let budget = Duration::from_secs(5);
+        let jitter = Duration::from_secs(10);
+        assert!(after(Duration::MAX, budget, jitter) > budget);
+        assert!(after(Duration::MAX, Duration::MAX, Duration::MAX) == Duration::MAX);
+    }
+
+    #[tokio::test]
+    async fn the_largest_wait_a_server_can_ask_fails_at_once_without_overflow() {
+        let result: Result<(), _> = retry(
+            FAST,
+            || async { Err(Attempt::RetryAfter("429", Duration::MAX)) },
+            |_, _| {},
+        )
+        .await;
+        assert_eq!(result, Err("429"));
+        let outage = Outage::new(Duration::from_secs(1));
+        let result: Result<(), _> = retry_through(
+            &outage,
+            FAST,
+            || async { Err(Attempt::RetryAfter("429", Duration::MAX)) },
+            |_, _| {},
+        )
+        .await;
+        assert_eq!(result, Err("429"));
     }
 
     #[test]

@@ -6,7 +6,11 @@
 //! step, read-only (an image built from the same inputs, the cache); the rest of the run reuses
 //! that sign-in.
 
+use std::panic::AssertUnwindSafe;
+use std::sync::{Mutex, PoisonError};
 use std::time::Instant;
+
+use futures_util::FutureExt;
 
 use tokio::sync::OnceCell;
 
@@ -54,6 +58,7 @@ pub async fn run(workflow: &Workflow, vars: Vec<(String, String)>) -> anyhow::Re
         api: api.as_ref(),
         comment_on,
         ctx: &ctx,
+        open_record: Mutex::new(None),
     };
 
     // 2. The image, before any AWS call but a build's reads (see above).
@@ -126,7 +131,25 @@ pub async fn run(workflow: &Workflow, vars: Vec<(String, String)>) -> anyhow::Re
             )
         };
         let published = publish(&plan, &made, signed, &http, &github, workflow, started);
-        tokio::join!(published, renewer.serve(renew)).0
+        let published = AssertUnwindSafe(published).catch_unwind();
+        match tokio::join!(published, renewer.serve(renew)).0 {
+            Ok(outcome) => outcome,
+            // A panic (a bug) still marks the deployment record failed before it goes on up
+            // to `main`, so that GitHub never shows it in progress for ever.
+            Err(panic) => {
+                let open = github
+                    .open_record
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .take();
+                if let (Some(api), Some(record)) = (github.api, open) {
+                    let stopped = "The run stopped on an internal error";
+                    deployment::report(api, &record, deployment::State::Failure, stopped, workflow)
+                        .await;
+                }
+                std::panic::resume_unwind(panic)
+            }
+        }
     }
     .await;
     made.release(workflow).await;
@@ -139,6 +162,8 @@ struct GitHub<'a> {
     /// The pull request to comment on.
     comment_on: Option<u64>,
     ctx: &'a RunContext,
+    /// The deployment record while its outcome is not reported yet.
+    open_record: Mutex<Option<deployment::Record>>,
 }
 
 /// How much of the session must be left for the steps after the image.
@@ -301,6 +326,10 @@ async fn publish(
         }
         _ => None,
     };
+    *github
+        .open_record
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner) = record.clone();
     if let (Some(api), Some(record), Some(ecs)) = (github.api, &record, &plan.deploy) {
         let description = format!("Deploying to ECS {}/{}", ecs.cluster, ecs.service);
         deployment::report(
@@ -378,6 +407,11 @@ async fn publish(
         };
         deployment::report(api, record, state, description, workflow).await;
     }
+    github
+        .open_record
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .take();
     written?;
     deployed.transpose().map(|_| ())
 }

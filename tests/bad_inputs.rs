@@ -311,6 +311,17 @@ const PATCH_CASES: &[(&str, &str, &str)] = &[
     ("base-image", "Scicat/Backend:v4", "not an image reference"),
     ("base-image", "nginx@sha256:abc", "64 lower-case hex digits"),
     ("base-image", "nginx:", "tag"),
+    // Hosts the pattern lets through and the URL parser refuses: an input error, no panic.
+    (
+        "base-image",
+        "ghcr.io:99999/team/base:1",
+        "invalid port number",
+    ),
+    (
+        "base-image",
+        "999.999.999.999/team/base:1",
+        "not a registry host",
+    ),
     ("files", "hello.txt /app/hello.txt", "line 1"),
     ("files", "hello.txt /app/hello.txt", "must be SRC => DEST"),
     ("files", "missing.json => /app/x.json", "does not exist"),

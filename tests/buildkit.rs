@@ -119,10 +119,16 @@ fn build_secrets_reach_the_build_and_nothing_else() {
         s.nonce
     );
     let token = format!("tok_{}_from_env", s.nonce);
+    // BuildKit keys a step by its command, not by the secrets it mounts, and the containerd
+    // store keys the base by its layers (every test's base has the same ones): the nonce keeps
+    // another test's cached step, built with other secrets, from answering for this one.
     let result = building(
         &s,
-        "RUN --mount=type=secret,id=npmrc sha256sum /run/secrets/npmrc > /hash\n\
-         RUN --mount=type=secret,id=token sha256sum /run/secrets/token > /hash-token\n",
+        &format!(
+            "RUN --mount=type=secret,id=npmrc sha256sum /run/secrets/npmrc > /hash # {0}\n\
+             RUN --mount=type=secret,id=token sha256sum /run/secrets/token > /hash-token # {0}\n",
+            s.nonce
+        ),
     )
     .write_file("secret.txt", &npmrc)
     .write_file(".dockerignore", "secret.txt\n")

@@ -323,3 +323,122 @@ fn layer_sizes(s: &StandIns, tag: &str) -> Vec<u64> {
         .map(|l| l["size"].as_u64().unwrap())
         .collect()
 }
+
+/// Text an image's pusher chose, in every setting the comment shows: backticks that would close
+/// a code span, newlines that would end its paragraph, HTML, an image, @-mentions; and a base
+/// label whose 19th byte is inside a character.
+fn hostile_settings() -> Value {
+    json!({
+        "Cmd": ["/bin/sh", "-c", "echo `x` ``` \n\n![x](https://evil.example/x.png) @org/team <img src=x>"],
+        "Entrypoint": ["``", "\n# Heading"],
+        "User": "app`\n<img src=x onerror=alert(1)>",
+        "WorkingDir": "/srv\n\n@org/team please merge",
+        "Env": ["A`B\n@org/team=1", "<img src=y>=2", "PATH=/bin"],
+        "ExposedPorts": {"80/tcp`<b>@org/team</b>": {}},
+        "Labels": {"org.opencontainers.image.base.digest": "sha256:aaaaaaaaaaaé`\n<img src=z>"}
+    })
+}
+
+/// A line of Markdown with its code spans taken out, as CommonMark reads them: a run of n
+/// backticks opens a span that the next run of exactly n closes.
+fn outside_code_spans(line: &str) -> String {
+    // The line as text pieces and backtick runs, in order.
+    let mut pieces: Vec<(bool, &str)> = Vec::new();
+    let mut rest = line;
+    while !rest.is_empty() {
+        let ticks = rest.len() - rest.trim_start_matches('`').len();
+        let len = if ticks > 0 {
+            ticks
+        } else {
+            rest.find('`').unwrap_or(rest.len())
+        };
+        pieces.push((ticks > 0, &rest[..len]));
+        rest = &rest[len..];
+    }
+    let mut out = String::new();
+    let mut i = 0;
+    while i < pieces.len() {
+        let (is_run, text) = pieces[i];
+        let close = is_run
+            .then(|| (i + 1..pieces.len()).find(|&j| pieces[j].0 && pieces[j].1 == text))
+            .flatten();
+        match close {
+            Some(j) => i = j + 1,
+            None => {
+                out.push_str(text);
+                i += 1;
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn image_text_in_the_comment_is_inert_and_a_foreign_marked_comment_is_left_alone() {
+    let s = StandIns::start();
+    let api = GitHubApi::start();
+    api.set_repository(REPO, repository());
+    let source = SourceRegistry::anonymous();
+    // `latest`, as anyone who may push to the repository could have left it.
+    let hostile = source.push_with_settings("team/evil", "1", "evil", hostile_settings());
+    let main = s.action().input("image", &hostile.reference).run();
+    main.expect_code(0);
+    let uri = main.output("repository-uri").expect("a repository uri");
+    // Someone else's comment carrying our marker, to be adopted and rewritten.
+    let marker = format!("<!-- ship-to-ecr: {uri} -->");
+    let foreign_body = format!("{marker}\nDeploy approved, merge away");
+    let foreign = api.add_comment(REPO, 42, &foreign_body);
+
+    let base = source.push_base("library/node", "20", &s.registry_host());
+    let run = pull_request(patch(&s, &base, &api), REPO).run();
+    run.expect_code(0);
+    assert!(warnings(&run).is_empty(), "{run}");
+
+    let comments = api.comments(REPO, 42);
+    assert_eq!(comments.len(), 2, "{comments:?}");
+    assert_eq!(comments[0]["id"], foreign);
+    assert_eq!(comments[0]["body"], foreign_body.as_str(), "left alone");
+    assert_eq!(comments[1]["user"]["login"], "github-actions[bot]");
+    let body = comments[1]["body"].as_str().unwrap();
+    for field in [
+        "Cmd",
+        "Entrypoint",
+        "User",
+        "WorkingDir",
+        "ExposedPorts",
+        "Env",
+    ] {
+        assert!(
+            body.contains(&format!("- **{field}**: ")),
+            "{field}: {body}"
+        );
+    }
+    assert!(body.contains("- **Base image**: "), "{body}");
+    for line in body.lines() {
+        if line == marker || line.starts_with("<sub>") {
+            continue;
+        }
+        let bare = outside_code_spans(line);
+        for needle in ["<", "@", "`", "!["] {
+            assert!(
+                !bare.contains(needle),
+                "{needle:?} outside code in {line:?}\n{body}"
+            );
+        }
+        assert!(!line.starts_with('#') || line.starts_with("###") || line.starts_with("####"));
+    }
+    assert!(
+        !body.contains("\n# Heading") && !body.contains("\n\n@org"),
+        "{body}"
+    );
+
+    // The next run edits its own comment, not the foreign one.
+    let again = pull_request(patch(&s, &base, &api), REPO)
+        .input("env", "MODE=again")
+        .run();
+    again.expect_code(0);
+    let comments = api.comments(REPO, 42);
+    assert_eq!(comments.len(), 2, "{comments:?}");
+    assert_eq!(comments[0]["body"], foreign_body.as_str());
+    assert!(comments[1]["body"].as_str().unwrap().contains("MODE"));
+}

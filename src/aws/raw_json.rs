@@ -38,7 +38,10 @@ impl RawJson {
 
     /// The body of the last answer read, as the service sent it.
     pub fn answer(&self) -> Option<Vec<u8>> {
-        self.answer.lock().expect("not poisoned").clone()
+        self.answer
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 }
 
@@ -72,7 +75,10 @@ impl Intercept for RawJson {
         _: &mut ConfigBag,
     ) -> Result<(), BoxError> {
         if let Some(bytes) = context.response().body().bytes() {
-            *self.answer.lock().expect("not poisoned") = Some(bytes.to_vec());
+            *self
+                .answer
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(bytes.to_vec());
         }
         Ok(())
     }

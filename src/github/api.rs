@@ -9,7 +9,7 @@
 //!
 //! Like every client, this one never prints; retries are told to the caller.
 
-use std::sync::Mutex;
+use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
 
 use http::{HeaderMap, Method};
@@ -23,6 +23,9 @@ use crate::retry::{retry, Attempt, Backoff};
 
 /// GitHub.com's API, when `GITHUB_API_URL` is not set (outside the runner).
 pub const PUBLIC_API: &str = "https://api.github.com";
+
+/// Who the workflow's `GITHUB_TOKEN` (an installation's token) writes as.
+pub const ACTIONS_BOT: &str = "github-actions[bot]";
 
 /// The time all of a run's API calls may take, retries included: GitHub is a courtesy to the
 /// push, never a reason to keep a runner busy.
@@ -156,6 +159,21 @@ struct Comment {
     id: u64,
     #[serde(default)]
     body: Option<String>,
+    #[serde(default)]
+    user: Option<Account>,
+}
+
+#[derive(Deserialize)]
+struct Account {
+    login: String,
+}
+
+/// A comment that holds a marker, and who wrote it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Marked {
+    pub id: u64,
+    /// The author's login; empty when GitHub did not say (a deleted account).
+    pub author: String,
 }
 
 /// A client for one repository's API.
@@ -199,33 +217,56 @@ impl GitHubApi {
         decode(&path, body.1)
     }
 
-    /// The id of the first comment on `issue` whose body holds `marker`, reading at most
-    /// [`MOST_COMMENT_PAGES`] pages.
-    pub async fn find_comment(
+    /// The comments on `issue` whose body holds `marker`, oldest first, with their authors,
+    /// reading at most [`MOST_COMMENT_PAGES`] pages. Anyone can write a marker: the caller
+    /// keeps only those by [`GitHubApi::author`].
+    pub async fn marked_comments(
         &self,
         issue: u64,
         marker: &str,
         mut on_retry: impl FnMut(&ApiError, Duration),
-    ) -> Result<Option<u64>, ApiError> {
+    ) -> Result<Vec<Marked>, ApiError> {
         let mut path = format!(
             "/repos/{}/issues/{issue}/comments?per_page=100",
             self.repository
         );
+        let mut found = Vec::new();
         for _ in 0..MOST_COMMENT_PAGES {
             let (headers, body) = self.call(Method::GET, &path, None, &mut on_retry).await?;
             let comments: Vec<Comment> = decode(&path, body)?;
-            if let Some(found) = comments
-                .iter()
-                .find(|c| c.body.as_deref().is_some_and(|b| b.contains(marker)))
-            {
-                return Ok(Some(found.id));
-            }
+            found.extend(
+                comments
+                    .into_iter()
+                    .filter(|c| c.body.as_deref().is_some_and(|b| b.contains(marker)))
+                    .map(|c| Marked {
+                        id: c.id,
+                        author: c.user.map(|u| u.login).unwrap_or_default(),
+                    }),
+            );
             match next_page(&headers) {
                 Some(next) => path = next,
                 None => break,
             }
         }
-        Ok(None)
+        Ok(found)
+    }
+
+    /// The login this token writes comments as: a person's token reads it at `GET /user`;
+    /// an installation's token (the workflow's `GITHUB_TOKEN`) is refused there, and writes as
+    /// [`ACTIONS_BOT`].
+    pub async fn author(
+        &self,
+        on_retry: impl FnMut(&ApiError, Duration),
+    ) -> Result<String, ApiError> {
+        match self.call(Method::GET, "/user", None, on_retry).await {
+            Ok((_, body)) => Ok(decode::<Account>("/user", body)?.login),
+            Err(ApiError::Status {
+                status: 401 | 403 | 404,
+                rate_limited: false,
+                ..
+            }) => Ok(ACTIONS_BOT.to_string()),
+            Err(e) => Err(e),
+        }
     }
 
     /// `POST /repos/{owner}/{repo}/issues/{issue}/comments`; the new comment's id.
@@ -294,7 +335,7 @@ impl GitHubApi {
         body: Option<Value>,
         on_retry: impl FnMut(&ApiError, Duration),
     ) -> Result<(HeaderMap, Value), ApiError> {
-        let left = TOTAL_BUDGET.saturating_sub(*self.spent.lock().expect("not poisoned"));
+        let left = TOTAL_BUDGET.saturating_sub(*self.spent());
         let policy = Backoff {
             budget: PER_CALL.budget.min(left),
             ..PER_CALL
@@ -306,8 +347,12 @@ impl GitHubApi {
             on_retry,
         )
         .await;
-        *self.spent.lock().expect("not poisoned") += started.elapsed();
+        *self.spent() += started.elapsed();
         result
+    }
+
+    fn spent(&self) -> std::sync::MutexGuard<'_, Duration> {
+        self.spent.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     async fn once(
@@ -391,7 +436,8 @@ fn github_message(text: &str) -> String {
 /// How long GitHub asks us to wait before another try, for the answers that say so:
 /// `Retry-After` (seconds or an HTTP date) on a 429, a 403 secondary rate limit or a 5xx; and
 /// a primary rate limit (403 or 429 with `x-ratelimit-remaining: 0`) until
-/// `x-ratelimit-reset` (epoch seconds). `None` for every other answer.
+/// `x-ratelimit-reset` (epoch seconds). `None` for every other answer. The wait is at most
+/// [`crate::retry::MOST_ASKED`], whatever the server says.
 pub fn rate_limit_wait(status: u16, headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
     let header = |name: &str| headers.get(name)?.to_str().ok().map(str::trim);
     let may_wait = status == 403 || status == 429 || (500..600).contains(&status);
@@ -404,8 +450,11 @@ pub fn rate_limit_wait(status: u16, headers: &HeaderMap, now: SystemTime) -> Opt
     }
     if (status == 403 || status == 429) && header("x-ratelimit-remaining") == Some("0") {
         let reset = header("x-ratelimit-reset")?.parse::<u64>().ok()?;
-        let reset = SystemTime::UNIX_EPOCH + Duration::from_secs(reset);
-        return Some(reset.duration_since(now).unwrap_or_default());
+        let since_epoch = now
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap_or_default();
+        let wait = Duration::from_secs(reset).saturating_sub(since_epoch);
+        return Some(wait.min(crate::retry::MOST_ASKED));
     }
     None
 }

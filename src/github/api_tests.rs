@@ -60,6 +60,22 @@ fn a_primary_rate_limit_waits_until_its_reset() {
 }
 
 #[test]
+fn a_server_s_times_at_the_limits_are_clamped_not_overflowed() {
+    let most = Some(crate::retry::MOST_ASKED);
+    for now in [SystemTime::UNIX_EPOCH, SystemTime::now()] {
+        let max = u64::MAX.to_string();
+        let reset = headers(&[("x-ratelimit-remaining", "0"), ("x-ratelimit-reset", &max)]);
+        assert_eq!(rate_limit_wait(429, &reset, now), most);
+        let asked = headers(&[("retry-after", &max)]);
+        assert_eq!(rate_limit_wait(503, &asked, now), most);
+        let past = headers(&[("x-ratelimit-remaining", "0"), ("x-ratelimit-reset", "0")]);
+        assert!(rate_limit_wait(403, &past, now) <= most);
+        let date = headers(&[("retry-after", "Fri, 31 Dec 9999 23:59:59 GMT")]);
+        assert_eq!(rate_limit_wait(429, &date, now), most);
+    }
+}
+
+#[test]
 fn the_next_page_link() {
     let link = headers(&[(
         "link",

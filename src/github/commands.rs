@@ -4,11 +4,17 @@
 //! (stdout), outputs and exported variables (the `GITHUB_OUTPUT` / `GITHUB_ENV` files) and the
 //! job summary (`GITHUB_STEP_SUMMARY`). Keeping it in one place makes escaping and masking
 //! impossible to forget elsewhere.
+//!
+//! Text the action did not write (build output, a daemon's status lines, a label read from an
+//! image) is printed only through [`Workflow::verbatim`] or made printable by [`untrusted`]:
+//! the runner runs any line that starts with `::` as a command, and splits lines on carriage
+//! returns as well as newlines.
 
+use std::collections::HashSet;
 use std::fs::OpenOptions;
 use std::io::{self, Write};
 use std::path::PathBuf;
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use crate::error::{with_causes, Failure, InputErrors};
 
@@ -57,14 +63,55 @@ impl CommandFiles {
 /// Writes workflow commands to a log stream and the runner's command files.
 pub struct Workflow {
     files: CommandFiles,
-    log: Mutex<Box<dyn Write + Send>>,
+    log: Mutex<Sink>,
+}
+
+/// The log stream, and the stop-commands block open on it, if any.
+struct Sink {
+    out: Box<dyn Write + Send>,
+    /// The token of the open `::stop-commands::` block.
+    open: Option<String>,
+    /// Every token printed so far: a block's token is never one a line could have seen.
+    used: HashSet<String>,
+}
+
+impl Sink {
+    fn write(&mut self, line: &str) {
+        // A closed stdout must not turn a successful push into a failure.
+        let _ = writeln!(self.out, "{line}");
+        let _ = self.out.flush();
+    }
+
+    fn open_block(&mut self) {
+        if self.open.is_some() {
+            return;
+        }
+        let token = loop {
+            let candidate = format!("{:032x}", rand::random::<u128>());
+            if self.used.insert(candidate.clone()) {
+                break candidate;
+            }
+        };
+        self.write(&format!("::stop-commands::{token}"));
+        self.open = Some(token);
+    }
+
+    fn close_block(&mut self) {
+        if let Some(token) = self.open.take() {
+            self.write(&format!("::{token}::"));
+        }
+    }
 }
 
 impl Workflow {
     pub fn new(files: CommandFiles, log: Box<dyn Write + Send>) -> Self {
         Self {
             files,
-            log: Mutex::new(log),
+            log: Mutex::new(Sink {
+                out: log,
+                open: None,
+                used: HashSet::new(),
+            }),
         }
     }
 
@@ -132,6 +179,14 @@ impl Workflow {
         Group { workflow: self }
     }
 
+    /// Prints lines that came from outside the action (build output, a daemon's status lines):
+    /// each inside a `::stop-commands::` block with a fresh token, so that none runs as a
+    /// command, with its control characters shown escaped (see [`untrusted`]). The block ends
+    /// when the guard is dropped, and before any command of the action's own meanwhile.
+    pub fn verbatim(&self) -> Verbatim<'_> {
+        Verbatim { workflow: self }
+    }
+
     /// Sets a step output. Outside the runner (no `GITHUB_OUTPUT`), prints it in the same
     /// format: `name=value`, or `name<<DELIMITER` lines for a multi-line value.
     pub fn set_output(&self, name: &str, value: &str) -> io::Result<()> {
@@ -163,12 +218,68 @@ impl Workflow {
         }
     }
 
-    fn emit(&self, line: &str) {
-        let mut log = self.log.lock().unwrap_or_else(|e| e.into_inner());
-        // A closed stdout must not turn a successful push into a failure.
-        let _ = writeln!(log, "{line}");
-        let _ = log.flush();
+    fn sink(&self) -> MutexGuard<'_, Sink> {
+        self.log.lock().unwrap_or_else(PoisonError::into_inner)
     }
+
+    /// One line of the action's own; a command of its own first ends any stop-commands block,
+    /// so that the runner reads it.
+    fn emit(&self, line: &str) {
+        let mut sink = self.sink();
+        if line.starts_with("::") {
+            sink.close_block();
+        }
+        sink.write(line);
+    }
+}
+
+/// Prints text from outside the action, inside stop-commands blocks (see
+/// [`Workflow::verbatim`]); ends the open block when dropped.
+pub struct Verbatim<'a> {
+    workflow: &'a Workflow,
+}
+
+impl Verbatim<'_> {
+    /// Prints `text` as one line or more (at its newlines), none of them a command.
+    pub fn line(&self, text: &str) {
+        let mut sink = self.workflow.sink();
+        sink.open_block();
+        for line in text.split('\n') {
+            sink.write(&untrusted(line.strip_suffix('\r').unwrap_or(line)));
+        }
+    }
+}
+
+impl Drop for Verbatim<'_> {
+    fn drop(&mut self) {
+        self.workflow.sink().close_block();
+    }
+}
+
+/// Text read from an image or a server, made safe to print inside a line: every control
+/// character (carriage return, newline, escape, ...) and every Unicode line separator or
+/// direction override is shown as a `\u{..}` escape (`\r` and `\n` as such), so that it can
+/// neither start a new line, which the runner could read as a command, nor disguise one.
+pub fn untrusted(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\r' => out.push_str("\\r"),
+            '\n' => out.push_str("\\n"),
+            // A tab ends no line: compilers align their output with it.
+            '\t' => out.push('\t'),
+            c if is_unprintable(c) => out.push_str(&format!("\\u{{{:x}}}", u32::from(c))),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Control characters, and the format characters that move or reorder text: line and
+/// paragraph separators, bidirectional overrides and isolates.
+fn is_unprintable(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{2028}' | '\u{2029}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }
 
 /// Ends a log group when dropped, so early returns cannot leave one open.
@@ -262,6 +373,65 @@ mod tests {
             wf.info("inside");
         }
         assert_eq!(log.text(), "::group::Assume role\ninside\n::endgroup::\n");
+    }
+
+    #[test]
+    fn untrusted_text_cannot_break_a_line() {
+        assert_eq!(
+            untrusted("a\r::warning::x\n::error::y\t\u{1b}[31m\u{2028}\u{202e}é"),
+            "a\\r::warning::x\\n::error::y\t\\u{1b}[31m\\u{2028}\\u{202e}é"
+        );
+    }
+
+    /// The lines between each `::stop-commands::TOKEN` and its `::TOKEN::`, with the token.
+    fn blocks(text: &str) -> Vec<(String, Vec<String>)> {
+        let mut found = Vec::new();
+        let mut open: Option<(String, Vec<String>)> = None;
+        for line in text.lines() {
+            match &mut open {
+                Some((token, lines)) if line == format!("::{token}::") => {
+                    found.push((token.clone(), std::mem::take(lines)));
+                    open = None;
+                }
+                Some((_, lines)) => lines.push(line.to_string()),
+                None => {
+                    if let Some(token) = line.strip_prefix("::stop-commands::") {
+                        open = Some((token.to_string(), Vec::new()));
+                    }
+                }
+            }
+        }
+        assert!(open.is_none(), "a block left open: {text}");
+        found
+    }
+
+    #[test]
+    fn outside_text_is_printed_inside_fresh_stop_commands_blocks() {
+        let (wf, log) = workflow(CommandFiles::default());
+        {
+            let out = wf.verbatim();
+            out.line("::add-mask::x");
+            out.line("step\r::warning::x");
+            // The action's own command meanwhile ends the block, so the runner reads it...
+            wf.mask("secret");
+            // ... and the next outside line opens another, with a new token.
+            out.line("::error::y\n::set-output name=a::b");
+            wf.info("own line");
+        }
+        wf.verbatim().line("::stop-commands::z");
+        let text = log.text();
+        let found = blocks(&text);
+        assert_eq!(found.len(), 3, "{text}");
+        assert_eq!(found[0].1, ["::add-mask::x", "step\\r::warning::x"]);
+        assert_eq!(
+            found[1].1,
+            ["::error::y", "::set-output name=a::b", "own line"]
+        );
+        assert_eq!(found[2].1, ["::stop-commands::z"]);
+        let tokens: HashSet<&String> = found.iter().map(|(t, _)| t).collect();
+        assert_eq!(tokens.len(), 3, "each block has its own token");
+        assert!(text.contains("\n::add-mask::secret\n"), "{text}");
+        assert!(found.iter().all(|(t, _)| t.len() == 32));
     }
 
     #[test]

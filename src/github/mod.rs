@@ -7,4 +7,5 @@ pub mod commands;
 pub mod commit_time;
 pub mod context;
 pub mod event;
+pub mod markdown;
 pub mod oidc;

@@ -67,6 +67,11 @@ impl ImageReference {
         if !HOST.is_match(&registry) {
             return Err(format!("'{registry}' is not a registry host"));
         }
+        // The pattern only pre-checks the shape; the URL parser, which every request goes
+        // through, has the last word (a port above 65535, an IPv4 address out of range).
+        if let Err(e) = url::Url::parse(&format!("https://{registry}/")) {
+            return Err(format!("'{registry}' is not a registry host ({e})"));
+        }
         let registry = match registry.as_str() {
             "index.docker.io" | "registry-1.docker.io" => DOCKER_HUB.to_string(),
             _ => registry,
@@ -217,6 +222,10 @@ mod tests {
             ("a//b", "repository"),
             ("nginx:a b", "tag"),
             ("bad_host:5000/x", "registry host"),
+            ("ghcr.io:99999/x", "invalid port"),
+            ("999.999.999.999/x", "registry host"),
+            ("999.999.999.999:5000/x", "registry host"),
+            ("[::1:5000/x", "registry host"),
         ] {
             let err = ImageReference::parse(value).unwrap_err();
             assert!(err.contains(why), "{value}: {err}");

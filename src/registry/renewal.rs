@@ -86,7 +86,10 @@ impl BasicCredentials {
 
     /// The value to send, with its generation (given back to [`Self::refused`]).
     pub fn current(&self) -> (u64, HeaderValue) {
-        self.current.lock().expect("not poisoned").clone()
+        self.current
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 
     /// Whether the registry has refused renewed credentials: its refusal is then final.
@@ -118,7 +121,10 @@ impl BasicCredentials {
         let (username, password) = answer
             .await
             .map_err(|_| "the renewal was abandoned".to_string())??;
-        *self.current.lock().expect("not poisoned") =
+        *self
+            .current
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) =
             (generation + 1, header(&username, &password));
         Ok(AfterRefusal::SendAgain)
     }

@@ -31,7 +31,7 @@ impl RegistryClient {
             Auth::Challenged(_) => self
                 .answer
                 .lock()
-                .expect("not poisoned")
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
                 .clone()
                 .map(|value| (0, value)),
         }
@@ -182,7 +182,10 @@ impl RegistryClient {
             what: "authenticate".into(),
             detail: ": the token is not a valid header value".into(),
         })?;
-        *self.answer.lock().expect("not poisoned") = Some(value);
+        *self
+            .answer
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(value);
         Ok(true)
     }
 

@@ -11,7 +11,7 @@ use super::rollout::{self, Verdict};
 use super::{diagnosis, Deployed, Seen};
 use crate::aws::ecs::{self, EcsFailure, Service};
 use crate::error::Failure;
-use crate::github::commands::Workflow;
+use crate::github::commands::{untrusted, Workflow};
 use crate::inputs::EcsPlan;
 use crate::outputs::{self, Output};
 
@@ -132,19 +132,23 @@ pub(super) async fn conclude(
     let tasks = match ecs::stopped_tasks(client, &plan.cluster, &plan.service, 5).await {
         Ok(tasks) => tasks,
         Err(e) => {
-            workflow.info(&format!("Stopped tasks not read: {e}."));
+            workflow.info(&format!(
+                "Stopped tasks not read: {}.",
+                untrusted(&e.to_string())
+            ));
             Vec::new()
         }
     };
     workflow.info("The service's recent events, newest first:");
     for event in &events {
-        workflow.info(&format!("  {} {}", event.at, event.message));
+        // ECS's words, which may quote names and reasons from the containers: one line each.
+        workflow.info(&format!("  {} {}", event.at, untrusted(&event.message)));
     }
     let task_lines = diagnosis::task_lines(&tasks);
     if !task_lines.is_empty() {
         workflow.info("Stopped tasks:");
         for line in &task_lines {
-            workflow.info(&format!("  {line}"));
+            workflow.info(&format!("  {}", untrusted(line)));
         }
     }
     let mut message = what;

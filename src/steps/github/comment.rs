@@ -8,6 +8,7 @@ use serde_json::Value;
 use crate::github::api::GitHubApi;
 use crate::github::commands::{Level, Workflow};
 use crate::github::event::Event;
+use crate::github::markdown::{cut, literal};
 use crate::oci::diff::{human_delta, human_size, Change, ImageDiff, ImageSide};
 use crate::oci::manifest::Parsed;
 use crate::oci::{Digest, Platform};
@@ -21,6 +22,9 @@ pub const COMPARED_WITH: &str = "latest";
 
 /// Layers listed at most under each of "added" and "removed"; the counts are always whole.
 const MOST_LAYERS_LISTED: usize = 10;
+
+/// Names (env, ports) listed at most under each of "added", "removed" and "changed".
+const MOST_NAMES_LISTED: usize = 20;
 
 /// The pull request to comment on, or `None` (told why, when the user may wonder): the
 /// comment is on by default for a pull request's run, and never for one from a fork, whose
@@ -75,9 +79,7 @@ pub async fn post(api: &GitHubApi, to: &Destination, pushed: &Pushed<'_>, workfl
         after.as_ref(),
         before.as_ref(),
     );
-    let found = api
-        .find_comment(pushed.pull_request, &marker, super::retry_line(workflow))
-        .await;
+    let found = ours(api, pushed.pull_request, &marker, workflow).await;
     let written = match found {
         Ok(Some(id)) => api
             .update_comment(id, &body, super::retry_line(workflow))
@@ -100,6 +102,27 @@ pub async fn post(api: &GitHubApi, to: &Destination, pushed: &Pushed<'_>, workfl
     }
 }
 
+/// Our comment on the pull request, if it has one: the first holding `marker` that this token's
+/// identity wrote. A comment by anyone else is never edited, marker or not: it is theirs.
+async fn ours(
+    api: &GitHubApi,
+    pull_request: u64,
+    marker: &str,
+    workflow: &Workflow,
+) -> Result<Option<u64>, crate::github::api::ApiError> {
+    let marked = api
+        .marked_comments(pull_request, marker, super::retry_line(workflow))
+        .await?;
+    if marked.is_empty() {
+        return Ok(None);
+    }
+    let author = api.author(super::retry_line(workflow)).await?;
+    Ok(marked
+        .into_iter()
+        .find(|c| c.author == author)
+        .map(|c| c.id))
+}
+
 /// The hidden line that finds our comment again: one per ECR repository, so that a workflow
 /// pushing two images keeps two comments.
 fn marker(repository_uri: &str) -> String {
@@ -107,11 +130,12 @@ fn marker(repository_uri: &str) -> String {
 }
 
 /// One image as read back from the registry: for an index, the image of one platform.
-struct Side {
-    digest: Digest,
-    platform: Option<Platform>,
-    layers: Vec<(String, u64)>,
-    config: Value,
+pub struct Side {
+    pub digest: Digest,
+    pub platform: Option<Platform>,
+    pub layers: Vec<(String, u64)>,
+    /// The config as the image holds it: every string in it chosen by whoever pushed it.
+    pub config: Value,
 }
 
 /// The image at `reference`; for an index, the image for `platform`, else `linux/amd64`, else
@@ -203,7 +227,7 @@ fn render(
     };
     let commit = pushed
         .commit
-        .map(|c| format!(" for commit {}", &c[..c.len().min(7)]))
+        .map(|c| format!(" for commit {}", cut(c, 7).trim_end_matches('…')))
         .unwrap_or_default();
     out.push(format!(
         "<sub>Pushed by ship-to-ecr in {run}{commit}; this comment is updated by each run.</sub>"
@@ -211,8 +235,9 @@ fn render(
     out.join("\n")
 }
 
-/// What changed against `latest`, as Markdown lines.
-fn comparison(after: Option<&Side>, before: Option<&Side>) -> Vec<String> {
+/// What changed against `latest`, as Markdown lines; every value read from an image is shown
+/// as a literal (see [`literal`]).
+pub fn comparison(after: Option<&Side>, before: Option<&Side>) -> Vec<String> {
     let Some(after) = after else {
         return vec!["The pushed image could not be read back to compare it.".into()];
     };
@@ -273,10 +298,7 @@ fn comparison(after: Option<&Side>, before: Option<&Side>) -> Vec<String> {
         }
     }
     if let Some((old, new)) = &diff.base {
-        let shown = |d: &Option<String>| {
-            d.as_deref()
-                .map_or("none".into(), |d| format!("`{}`", short(d)))
-        };
+        let shown = |d: &Option<String>| d.as_deref().map_or("none".into(), |d| literal(&short(d)));
         out.push(format!("- **Base image**: {} → {}", shown(old), shown(new)));
     }
     for change in &diff.changes {
@@ -293,12 +315,19 @@ fn comparison(after: Option<&Side>, before: Option<&Side>) -> Vec<String> {
 fn described(change: &Change) -> String {
     let names = |label: &str, items: &[String]| {
         (!items.is_empty()).then(|| {
-            let quoted: Vec<String> = items.iter().map(|i| format!("`{i}`")).collect();
+            let mut quoted: Vec<String> = items
+                .iter()
+                .take(MOST_NAMES_LISTED)
+                .map(|i| literal(i))
+                .collect();
+            if items.len() > MOST_NAMES_LISTED {
+                quoted.push(format!("{} more", items.len() - MOST_NAMES_LISTED));
+            }
             format!("{label} {}", quoted.join(", "))
         })
     };
     match change {
-        Change::Replaced { before, after } => format!("`{before}` → `{after}`"),
+        Change::Replaced { before, after } => format!("{} → {}", literal(before), literal(after)),
         Change::Ports { added, removed } => [names("added", added), names("removed", removed)]
             .into_iter()
             .flatten()
@@ -322,9 +351,12 @@ fn described(change: &Change) -> String {
     }
 }
 
-/// `sha256:` and the first 12 hex digits: enough to tell layers apart in a comment.
-fn short(digest: &str) -> &str {
-    &digest[..digest.len().min("sha256:".len() + 12)]
+/// `sha256:` and the first 12 hex digits: enough to tell layers apart in a comment. A label
+/// may hold any text: cut at a character boundary.
+fn short(digest: &str) -> String {
+    cut(digest, "sha256:".len() + 12)
+        .trim_end_matches('…')
+        .to_string()
 }
 
 #[cfg(test)]

@@ -25,6 +25,7 @@ pub struct DeployedImage<'a> {
 }
 
 /// A deployment created, to report on.
+#[derive(Clone)]
 pub struct Record {
     pub id: u64,
     environment_url: String,

@@ -46,7 +46,13 @@ pub fn connect(plan: &GitHubPlan, ctx: &RunContext, workflow: &Workflow) -> Opti
 
 /// A retry told as a log line: a call that passes on another try is no failure.
 pub fn retry_line(workflow: &Workflow) -> impl FnMut(&ApiError, Duration) + '_ {
-    move |e, wait| workflow.info(&format!("GitHub API: {e}; trying again in {wait:.1?}"))
+    // GitHub's message is the server's text: shown on one line, escaped.
+    move |e, wait| {
+        workflow.info(&format!(
+            "GitHub API: {}; trying again in {wait:.1?}",
+            crate::github::commands::untrusted(&e.to_string())
+        ))
+    }
 }
 
 /// The one warning for a call that failed: what was skipped, GitHub's answer, and what would

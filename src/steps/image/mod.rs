@@ -112,9 +112,10 @@ impl Made {
         };
         let _group = workflow.group(&format!("Load {uri}@{digest} into the Docker daemon"));
         let loaded = async {
+            let out = workflow.verbatim();
             engine
                 .pull(&uri, digest.as_str(), Some(credentials), |line| {
-                    workflow.info(line)
+                    out.line(line)
                 })
                 .await?;
             for tag in tags {

@@ -22,7 +22,7 @@ use super::source::{self, SourceInput};
 use super::{Base, Made};
 use crate::artifact::Artifact;
 use crate::error::Failure;
-use crate::github::commands::Workflow;
+use crate::github::commands::{untrusted, Workflow};
 use crate::github::context::RunContext;
 use crate::image::labels::build_labels;
 use crate::image::reference::ImageReference;
@@ -105,7 +105,8 @@ pub async fn in_registry(
         reference.pinned(walk.top.digest.as_str()),
         bases
             .iter()
-            .map(|b| Platform::of_config(&b.config).to_string())
+            // The platform as the base's config names it: its pusher's text.
+            .map(|b| untrusted(&Platform::of_config(&b.config).to_string()))
             .collect::<Vec<_>>()
             .join(", "),
         started.elapsed().as_secs_f64()

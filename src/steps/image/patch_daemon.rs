@@ -156,9 +156,10 @@ async fn pull(
             serveraddress: Some(reference.registry.clone()),
             ..Default::default()
         });
+    let out = workflow.verbatim();
     engine
         .pull(&reference.name(), digest.as_str(), auth, |line| {
-            workflow.info(line)
+            out.line(line)
         })
         .await
         .map_err(|e| {

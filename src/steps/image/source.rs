@@ -98,11 +98,22 @@ pub(super) async fn connect(
         "anonymous access"
     };
     let client = |scheme: &str| {
-        let base = Url::parse(&format!("{scheme}://{}/", reference.api_host()))
-            .expect("a parsed reference's host makes a URL");
-        RegistryClient::challenged(http.clone(), base, credentials.clone(), who)
+        // A parsed reference's host was checked by this same parser; should it ever refuse
+        // one, that is a failure to report, not a reason to stop the process.
+        let base = Url::parse(&format!("{scheme}://{}/", reference.api_host())).map_err(|e| {
+            Failure::new(
+                "Not a registry host",
+                format!("{reference}: its registry is not a host a URL can name ({e})."),
+            )
+        })?;
+        Ok::<_, Failure>(RegistryClient::challenged(
+            http.clone(),
+            base,
+            credentials.clone(),
+            who,
+        ))
     };
-    let secure = client("https");
+    let secure = client("https")?;
     let has_credentials = credentials.is_some();
     let fail = |e: RegistryError| failure(reference, has_credentials, input, e.into());
     match secure.ping().await {
@@ -120,7 +131,7 @@ pub(super) async fn connect(
             ),
         )),
         Err(RegistryError::Unreachable { .. }) if reference.is_loopback() => {
-            let plain = client("http");
+            let plain = client("http")?;
             plain.ping().await.map_err(fail)?;
             Ok(plain)
         }

@@ -234,6 +234,29 @@ impl SourceRegistry {
         self.push_base_for(repo, tag, marker, arch())
     }
 
+    /// Pushes the same two layers as [`SourceRegistry::push_base`] with `settings` as the
+    /// config's `config` object: an image whose run settings and labels its pusher chose.
+    pub fn push_with_settings(
+        &self,
+        repo: &str,
+        tag: &str,
+        marker: &str,
+        settings: Value,
+    ) -> BaseImage {
+        let layers = [busybox_layer(), data_layer(marker)]
+            .into_iter()
+            .map(|tar| (gzip_best(&tar), tar))
+            .collect();
+        let config = json!({
+            "architecture": arch(),
+            "os": "linux",
+            "created": "2025-06-01T12:00:00Z",
+            "config": settings,
+            "history": [{"created_by": "busybox"}, {"created_by": "data"}]
+        });
+        self.push_image(repo, tag, layers, config)
+    }
+
     fn push_base_for(&self, repo: &str, tag: &str, marker: &str, architecture: &str) -> BaseImage {
         let layers = [busybox_layer(), data_layer(marker)]
             .into_iter()

@@ -319,6 +319,14 @@ async fn handle(State(state): State<ApiState>, request: Request) -> Response {
     };
     let body = body.unwrap_or(Value::Null);
 
+    if (method, path) == ("GET", "/user") {
+        // As GitHub answers an installation's token (the workflow's GITHUB_TOKEN), which acts
+        // as `github-actions[bot]` but is no user.
+        return error(
+            StatusCode::FORBIDDEN,
+            "Resource not accessible by integration",
+        );
+    }
     let segments: Vec<&str> = path.split('/').skip(1).collect();
     let ["repos", owner, name, rest @ ..] = segments.as_slice() else {
         return not_found();
@@ -848,6 +856,17 @@ mod tests {
         let calls = api.calls();
         assert_eq!(calls.len(), 2);
         assert_eq!(calls[0].body, Some(json!({ "body": "hi" })));
+    }
+
+    #[test]
+    fn the_workflow_s_token_is_no_user() {
+        let api = GitHubApi::start();
+        let response = send(get(&format!("{}/user", api.url())));
+        assert_eq!(response.status(), 403);
+        assert_eq!(
+            json_of(response)["message"],
+            "Resource not accessible by integration"
+        );
     }
 
     #[test]

@@ -84,6 +84,7 @@ pub async fn build(
     let platform = build.platform.as_ref().map(Platform::to_string);
     let _group = workflow.group(&format!("Build {tag} with BuildKit"));
     let started = std::time::Instant::now();
+    let out = workflow.verbatim();
     let built = engine::build(
         endpoint,
         BuildKitRequest {
@@ -100,9 +101,10 @@ pub async fn build(
             provided,
             silence_limit: engine::SILENCE_LIMIT,
         },
-        |line| workflow.info(line),
+        |line| out.line(line),
     )
     .await;
+    drop(out);
     let built = match built {
         Ok(built) => built,
         Err(e) => {

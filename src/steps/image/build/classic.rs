@@ -29,6 +29,7 @@ pub async fn build(
     let _group = workflow.group(&format!("Build {local_name}:{first_tag}"));
     let tag = format!("{local_name}:{first_tag}");
     let started = std::time::Instant::now();
+    let out = workflow.verbatim();
     let built = engine
         .build(
             BuildRequest {
@@ -38,7 +39,7 @@ pub async fn build(
                 build_args: &build.build_args,
                 target: build.target.as_deref(),
             },
-            |line| workflow.info(line),
+            |line| out.line(line),
         )
         .await;
     let files = super::packed_files(streamed.packed, built.is_ok()).await?;
@@ -54,10 +55,11 @@ pub async fn build(
                 build_args: &[],
                 target: None,
             },
-            |line| workflow.info(line),
+            |line| out.line(line),
         )
         .await
         .map_err(Failure::from)?;
+    drop(out);
     workflow.info(&format!(
         "Built {tag} ({id}) from {files} files in {:.1} s.",
         started.elapsed().as_secs_f64()

@@ -18,7 +18,7 @@ use serde_json::Value;
 
 use super::cache::BuildHome;
 use crate::engine::docker::DockerEngine;
-use crate::github::commands::{Level, Workflow};
+use crate::github::commands::{untrusted, Level, Workflow};
 use crate::github::commit_time;
 use crate::github::context::RunContext;
 use crate::image::build_key::{BuildInputs, KEY_LABEL};
@@ -281,7 +281,7 @@ fn reused(manifest: Manifest, labels: &Labels, workflow: &Workflow) -> Reused {
         labels
             .get(&format!("org.opencontainers.image.{name}"))
             .and_then(Value::as_str)
-            .map(|v| format!("{name} {v}"))
+            .map(|v| format!("{name} {}", untrusted(v)))
     };
     let kept: Vec<String> = ["revision", "created", "version"]
         .into_iter()
@@ -296,7 +296,9 @@ fn reused(manifest: Manifest, labels: &Labels, workflow: &Workflow) -> Reused {
         "Reused {} built from identical inputs by run {}: nothing is built, and this run's \
              tags are written to it. It keeps the labels of the run that built it ({}).",
         manifest.digest,
-        built_by.as_deref().unwrap_or("(not recorded)"),
+        built_by
+            .as_deref()
+            .map_or("(not recorded)".into(), untrusted),
         kept.join(", ")
     ));
     Reused { manifest, built_by }
