@@ -50,6 +50,15 @@ fn a_push_to_the_default_branch_builds_and_pushes_every_default_tag() {
         )
         .run();
     result.expect_code(0);
+    // The Engine API is negotiated per daemon: 1.41 with Docker 20.10, 1.45 with Docker 26.
+    let builder = match Daemon::current() {
+        Daemon::Docker20 => "API 1.41, store: classic",
+        Daemon::Docker26 => "API 1.45, store: containerd",
+    };
+    assert!(
+        result.stdout.contains("Builder: BuildKit (daemon ") && result.stdout.contains(builder),
+        "{result}"
+    );
 
     let uri = format!("{}/{REPO}", s.registry_host());
     let reader = s.reader();

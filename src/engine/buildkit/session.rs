@@ -20,7 +20,6 @@ use bollard_buildkit_proto::moby::filesync::v1::{
     GetTokenAuthorityRequest, GetTokenAuthorityResponse, VerifyTokenAuthorityRequest,
     VerifyTokenAuthorityResponse,
 };
-use http_body_util::BodyExt;
 use hyper::upgrade::Upgraded;
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -76,7 +75,7 @@ pub async fn open(
     files: Option<SyncedDirs>,
 ) -> std::io::Result<Session> {
     let id = format!("ship-to-ecr-{:032x}", rand::random::<u128>());
-    let mut sender = endpoint.connect().await?;
+    let sender = endpoint.connect().await?;
     let mut request = hyper::Request::post(super::transport::versioned(api, "/session"))
         .header("Host", "docker")
         .header("Connection", "Upgrade")
@@ -94,23 +93,8 @@ pub async fn open(
     let request = request
         .body(super::transport::empty())
         .map_err(std::io::Error::other)?;
-    let response = sender
-        .send_request(request)
-        .await
-        .map_err(std::io::Error::other)?;
-    if response.status() != hyper::StatusCode::SWITCHING_PROTOCOLS {
-        let status = response.status();
-        let body = response.into_body().collect().await.map(|b| b.to_bytes());
-        let text = body
-            .map(|b| String::from_utf8_lossy(&b).trim().to_string())
-            .unwrap_or_default();
-        return Err(std::io::Error::other(format!(
-            "the daemon refused a build session ({status}): {text}"
-        )));
-    }
-    let upgraded = hyper::upgrade::on(response)
-        .await
-        .map_err(std::io::Error::other)?;
+    let upgraded =
+        super::transport::upgrade(sender, request, "the daemon refused a build session").await?;
     let io = SessionIo(TokioIo::new(upgraded));
     let server = tokio::spawn(async move {
         let served = tonic::transport::Server::builder()

@@ -105,6 +105,37 @@ impl Endpoint {
     }
 }
 
+/// The most of a refusal's body put in the error: the daemon's message is a line.
+const REFUSAL_LIMIT: usize = 64 * 1024;
+
+/// Sends `request` (an `Upgrade: h2c` request: `/session` or `/grpc`) on `sender` and returns
+/// the connection the daemon switched to h2c; a refusal says `what` was refused, with the
+/// daemon's status and message.
+pub async fn upgrade(
+    mut sender: SendRequest<Body>,
+    request: hyper::Request<Body>,
+    what: &str,
+) -> std::io::Result<hyper::upgrade::Upgraded> {
+    use http_body_util::BodyExt;
+    let response = sender
+        .send_request(request)
+        .await
+        .map_err(std::io::Error::other)?;
+    if response.status() != hyper::StatusCode::SWITCHING_PROTOCOLS {
+        let status = response.status();
+        let body = http_body_util::Limited::new(response.into_body(), REFUSAL_LIMIT);
+        let text = body
+            .collect()
+            .await
+            .map(|b| String::from_utf8_lossy(&b.to_bytes()).trim().to_string())
+            .unwrap_or_default();
+        return Err(std::io::Error::other(format!("{what} ({status}): {text}")));
+    }
+    hyper::upgrade::on(response)
+        .await
+        .map_err(std::io::Error::other)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

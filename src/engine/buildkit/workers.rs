@@ -8,7 +8,6 @@ use std::time::Duration;
 use bollard_buildkit_proto::moby::buildkit::v1::control_client::ControlClient;
 use bollard_buildkit_proto::moby::buildkit::v1::ListWorkersRequest;
 use bollard_buildkit_proto::pb::Platform;
-use http_body_util::BodyExt;
 use hyper::upgrade::Upgraded;
 use tonic::codegen::{BoxFuture, Context, Poll, Service};
 
@@ -80,30 +79,14 @@ impl Service<hyper::Uri> for GrpcUpgrade {
 /// `POST /grpc` with `Upgrade: h2c`: the daemon answers 101 and serves BuildKit's gRPC API on
 /// the connection.
 async fn upgrade(endpoint: &Endpoint, api: &str) -> std::io::Result<Upgraded> {
-    let mut sender = endpoint.connect().await?;
+    let sender = endpoint.connect().await?;
     let request = hyper::Request::post(transport::versioned(api, "/grpc"))
         .header("Host", "docker")
         .header("Connection", "Upgrade")
         .header("Upgrade", "h2c")
         .body(transport::empty())
         .map_err(std::io::Error::other)?;
-    let response = sender
-        .send_request(request)
-        .await
-        .map_err(std::io::Error::other)?;
-    if response.status() != hyper::StatusCode::SWITCHING_PROTOCOLS {
-        let status = response.status();
-        let body = response.into_body().collect().await.map(|b| b.to_bytes());
-        let text = body
-            .map(|b| String::from_utf8_lossy(&b).trim().to_string())
-            .unwrap_or_default();
-        return Err(std::io::Error::other(format!(
-            "the daemon offers no /grpc endpoint ({status}): {text}"
-        )));
-    }
-    hyper::upgrade::on(response)
-        .await
-        .map_err(std::io::Error::other)
+    transport::upgrade(sender, request, "the daemon offers no /grpc endpoint").await
 }
 
 #[cfg(test)]
