@@ -67,53 +67,19 @@ pub async fn run(workflow: &Workflow, vars: Vec<(String, String)>) -> anyhow::Re
         let signed = signed_in
             .get_or_try_init(|| sign_in(&plan, token_service.as_ref(), &http, workflow))
             .await?;
-        let login = signed.login.clone().map_err(|e| {
-            crate::aws::explain::ecr_failure(e, &signed.session.principal, &plan.repository.name)
-        })?;
-        let ecr = login::check(
-            Ok(login),
-            &plan,
-            None,
-            &http.registry,
-            &signed.session,
-            None,
-            workflow,
-        )
-        .await?;
-        let immutable = repository::tags_immutable(&signed.ecr, &plan, &signed.session).await?;
-        // The images pushed last are only searched when the user trusts every pusher.
-        let recent = match &plan.image.source {
-            ImageSource::Build(b) if b.reuse == Reuse::Repository => {
-                repository::recent_images(&signed.ecr, &plan, workflow).await
-            }
-            _ => Vec::new(),
-        };
-        Ok(BuildHome {
-            ecr,
-            immutable,
-            recent,
-        })
+        build_home(signed, &plan, &http, workflow).await
     };
     let made = image::make(&plan.image, &ctx, &http.registry, &sign_in_early, workflow).await?;
     if let Some(base) = &made.base {
         outputs::set(workflow, Output::BaseDigest, base.digest.as_str())?;
     }
 
-    // 3 to 7; whatever their outcome, the image's temporary name in the daemon goes afterwards.
+    // 3. Sign in, push, report and deploy; whatever their outcome, the image's temporary name
+    // in the daemon goes afterwards.
     let outcome = async {
-        // A build signed in before it ran: if it took most of the session, sign in again
-        // rather than fail half-way through the push.
-        let mut signed = match signed_in.into_inner() {
-            Some(signed) if !signed.session.ends_within(RENEW_MARGIN) => signed,
-            Some(_) => {
-                workflow.info(
-                    "The AWS session ends in less than 5 minutes (the build took most of it): \
-                     signing in again.",
-                );
-                sign_in(&plan, token_service.as_ref(), &http, workflow).await?
-            }
-            None => sign_in(&plan, token_service.as_ref(), &http, workflow).await?,
-        };
+        let early = signed_in.into_inner();
+        let mut signed =
+            signed_for_push(early, &plan, token_service.as_ref(), &http, workflow).await?;
         // A registry that refuses the credentials mid-push gets fresh ones once, from here:
         // renewing may mean signing in again, which the push's client cannot do.
         let (renewals, renewer) = renewal::channel();
@@ -137,16 +103,7 @@ pub async fn run(workflow: &Workflow, vars: Vec<(String, String)>) -> anyhow::Re
             // A panic (a bug) still marks the deployment record failed before it goes on up
             // to `main`, so that GitHub never shows it in progress for ever.
             Err(panic) => {
-                let open = github
-                    .open_record
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .take();
-                if let (Some(api), Some(record)) = (github.api, open) {
-                    let stopped = "The run stopped on an internal error";
-                    deployment::report(api, &record, deployment::State::Failure, stopped, workflow)
-                        .await;
-                }
+                github.stopped_on_a_bug(workflow).await;
                 std::panic::resume_unwind(panic)
             }
         }
@@ -170,6 +127,57 @@ struct GitHub<'a> {
 const RENEW_MARGIN: std::time::Duration = std::time::Duration::from_secs(300);
 
 /// Who we are to AWS, and ECR's registry credentials.
+impl GitHub<'_> {
+    /// Marks the open deployment record failed, so that GitHub never shows it in progress for
+    /// ever after a panic.
+    async fn stopped_on_a_bug(&self, workflow: &Workflow) {
+        let open = self
+            .open_record
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let (Some(api), Some(record)) = (self.api, open) {
+            let stopped = "The run stopped on an internal error";
+            deployment::report(api, &record, deployment::State::Failure, stopped, workflow).await;
+        }
+    }
+}
+
+/// This repository in ECR as a build sees it, read-only: the registry signed in, whether its
+/// tags are immutable, and (only when the user trusts every pusher) the images pushed last.
+async fn build_home(
+    signed: &SignedIn,
+    plan: &Plan,
+    http: &HttpClients,
+    workflow: &Workflow,
+) -> anyhow::Result<BuildHome> {
+    let login = signed.login.clone().map_err(|e| {
+        crate::aws::explain::ecr_failure(e, &signed.session.principal, &plan.repository.name)
+    })?;
+    let ecr = login::check(
+        Ok(login),
+        plan,
+        None,
+        &http.registry,
+        &signed.session,
+        None,
+        workflow,
+    )
+    .await?;
+    let immutable = repository::tags_immutable(&signed.ecr, plan, &signed.session).await?;
+    let recent = match &plan.image.source {
+        ImageSource::Build(b) if b.reuse == Reuse::Repository => {
+            repository::recent_images(&signed.ecr, plan, workflow).await
+        }
+        _ => Vec::new(),
+    };
+    Ok(BuildHome {
+        ecr,
+        immutable,
+        recent,
+    })
+}
+
 struct SignedIn {
     session: AwsSession,
     ecr: aws_sdk_ecr::Client,
@@ -177,6 +185,28 @@ struct SignedIn {
     login: Result<RegistryCredentials, EcrFailure>,
     /// Asked for fresh registry credentials when the registry refuses these mid-push.
     renewals: Option<Renewals>,
+}
+
+/// The sign-in the push uses: a build's own, unless the build took most of the session (then
+/// a fresh one, rather than fail half-way through the push), else a first one.
+async fn signed_for_push(
+    early: Option<SignedIn>,
+    plan: &Plan,
+    token_service: Option<&TokenService>,
+    http: &HttpClients,
+    workflow: &Workflow,
+) -> anyhow::Result<SignedIn> {
+    match early {
+        Some(signed) if !signed.session.ends_within(RENEW_MARGIN) => Ok(signed),
+        Some(_) => {
+            workflow.info(
+                "The AWS session ends in less than 5 minutes (the build took most of it): \
+                 signing in again.",
+            );
+            sign_in(plan, token_service, http, workflow).await
+        }
+        None => sign_in(plan, token_service, http, workflow).await,
+    }
 }
 
 /// 3. Credentials; then who we are and the registry's credentials, asked at once.

@@ -20,30 +20,26 @@ use crate::image::labels::build_labels;
 use crate::inputs::{BuildPlan, CachePlan, ImagePlan};
 use crate::oci::Platform;
 
-#[allow(clippy::too_many_arguments)]
+/// Where the build runs and what it is named and labelled.
+pub struct Target<'a> {
+    pub endpoint: &'a Endpoint,
+    pub daemon: &'a DaemonInfo,
+    /// The image's name in the daemon, without the tag.
+    pub local_name: &'a str,
+    /// The labels that record the build key.
+    pub recorded: &'a [(String, String)],
+}
+
 pub async fn build(
-    endpoint: &Endpoint,
-    daemon: &DaemonInfo,
+    target: Target<'_>,
     build: &BuildPlan,
     image: &ImagePlan,
-    local_name: &str,
     ctx: &RunContext,
     home: &BuildHome,
-    recorded: &[(String, String)],
     workflow: &Workflow,
 ) -> anyhow::Result<Built> {
     let first_tag = &image.tags[0];
-    // The commit's time keeps a re-run of the same commit the same image.
-    let created = ctx.commit_time.time;
-    let labels: Vec<(String, String)> =
-        build_labels(&ctx.event, first_tag, created, &image.labels, recorded)
-            .into_iter()
-            .collect();
-    let mut build_args = build.build_args.clone();
-    if !build_args.iter().any(|(k, _)| k == "SOURCE_DATE_EPOCH") {
-        // BuildKit 0.11 and newer stamp this time instead of the clock.
-        build_args.push(("SOURCE_DATE_EPOCH".into(), created.timestamp().to_string()));
-    }
+    let (labels, build_args) = stamped(build, image, ctx, target.recorded);
     // The cache of earlier runs is in ECR, read with the credentials the run signed in with.
     let cache_home = matches!(build.cache, CachePlan::Auto).then_some(home);
     let cache = cache::sources(&build.cache, ctx, cache_home, workflow).await;
@@ -51,46 +47,20 @@ pub async fn build(
         .as_ref()
         .map(|c| (c.imported.clone(), c.inline))
         .unwrap_or_default();
-    // Whatever the cache, a `FROM` or a cache line may name an image of this registry: BuildKit
-    // gets its credentials for this registry's host, and no other host gets them.
-    let credentials = HashMap::from([(
-        home.ecr.host.clone(),
-        (home.ecr.username.clone(), home.ecr.password.clone()),
-    )]);
-    let provided = Provided {
-        secrets: build
-            .secrets
-            .iter()
-            .map(|s| (s.id.clone(), s.value.clone()))
-            .collect(),
-        credentials,
-    };
-
-    // Served through the session on every daemon with BuildKit: the containerd image store's
-    // builder reads no tar from the request's body before Docker 27.5, and BuildKit keys synced
-    // files by content, so an unchanged file is not sent again to the same daemon.
-    let (context_dir, dockerfile) = (build.context.clone(), build.dockerfile.clone());
-    let listing = tokio::task::spawn_blocking(move || context::listing(&context_dir, &dockerfile))
-        .await
-        .map_err(|e| Failure::new("Cannot read the build context", e.to_string()))?
-        .map_err(super::context_failure)?;
-    let files = listing.files;
-    let synced = SyncedDirs::default()
-        .with("context", listing.context)
-        .with("dockerfile", listing.dockerfile)
-        .shared_as(&listing.shared_key);
+    let (synced, dockerfile_name, files) = synced_context(build).await?;
     let sent = synced.clone();
-    let tag = format!("{local_name}:{first_tag}");
+    let tag = format!("{}:{first_tag}", target.local_name);
     let platform = build.platform.as_ref().map(Platform::to_string);
     let _group = workflow.group(&format!("Build {tag} with BuildKit"));
     let started = std::time::Instant::now();
     let out = workflow.verbatim();
+    let api = &target.daemon.api_version;
     let built = engine::build(
-        endpoint,
+        target.endpoint,
         BuildKitRequest {
-            api_version: &daemon.api_version,
+            api_version: api,
             context: BuildContext::Session(synced),
-            dockerfile: &listing.dockerfile_name,
+            dockerfile: &dockerfile_name,
             tag: &tag,
             build_args: &build_args,
             labels: &labels,
@@ -98,7 +68,7 @@ pub async fn build(
             platform: platform.as_deref(),
             cache_from: &cache_from,
             inline_cache: inline,
-            provided,
+            provided: provided(build, home),
             silence_limit: engine::SILENCE_LIMIT,
         },
         |line| out.line(line),
@@ -110,10 +80,11 @@ pub async fn build(
         Err(e) => {
             let failed = failure(e, &build.dockerfile);
             let platform = build.platform.as_ref();
-            let api = &daemon.api_version;
-            return Err(super::platform::explain(failed, platform, endpoint, api)
-                .await
-                .into());
+            return Err(
+                super::platform::explain(failed, platform, target.endpoint, api)
+                    .await
+                    .into(),
+            );
         }
     };
     let (sent_files, sent_bytes) = sent.sent();
@@ -132,6 +103,64 @@ pub async fn build(
             ..c
         }),
     })
+}
+
+type Pairs = Vec<(String, String)>;
+
+/// The labels and build args the image is stamped with: the commit's time (not the clock)
+/// keeps a re-run of the same commit the same image.
+fn stamped(
+    build: &BuildPlan,
+    image: &ImagePlan,
+    ctx: &RunContext,
+    recorded: &[(String, String)],
+) -> (Pairs, Pairs) {
+    let created = ctx.commit_time.time;
+    let labels = build_labels(&ctx.event, &image.tags[0], created, &image.labels, recorded)
+        .into_iter()
+        .collect();
+    let mut build_args = build.build_args.clone();
+    if !build_args.iter().any(|(k, _)| k == "SOURCE_DATE_EPOCH") {
+        // BuildKit 0.11 and newer stamp this time instead of the clock.
+        build_args.push(("SOURCE_DATE_EPOCH".into(), created.timestamp().to_string()));
+    }
+    (labels, build_args)
+}
+
+/// What the session serves besides the files: the build's secrets, and this registry's
+/// credentials. Whatever the cache, a `FROM` or a cache line may name an image of this
+/// registry: BuildKit gets its credentials for this registry's host, and no other host gets them.
+fn provided(build: &BuildPlan, home: &BuildHome) -> Provided {
+    let credentials = HashMap::from([(
+        home.ecr.host.clone(),
+        (home.ecr.username.clone(), home.ecr.password.clone()),
+    )]);
+    Provided {
+        secrets: build
+            .secrets
+            .iter()
+            .map(|s| (s.id.clone(), s.value.clone()))
+            .collect(),
+        credentials,
+    }
+}
+
+/// The context and Dockerfile folders the session serves, the Dockerfile's name there and how
+/// many files the context holds. Served through the session on every daemon with BuildKit: the
+/// containerd image store's builder reads no tar from the request's body before Docker 27.5,
+/// and BuildKit keys synced files by content, so an unchanged file is not sent again to the
+/// same daemon.
+async fn synced_context(build: &BuildPlan) -> Result<(SyncedDirs, String, usize), Failure> {
+    let (context_dir, dockerfile) = (build.context.clone(), build.dockerfile.clone());
+    let listing = tokio::task::spawn_blocking(move || context::listing(&context_dir, &dockerfile))
+        .await
+        .map_err(|e| Failure::new("Cannot read the build context", e.to_string()))?
+        .map_err(super::context_failure)?;
+    let synced = SyncedDirs::default()
+        .with("context", listing.context)
+        .with("dockerfile", listing.dockerfile)
+        .shared_as(&listing.shared_key);
+    Ok((synced, listing.dockerfile_name, listing.files))
 }
 
 /// The failure, with the Dockerfile line of the failing step when it can be found.

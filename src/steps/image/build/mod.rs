@@ -90,10 +90,13 @@ pub async fn build(
     let built = match endpoint {
         Some(endpoint) => {
             workflow.info(&format!("Builder: BuildKit ({}).", daemon.describe()));
-            buildkit::build(
-                &endpoint, &daemon, build, image, local_name, ctx, &home, &recorded, workflow,
-            )
-            .await?
+            let target = buildkit::Target {
+                endpoint: &endpoint,
+                daemon: &daemon,
+                local_name,
+                recorded: &recorded,
+            };
+            buildkit::build(target, build, image, ctx, &home, workflow).await?
         }
         None => {
             workflow.info(&format!("Builder: classic ({}).", daemon.describe()));
