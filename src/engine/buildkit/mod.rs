@@ -121,6 +121,47 @@ fn query(request: &BuildKitRequest<'_>, session: &str) -> String {
     q.finish()
 }
 
+/// Sends the `/build` request and returns the stream of its answer, or the daemon's refusal.
+async fn send(
+    endpoint: &Endpoint,
+    request: BuildKitRequest<'_>,
+    session_id: &str,
+) -> Result<hyper::body::Incoming, DockerError> {
+    let path = format!(
+        "{}?{}",
+        transport::versioned(request.api_version, "/build"),
+        query(&request, session_id)
+    );
+    let body = match request.context {
+        BuildContext::Session(_) => transport::empty(),
+        BuildContext::Tar(tar) => transport::streamed(tar),
+    };
+    let http = hyper::Request::post(path)
+        .header("Host", "docker")
+        .header("Content-Type", "application/x-tar")
+        .body(body)
+        .map_err(|e| DockerError::Daemon(e.to_string()))?;
+    let mut sender = endpoint
+        .connect()
+        .await
+        .map_err(|e| DockerError::Unreachable(with_causes(&e)))?;
+    let response = sender
+        .send_request(http)
+        .await
+        .map_err(|e| DockerError::Daemon(with_causes(&e)))?;
+    let status = response.status();
+    let body = response.into_body();
+    if !status.is_success() {
+        let text = http_body_util::Limited::new(body, MESSAGE_LIMIT)
+            .collect()
+            .await
+            .map(|b| b.to_bytes())
+            .unwrap_or_default();
+        return Err(DockerError::Daemon(daemon_message(&text)));
+    }
+    Ok(body)
+}
+
 /// Builds, handing each progress line to `on_line`.
 pub async fn build(
     endpoint: &Endpoint,
@@ -141,35 +182,7 @@ pub async fn build(
     )
     .await
     .map_err(unreachable)?;
-    let path = format!(
-        "{}?{}",
-        transport::versioned(request.api_version, "/build"),
-        query(&request, &session.id)
-    );
-    let body = match request.context {
-        BuildContext::Session(_) => transport::empty(),
-        BuildContext::Tar(tar) => transport::streamed(tar),
-    };
-    let http = hyper::Request::post(path)
-        .header("Host", "docker")
-        .header("Content-Type", "application/x-tar")
-        .body(body)
-        .map_err(|e| DockerError::Daemon(e.to_string()))?;
-    let mut sender = endpoint.connect().await.map_err(unreachable)?;
-    let response = sender
-        .send_request(http)
-        .await
-        .map_err(|e| DockerError::Daemon(with_causes(&e)))?;
-    let status = response.status();
-    let mut body = response.into_body();
-    if !status.is_success() {
-        let text = http_body_util::Limited::new(body, MESSAGE_LIMIT)
-            .collect()
-            .await
-            .map(|b| b.to_bytes())
-            .unwrap_or_default();
-        return Err(DockerError::Daemon(daemon_message(&text)));
-    }
+    let mut body = send(endpoint, request, &session.id).await?;
 
     let mut progress = Progress::default();
     let mut pending: Vec<u8> = Vec::new();
