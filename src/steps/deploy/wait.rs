@@ -9,7 +9,7 @@ use tokio::time::Instant;
 
 use super::rollout::{self, Verdict};
 use super::{diagnosis, Deployed, Seen};
-use crate::aws::ecs::{self, EcsFailure, Service};
+use crate::aws::ecs::{self, EcsFailure, Service, ServiceEvent, StoppedTask};
 use crate::error::Failure;
 use crate::github::commands::{untrusted, Workflow};
 use crate::inputs::EcsPlan;
@@ -128,6 +128,32 @@ pub(super) async fn conclude(
     };
     outputs::set(workflow, Output::EcsRolloutState, &state)?;
     seen.rollout_state = Some(state);
+    let (events, tasks, task_lines) = what_ecs_says(client, plan, &service, workflow).await;
+    let mut message = what;
+    if let Some(latest) = events.first() {
+        message.push_str(&format!(
+            " Latest event: {}.",
+            latest.message.trim_end_matches('.')
+        ));
+    }
+    for line in task_lines.iter().take(3) {
+        message.push_str(&format!(" {}{}", capitalised(line), "."));
+    }
+    message.push_str(&format!(
+        " Likely fix: {}",
+        diagnosis::likely_fix(&events, &tasks)
+    ));
+    Err(Failure::new(title, message).into())
+}
+
+/// The service's recent events and its stopped tasks, printed as ECS's words (one line each);
+/// returned for the failure's message.
+async fn what_ecs_says(
+    client: &Client,
+    plan: &EcsPlan,
+    service: &Service,
+    workflow: &Workflow,
+) -> (Vec<ServiceEvent>, Vec<StoppedTask>, Vec<String>) {
     let events: Vec<_> = service.events.iter().take(10).cloned().collect();
     let tasks = match ecs::stopped_tasks(client, &plan.cluster, &plan.service, 5).await {
         Ok(tasks) => tasks,
@@ -151,21 +177,7 @@ pub(super) async fn conclude(
             workflow.info(&format!("  {}", untrusted(line)));
         }
     }
-    let mut message = what;
-    if let Some(latest) = events.first() {
-        message.push_str(&format!(
-            " Latest event: {}.",
-            latest.message.trim_end_matches('.')
-        ));
-    }
-    for line in task_lines.iter().take(3) {
-        message.push_str(&format!(" {}{}", capitalised(line), "."));
-    }
-    message.push_str(&format!(
-        " Likely fix: {}",
-        diagnosis::likely_fix(&events, &tasks)
-    ));
-    Err(Failure::new(title, message).into())
+    (events, tasks, task_lines)
 }
 
 fn capitalised(text: &str) -> String {
