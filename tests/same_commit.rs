@@ -132,7 +132,7 @@ fn without_a_commit_time_the_image_time_is_fixed_and_the_run_says_how_to_set_one
 }
 
 /// With the default `cache: auto`, the second build imports the first one's cache from ECR and
-/// BuildKit records that in the image's config: another config digest for an image that runs
+/// BuildKit may record that in the image's config: another config digest for an image that runs
 /// the same. The run recognises it and keeps the image ECR has. (With immutable tags no cache is
 /// recorded in the image, so a re-run is the same image outright.)
 fn with_the_cache_from_ecr_a_rerun_keeps_the_image_ecr_has() {
@@ -147,8 +147,14 @@ fn with_the_cache_from_ecr_a_rerun_keeps_the_image_ecr_has() {
     first.expect_code(0);
     let second = run();
     second.expect_code(0);
+    // Where BuildKit recorded another cache in the config, the image ECR has is recognised as
+    // this one and kept; where the record came out the same (the context through the session,
+    // keyed by content), the image is the same outright.
     assert!(
-        second.stdout.contains("so it is kept, not pushed again"),
+        second.stdout.contains("so it is kept, not pushed again")
+            || second
+                .stdout
+                .contains("Nothing to push: every tag already points to"),
         "{second}"
     );
     assert_eq!(second.output("digest"), first.output("digest"));

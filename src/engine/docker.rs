@@ -52,6 +52,23 @@ pub enum DockerError {
     Daemon(String),
     #[error("the build failed")]
     Build(BuildFailure),
+    /// The registry refused the credentials the daemon pushed with.
+    #[error("{0}")]
+    CredentialsRefused(String),
+}
+
+/// A failed push, told apart when the registry refused the credentials. The daemon reports a
+/// registry's answer only as text in its stream (`... 401 Unauthorized`, or distribution's
+/// `unauthorized: ...` code), so this is read from the text: the one place the daemon's
+/// words decide what happens next (a renewal of the credentials, once).
+fn push_error(e: bollard::errors::Error) -> DockerError {
+    let text = with_causes(&e);
+    let lower = text.to_ascii_lowercase();
+    if lower.contains("401 unauthorized") || lower.contains("unauthorized:") {
+        DockerError::CredentialsRefused(text)
+    } else {
+        DockerError::Daemon(text)
+    }
 }
 
 impl DockerError {
@@ -67,6 +84,10 @@ impl DockerError {
                 ),
             ),
             DockerError::Daemon(why) => Failure::new("Docker daemon error", why),
+            DockerError::CredentialsRefused(why) => Failure::new(
+                "Registry refused the credentials",
+                format!("The Docker daemon's push was refused: {why}"),
+            ),
             DockerError::Build(f) => {
                 let mut message = String::from("The image build failed");
                 if let Some(step) = &f.step {
@@ -474,7 +495,7 @@ impl DockerEngine {
         let mut report = DaemonPush::default();
         let doing = format!("pushing {repo}:{tag}");
         while let Some(item) = next_within(&mut stream, TRANSFER_SILENCE, &doing).await? {
-            let info = item.map_err(|e| DockerError::Daemon(with_causes(&e)))?;
+            let info = item.map_err(push_error)?;
             let Some(status) = info.status else { continue };
             // One final status per layer. The pushed digest is not taken from the status text:
             // the caller reads the tag back from the registry and checks it is this image.

@@ -14,7 +14,7 @@ use reqwest::{Method, Response, StatusCode, Url};
 
 use super::bounded;
 pub use super::error::RegistryError;
-use super::renewal::{BasicCredentials, Renewals};
+use super::renewal::{AfterRefusal, BasicCredentials, Renewals};
 use crate::http::{read_bounded, Unread};
 use crate::oci::media_type::MANIFEST_ACCEPT;
 use crate::oci::{Descriptor, Digest, Manifest, MediaType};
@@ -124,6 +124,24 @@ impl RegistryClient {
             self.auth = Auth::Basic(credentials.renewed_by(renewals));
         }
         self
+    }
+
+    /// The Basic login this client sends (ECR's), with its generation; `None` for a challenged
+    /// client. For a push the daemon makes: it cannot renew credentials mid-push itself.
+    pub fn basic_login(&self) -> Option<(u64, (String, String))> {
+        match &self.auth {
+            Auth::Basic(credentials) => Some(credentials.login()),
+            _ => None,
+        }
+    }
+
+    /// The registry refused the Basic login of generation `sent`: whether a fresher one can be
+    /// tried (renewed once per run, as for the client's own requests).
+    pub async fn login_refused(&self, sent: u64) -> Result<AfterRefusal, String> {
+        match &self.auth {
+            Auth::Basic(credentials) => credentials.refused(sent).await,
+            _ => Ok(AfterRefusal::Final),
+        }
     }
 
     /// A client that answers the registry's challenges, anonymously or with `credentials`.

@@ -61,6 +61,8 @@ pub enum AfterRefusal {
 pub struct BasicCredentials {
     /// The `Authorization` value and its generation (0 until renewed).
     current: std::sync::Mutex<(u64, HeaderValue)>,
+    /// The same credentials as a username and password, for a push the daemon makes.
+    login: std::sync::Mutex<(String, String)>,
     renewals: Option<Renewals>,
     /// Held while a renewal is asked for, so that concurrent refusals ask once; `true` once
     /// one was asked for, whether it succeeded or not.
@@ -71,6 +73,7 @@ impl BasicCredentials {
     pub fn new(username: &str, password: &str, renewals: Option<Renewals>) -> Self {
         Self {
             current: std::sync::Mutex::new((0, header(username, password))),
+            login: std::sync::Mutex::new((username.to_string(), password.to_string())),
             renewals,
             renewing: tokio::sync::Mutex::new(false),
         }
@@ -90,6 +93,18 @@ impl BasicCredentials {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .clone()
+    }
+
+    /// The username and password of [`Self::current`]'s generation, for a push the daemon
+    /// makes with them.
+    pub fn login(&self) -> (u64, (String, String)) {
+        let generation = self.current().0;
+        let login = self
+            .login
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        (generation, login)
     }
 
     /// Whether the registry has refused renewed credentials: its refusal is then final.
@@ -126,6 +141,10 @@ impl BasicCredentials {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner) =
             (generation + 1, header(&username, &password));
+        *self
+            .login
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = (username, password);
         Ok(AfterRefusal::SendAgain)
     }
 }
