@@ -297,65 +297,15 @@ async fn publish(
         }
     };
 
-    if let ImageSource::Build(build) = &plan.image.source {
-        match &made.artifact {
-            // Also with push: false: a later step of the job may run the image.
-            Artifact::Stored(manifest) if build.load => {
-                made.load_reused(&to, &manifest.digest, tags, workflow)
-                    .await;
-            }
-            Artifact::Daemon(_) if !build.load => {
-                let names: Vec<String> = tags
-                    .iter()
-                    .map(|t| format!("{}:{t}", to.repository_uri()))
-                    .collect();
-                made.unload(&names, workflow).await;
-            }
-            _ => {}
-        }
-    }
+    leave_in_daemon(plan, made, &to, workflow).await;
 
     // 7. The deployment record, once the image is in ECR.
     let ctx = github.ctx;
-    let log_url = deployment::log_url(
-        ctx.event.server_url.as_deref(),
-        ctx.repository.as_deref(),
-        ctx.run_id.as_deref(),
-    );
+    let log_url = run_log_url(ctx);
     let pushed = report.as_ref().map(|r| &r.digest);
     // A newer commit's image holds the moving tags: this older one is not deployed anywhere.
     let superseded = report.as_ref().is_some_and(|r| !r.superseded.is_empty());
-    let record = match (github.api, &plan.github.deployment_environment, pushed) {
-        (Some(_), Some(_), Some(_)) if superseded => None,
-        (Some(api), Some(environment), Some(digest)) => match ctx.event.sha.as_deref() {
-            Some(commit) => {
-                let registry_id = plan.repository.registry_id.as_deref().unwrap_or(&account);
-                let image = deployment::DeployedImage {
-                    environment,
-                    commit,
-                    image_by_digest: &format!("{}@{digest}", to.repository_uri()),
-                    digest: digest.as_str(),
-                    console_url: deployment::console_url(
-                        &plan.region,
-                        registry_id,
-                        &plan.repository.name,
-                        digest.as_str(),
-                    ),
-                    log_url: log_url.clone(),
-                };
-                deployment::create(api, &image, workflow).await
-            }
-            None => {
-                workflow.info("GITHUB_SHA is not set: no deployment is recorded.");
-                None
-            }
-        },
-        (Some(_), Some(_), None) => {
-            workflow.info("push is false: no deployment is recorded.");
-            None
-        }
-        _ => None,
-    };
+    let record = record_deployment(github, plan, &account, &to, report.as_ref(), workflow).await;
     *github
         .open_record
         .lock()
@@ -444,6 +394,84 @@ async fn publish(
         .take();
     written?;
     deployed.transpose().map(|_| ())
+}
+
+/// What the build leaves in the daemon once pushed: a reused image loaded when asked (also with
+/// push: false, since a later step of the job may run it), a built one's names removed when
+/// `load` is false.
+async fn leave_in_daemon(plan: &Plan, made: &Made, to: &Destination, workflow: &Workflow) {
+    let tags = &plan.image.tags;
+    if let ImageSource::Build(build) = &plan.image.source {
+        match &made.artifact {
+            Artifact::Stored(manifest) if build.load => {
+                made.load_reused(to, &manifest.digest, tags, workflow).await;
+            }
+            Artifact::Daemon(_) if !build.load => {
+                let names: Vec<String> = tags
+                    .iter()
+                    .map(|t| format!("{}:{t}", to.repository_uri()))
+                    .collect();
+                made.unload(&names, workflow).await;
+            }
+            _ => {}
+        }
+    }
+}
+
+/// The GitHub deployment record of the pushed digest, when one is asked for; none for an
+/// image a newer commit's image has superseded, which is deployed nowhere.
+async fn record_deployment(
+    github: &GitHub<'_>,
+    plan: &Plan,
+    account: &str,
+    to: &Destination,
+    report: Option<&PushReport>,
+    workflow: &Workflow,
+) -> Option<deployment::Record> {
+    let ctx = github.ctx;
+    let log_url = run_log_url(ctx);
+    let pushed = report.map(|r| &r.digest);
+    let superseded = report.is_some_and(|r| !r.superseded.is_empty());
+    match (github.api, &plan.github.deployment_environment, pushed) {
+        (Some(_), Some(_), Some(_)) if superseded => None,
+        (Some(api), Some(environment), Some(digest)) => match ctx.event.sha.as_deref() {
+            Some(commit) => {
+                let registry_id = plan.repository.registry_id.as_deref().unwrap_or(account);
+                let image = deployment::DeployedImage {
+                    environment,
+                    commit,
+                    image_by_digest: &format!("{}@{digest}", to.repository_uri()),
+                    digest: digest.as_str(),
+                    console_url: deployment::console_url(
+                        &plan.region,
+                        registry_id,
+                        &plan.repository.name,
+                        digest.as_str(),
+                    ),
+                    log_url: log_url.clone(),
+                };
+                deployment::create(api, &image, workflow).await
+            }
+            None => {
+                workflow.info("GITHUB_SHA is not set: no deployment is recorded.");
+                None
+            }
+        },
+        (Some(_), Some(_), None) => {
+            workflow.info("push is false: no deployment is recorded.");
+            None
+        }
+        _ => None,
+    }
+}
+
+/// The link to this run's log, when the runner says where it is.
+fn run_log_url(ctx: &RunContext) -> Option<String> {
+    deployment::log_url(
+        ctx.event.server_url.as_deref(),
+        ctx.repository.as_deref(),
+        ctx.run_id.as_deref(),
+    )
 }
 
 /// The commit a built or patched image is stamped with (its revision and time), when both are
