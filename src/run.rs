@@ -23,7 +23,7 @@ use crate::github::commands::Workflow;
 use crate::github::context::RunContext;
 use crate::github::oidc::TokenService;
 use crate::http::HttpClients;
-use crate::inputs::{ImageSource, Plan, RawInputs, Reuse};
+use crate::inputs::{ImageSource, Load, Plan, RawInputs, Reuse};
 use crate::outputs::{self, Output};
 use crate::registry::destination::Destination;
 use crate::registry::renewal::{self, Renewals};
@@ -398,17 +398,21 @@ async fn publish(
     deployed.transpose().map(|_| ())
 }
 
-/// What the build leaves in the daemon once pushed: a reused image loaded when asked (also with
-/// push: false, since a later step of the job may run it), a built one's names removed when
+/// What the build leaves in the daemon once pushed: a reused image loaded only when asked (also
+/// with push: false, since a later step of the job may run it), a built one's names removed when
 /// `load` is false.
 async fn leave_in_daemon(plan: &Plan, made: &Made, to: &Destination, workflow: &Workflow) {
     let tags = &plan.image.tags;
     if let ImageSource::Build(build) = &plan.image.source {
         match &made.artifact {
-            Artifact::Stored(manifest) if build.load => {
+            Artifact::Stored(manifest) if build.load == Load::Always => {
                 made.load_reused(to, &manifest.digest, tags, workflow).await;
             }
-            Artifact::Daemon(_) if !build.load => {
+            Artifact::Stored(_) if build.load == Load::Auto => workflow.info(
+                "The reused image was not pulled into the Docker daemon (load: auto); set \
+                 load: true when a later step of the job runs it.",
+            ),
+            Artifact::Daemon(_) if build.load == Load::Never => {
                 let names: Vec<String> = tags
                     .iter()
                     .map(|t| format!("{}:{t}", to.repository_uri()))

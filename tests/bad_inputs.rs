@@ -175,7 +175,7 @@ const CASES: &[(&str, &str, &str)] = &[
         "linux/amd64,linux/arm64",
         "names several platforms",
     ),
-    ("load", "no", "true or false"),
+    ("load", "no", "one of auto, true, false"),
 ];
 
 /// Exit 1 with exactly one annotation, for `input`, whose message has `words`, the rule, and a
@@ -564,7 +564,7 @@ fn build_inputs_are_refused_with_an_image_or_a_base_image() {
             .input(mode.0, mode.1)
             .input("builder", "auto")
             .input("cache", "auto")
-            .input("load", "true")
+            .input("load", "auto")
             .input("tags", "-nightly")
             .run();
         assert_eq!(defaults.errors().len(), 1, "{defaults}");

@@ -93,7 +93,24 @@ fn on_a_fresh_runner_only_tags_are_written_and_the_image_is_loaded() {
     let uri = format!("{}/{REPO}", s.registry_host());
     images::remove_images_under(&uri);
 
-    let second = s.action().input("tags", "v2\nmain").run();
+    // By default a reused image is not pulled: nothing of it is in the daemon.
+    let by_default = s.action().input("tags", "v1\nmain").run();
+    by_default.expect_code(0);
+    assert!(reused(&by_default), "{by_default}");
+    assert!(
+        by_default
+            .stdout
+            .contains("not pulled into the Docker daemon (load: auto)"),
+        "{by_default}"
+    );
+    let (present, _) = docker(&["image", "inspect", &format!("{uri}:v1")]);
+    assert!(!present, "pulled without load: true: {by_default}");
+
+    let second = s
+        .action()
+        .input("tags", "v2\nmain")
+        .input("load", "true")
+        .run();
     second.expect_code(0);
     assert!(reused(&second), "{second}");
     assert_eq!(second.output("digest"), first.output("digest"));

@@ -8,7 +8,7 @@ use super::rules::paths::{
     at_most, inside, resolved_workspace, workspace_path, Candidate, PathKind,
 };
 use super::rules::values;
-use super::{build_secrets, present, BuildPlan, Builder, Errors, RawInputs, Reuse};
+use super::{build_secrets, present, BuildPlan, Builder, Errors, Load, RawInputs, Reuse};
 use crate::error::InputError;
 use crate::github::commands::Workflow;
 use crate::github::context::RunContext;
@@ -26,6 +26,12 @@ const BUILDERS: &[(&str, Builder)] = &[
 ];
 
 /// The words `reuse` accepts.
+const LOADS: &[(&str, Load)] = &[
+    ("auto", Load::Auto),
+    ("true", Load::Always),
+    ("false", Load::Never),
+];
+
 const REUSES: &[(&str, Reuse)] = &[
     ("own-tags", Reuse::OwnTags),
     ("repository", Reuse::Repository),
@@ -47,7 +53,7 @@ pub(super) fn inputs_set(raw: &RawInputs) -> [(&'static str, bool); 11] {
         ("build-secrets", present(&raw.build_secrets).is_some()),
         ("cache", other_than(&raw.cache, "auto")),
         ("platform", present(&raw.platform).is_some()),
-        ("load", other_than(&raw.load, "true")),
+        ("load", other_than(&raw.load, "auto")),
         ("rebuild", other_than(&raw.rebuild, "false")),
         ("reuse", other_than(&raw.reuse, "own-tags")),
     ]
@@ -84,7 +90,9 @@ pub(super) fn plan(
     });
     let cache = errors.optional(&raw.cache, CachePlan::Auto, cache::parse);
     let platform = errors.optional(&raw.platform, None, |v| platform(v).map(Some));
-    let load = errors.optional(&raw.load, true, |v| values::boolean("load", v));
+    let load = errors.optional(&raw.load, Load::Auto, |v| {
+        values::one_of("load", v.trim(), LOADS)
+    });
     let rebuild = errors.optional(&raw.rebuild, false, |v| values::boolean("rebuild", v));
     let reuse = errors.optional(&raw.reuse, Reuse::OwnTags, |v| {
         values::one_of("reuse", v, REUSES)
@@ -267,7 +275,7 @@ mod tests {
         assert!(build.secrets.is_empty());
         assert_eq!(build.cache, CachePlan::Auto);
         assert_eq!(build.platform, None);
-        assert!(build.load);
+        assert_eq!(build.load, Load::Auto);
         assert_eq!(build.reuse, Reuse::OwnTags);
     }
 
@@ -328,7 +336,7 @@ mod tests {
             build.platform,
             Some(Platform::new("linux", "arm64", Some("v8")))
         );
-        assert!(!build.load);
+        assert_eq!(build.load, Load::Never);
         assert_eq!(log.text(), "::add-mask::token-6d1e\n");
         assert_eq!(
             plan_with(&[("INPUT_BUILDER", "classic"), ("INPUT_CACHE", "off")])
@@ -369,7 +377,7 @@ mod tests {
                 "names several platforms (linux/amd64, linux/arm64), but a build makes an image for one",
                 "linux/arm64",
             ),
-            ("load", "no", "'no' must be true or false", "true"),
+            ("load", "no", "'no' must be one of auto, true, false", "auto"),
         ] {
             let errors = plan_with(&[(&format!("INPUT_{}", input.to_uppercase()), value)])
                 .unwrap_err();
@@ -437,7 +445,7 @@ mod tests {
                 mode,
                 ("INPUT_BUILDER", "auto"),
                 ("INPUT_CACHE", "Auto"),
-                ("INPUT_LOAD", "TRUE"),
+                ("INPUT_LOAD", "AUTO"),
             ];
             assert!(plan_with(&defaults).is_ok(), "{mode:?}");
         }

@@ -122,8 +122,7 @@ mod tests {
             ("from=", "is not an image reference"),
             (
                 "from=type=registry,ref=app:buildcache",
-                "a registry cache \\
-                 (type=registry) is what cache: auto keeps",
+                "a registry cache (type=registry) is what cache: auto keeps",
             ),
             ("from=app:main,mode=max", "gives options"),
             (
@@ -134,7 +133,10 @@ mod tests {
                 "to=inline\nto=inline",
                 "line 2 gives to=inline a second time",
             ),
-            ("to=registry", "not to 'registry'; write to=inline"),
+            (
+                "to=registry",
+                "not to 'registry'; write to=inline, or cache: auto",
+            ),
         ] {
             let rule = rule(value);
             assert!(rule.contains(words), "{value:?}: {rule}");

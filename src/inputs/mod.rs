@@ -28,7 +28,7 @@ pub use cache::CachePlan;
 pub use lifecycle::LifecyclePolicy;
 pub use plan::{
     BuildPlan, Builder, EcsEnv, EcsPlan, Engine, GitHubPlan, Identity, ImagePlan, ImageSource,
-    NewRepositorySettings, PatchPlan, Plan, RepositoryPlan, Reuse, TaskDefinitionSource,
+    Load, NewRepositorySettings, PatchPlan, Plan, RepositoryPlan, Reuse, TaskDefinitionSource,
     WebIdentity,
 };
 use raw::present;

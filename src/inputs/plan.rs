@@ -159,12 +159,24 @@ pub struct BuildPlan {
     pub cache: CachePlan,
     /// The one platform to build for; `None` builds for the daemon's own.
     pub platform: Option<Platform>,
-    /// `false`: the built image's names are removed from the daemon after the push.
-    pub load: bool,
+    /// What the daemon holds once the image is pushed.
+    pub load: Load,
     /// Build even when this repository holds an image built from the same inputs.
     pub rebuild: bool,
     /// Where an image built from the same inputs may be found and reused.
     pub reuse: Reuse,
+}
+
+/// What the daemon holds once the image is pushed, for later steps of the job that run it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Load {
+    /// A built image stays where the build left it; a reused one is not pulled (a later step
+    /// that runs it pulls it, or asks with `true`).
+    Auto,
+    /// The image is in the daemon either way: a reused one is pulled.
+    Always,
+    /// Neither: a built image's names are removed once it is pushed.
+    Never,
 }
 
 /// Where an image of the same build key is looked for. Anyone who can push to the repository

@@ -71,7 +71,7 @@ inputs! {
     build_secrets: "build-secrets" = "",
     cache: "cache" = "auto",
     platform: "platform" = "",
-    load: "load" = "true",
+    load: "load" = "auto",
     rebuild: "rebuild" = "false",
     reuse: "reuse" = "own-tags",
     image: "image" = "",
