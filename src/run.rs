@@ -360,6 +360,7 @@ async fn publish(
             let image = deploy::Image {
                 by_digest: format!("{}@{digest}", to.repository_uri()),
                 repositories: repository_names(plan, &to, &account),
+                platforms: push::platforms::of_pushed(&to, digest, workflow).await,
             };
             let client = aws_sdk_ecs::Client::new(&session.config);
             Some(deploy::run(&client, ecs, &image, &session.principal, workflow).await)

@@ -486,3 +486,48 @@ fn an_older_commit_pushed_after_a_newer_one_moves_no_tag_back_and_is_not_deploye
     );
     assert_secrets_kept(&s, &older);
 }
+
+#[test]
+fn an_image_for_another_cpu_architecture_is_refused_before_anything_is_registered() {
+    let s = with_service();
+    // The base (and so the build) is for this machine's platform, linux/amd64.
+    let file = json!({
+        "family": "web-arm",
+        "runtimePlatform": {"cpuArchitecture": "ARM64", "operatingSystemFamily": "LINUX"},
+        "containerDefinitions": [
+            {"name": "app", "image": format!("{}/{REPO}:old", s.registry_host()), "memory": 256}
+        ]
+    });
+    script_update(&s);
+    let result = deploy(&s)
+        .write_file("ecs/task-definition.json", &file.to_string())
+        .input("task-definition", "ecs/task-definition.json")
+        .input("wait", "false")
+        .run();
+    result.expect_code(1);
+    let (title, message) = the_error(&result);
+    assert_eq!(
+        title,
+        "The image cannot run on the service's CPU architecture"
+    );
+    assert!(message.contains("runs on ARM64"), "{message}");
+    assert!(message.contains("is for linux/amd64 only"), "{message}");
+    assert!(message.contains("linux/arm64"), "{message}");
+    assert_eq!(s.proxy.count("ecs:RegisterTaskDefinition"), 0);
+    assert_eq!(s.proxy.count("ecs:UpdateService"), 0);
+    assert_secrets_kept(&s, &result);
+
+    // For the architecture the image has, it deploys.
+    let x86 = json!({
+        "family": "web-arm",
+        "runtimePlatform": {"cpuArchitecture": "X86_64", "operatingSystemFamily": "LINUX"},
+        "containerDefinitions": file["containerDefinitions"].clone()
+    });
+    let result = deploy(&s)
+        .write_file("ecs/task-definition.json", &x86.to_string())
+        .input("task-definition", "ecs/task-definition.json")
+        .input("wait", "false")
+        .run();
+    result.expect_code(0);
+    assert_eq!(s.proxy.count("ecs:RegisterTaskDefinition"), 1);
+}

@@ -79,6 +79,15 @@ impl TaskDefinition {
         self.body["family"].as_str().unwrap_or_default()
     }
 
+    /// The CPU architecture the tasks run on (`runtimePlatform.cpuArchitecture`: `X86_64`,
+    /// `ARM64`), when the definition names one.
+    pub fn cpu_architecture(&self) -> Option<&str> {
+        self.body
+            .get("runtimePlatform")?
+            .get("cpuArchitecture")?
+            .as_str()
+    }
+
     /// Each container's name and image, in the definition's order.
     pub fn containers(&self) -> Vec<(String, String)> {
         self.container_list()

@@ -2,10 +2,11 @@
 //! the service updated to it, and this deployment (by its id) watched until ECS says it
 //! completed, failed or was rolled back, or until `wait-minutes` pass.
 //!
-//! Nothing is written to ECS before the revision is complete: the containers and `ecs-env` are
-//! checked against the definition first. A rollback is a failure even when the previous
+//! Nothing is written to ECS before the revision is complete: the containers, `ecs-env` and the
+//! image's platforms are checked against the definition first. A rollback is a failure even when the previous
 //! revision runs fine: what was asked for is not running.
 
+mod architecture;
 mod diagnosis;
 mod rollout;
 mod wait;
@@ -18,6 +19,7 @@ use crate::ecs::TaskDefinition;
 use crate::error::Failure;
 use crate::github::commands::Workflow;
 use crate::inputs::{EcsPlan, TaskDefinitionSource};
+use crate::oci::Platform;
 use crate::outputs::{self, Output};
 
 /// The image to deploy, as plain data.
@@ -27,6 +29,8 @@ pub struct Image {
     /// The names a container's image may give this repository by (the registry's address in
     /// use, and ECR's own), without tag or digest.
     pub repositories: Vec<String>,
+    /// The platforms it runs on, as the registry holds it; empty when unknown.
+    pub platforms: Vec<Platform>,
 }
 
 /// What the deploy ended with.
@@ -122,6 +126,7 @@ async fn deploy(
             (definition.clone(), format!("the file {path}"))
         }
     };
+    architecture::check(&definition, &image.platforms, &image.by_digest)?;
     let dropped = definition.read_only_keys();
     if !dropped.is_empty() {
         workflow.info(&format!(

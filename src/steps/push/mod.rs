@@ -15,6 +15,7 @@ pub mod dry_run;
 mod export;
 mod lookup;
 mod newer;
+pub mod platforms;
 #[cfg(test)]
 mod tests;
 
