@@ -357,11 +357,7 @@ async fn publish(
             None
         }
         (Ok(()), Some(ecs), Some(digest)) => {
-            let image = deploy::Image {
-                by_digest: format!("{}@{digest}", to.repository_uri()),
-                repositories: repository_names(plan, &to, &account),
-                platforms: push::platforms::of_pushed(&to, digest, workflow).await,
-            };
+            let image = deploy_image(plan, &to, &account, digest, workflow).await;
             let client = aws_sdk_ecs::Client::new(&session.config);
             Some(deploy::run(&client, ecs, &image, &session.principal, workflow).await)
         }
@@ -397,6 +393,21 @@ async fn publish(
         .take();
     written?;
     deployed.transpose().map(|_| ())
+}
+
+/// The pushed image as the deploy names and checks it.
+async fn deploy_image(
+    plan: &Plan,
+    to: &Destination,
+    account: &str,
+    digest: &crate::oci::Digest,
+    workflow: &Workflow,
+) -> deploy::Image {
+    deploy::Image {
+        by_digest: format!("{}@{digest}", to.repository_uri()),
+        repositories: repository_names(plan, to, account),
+        platforms: push::platforms::of_pushed(to, digest, workflow).await,
+    }
 }
 
 /// What the build leaves in the daemon once pushed: a reused image loaded only when asked (also

@@ -126,7 +126,6 @@ async fn deploy(
             (definition.clone(), format!("the file {path}"))
         }
     };
-    architecture::check(&definition, &image.platforms, &image.by_digest)?;
     let dropped = definition.read_only_keys();
     if !dropped.is_empty() {
         workflow.info(&format!(
@@ -190,12 +189,14 @@ async fn deploy(
 }
 
 /// The revision to register: the chosen containers on the image, `ecs-env` set; and the names
-/// of the containers changed.
+/// of the containers changed. An image for another CPU architecture than the definition's
+/// makes none.
 fn new_revision(
     mut revision: TaskDefinition,
     plan: &EcsPlan,
     image: &Image,
 ) -> Result<(TaskDefinition, Vec<String>), Failure> {
+    architecture::check(&revision, &image.platforms, &image.by_digest)?;
     let containers = revision.containers();
     let listed = || {
         containers
