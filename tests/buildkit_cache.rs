@@ -162,7 +162,7 @@ fn a_fresh_runner_gets_the_builder_stage_from_the_cache() {
         assert!(
             new_repository
                 .stdout
-                .contains("the repository is created once the build succeeds"),
+                .contains("this first run's cache travels inline, in the image"),
             "no cache can go to a repository still to be created: {new_repository}"
         );
         assert!(s.reader().manifest(REPO, "buildcache").is_none());

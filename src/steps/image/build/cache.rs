@@ -180,18 +180,33 @@ fn inline_tags(ctx: &RunContext) -> Vec<String> {
 
 /// The registry cache of this branch, then the default branch's; written to this branch's.
 /// The default branch's cache is written only by runs on the default branch, so that no other
-/// branch or pull request decides what its builds reuse.
+/// branch or pull request decides what its builds reuse. The images an inline cache may travel
+/// in (a first run's, see below) are imported after the caches: BuildKit's registry importer
+/// reads both.
 async fn registry(ctx: &RunContext, home: &BuildHome, workflow: &Workflow) -> CacheReport {
+    if !home.exists {
+        // Nothing can be pushed before the repository is created, after the build: this
+        // run's cache travels in its image, where the next run finds it.
+        return CacheReport {
+            kind: CacheKind::Inline,
+            imported: Vec::new(),
+            exported: true,
+            why: Some(
+                "the repository is created once the build succeeds, so this first run's cache \
+                 travels inline, in the image; the next runs keep a registry cache",
+            ),
+            used: CacheUse::default(),
+        };
+    }
     let own = cache_tag(ctx);
     let mut tags: Vec<String> = own.iter().cloned().collect();
     if !tags.iter().any(|t| t == CACHE_TAG) {
         tags.push(CACHE_TAG.into());
     }
+    tags.extend(inline_tags(ctx));
     let imported = existing(home, &tags, workflow).await;
     let uri = home.ecr.repository_uri();
-    let why = if !home.exists {
-        Some("the repository is created once the build succeeds; the next run exports the cache")
-    } else if home.cache_tag_immutable {
+    let why = if home.cache_tag_immutable {
         Some(
             "the repository's tags are immutable, so the cache's tag cannot be rewritten \
              (IMMUTABLE_WITH_EXCLUSION with buildcache* excluded keeps one)",
