@@ -164,7 +164,7 @@ async fn build_home(
         workflow,
     )
     .await?;
-    let immutable = repository::tags_immutable(&signed.ecr, plan, &signed.session).await?;
+    let view = repository::build_view(&signed.ecr, plan, &signed.session).await?;
     let recent = match &plan.image.source {
         ImageSource::Build(b) if b.reuse == Reuse::Repository => {
             repository::recent_images(&signed.ecr, plan, workflow).await
@@ -173,7 +173,9 @@ async fn build_home(
     };
     Ok(BuildHome {
         ecr,
-        immutable,
+        immutable: view.tags_immutable,
+        exists: view.exists,
+        cache_tag_immutable: view.cache_tag_immutable,
         recent,
     })
 }

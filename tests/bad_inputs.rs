@@ -165,7 +165,7 @@ const CASES: &[(&str, &str, &str)] = &[
     (
         "cache",
         "from=type=registry,ref=registry.example/app:cache",
-        "registry cache (type=registry) is not supported",
+        "registry cache (type=registry) is what cache: auto keeps",
     ),
     ("cache", "to=registry", "write to=inline"),
     ("cache", "auto\nto=inline", "line 1 ('auto')"),

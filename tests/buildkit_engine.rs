@@ -57,6 +57,7 @@ fn run(
             platform: None,
             cache_from: &[],
             inline_cache: true,
+            registry_cache: None,
             provided,
             silence_limit: std::time::Duration::from_secs(300),
         },

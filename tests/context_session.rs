@@ -94,6 +94,7 @@ fn build_as(
             platform: None,
             cache_from: &[],
             inline_cache: false,
+            registry_cache: None,
             provided: Provided::default(),
             silence_limit: std::time::Duration::from_secs(300),
         },

@@ -116,7 +116,12 @@ fn a_changed_lifecycle_policy_is_applied_on_the_next_run() {
     .unwrap();
     let stored: serde_json::Value =
         serde_json::from_str(policy.lifecycle_policy_text().unwrap()).unwrap();
-    assert_eq!(stored["rules"][0]["selection"]["countNumber"], 5);
+    // The build caches first, then the count of images.
+    assert_eq!(
+        stored["rules"][0]["selection"]["tagPatternList"][0],
+        "buildcache"
+    );
+    assert_eq!(stored["rules"][2]["selection"]["countNumber"], 5);
 }
 
 #[test]

@@ -4,6 +4,10 @@ use crate::error::InputError;
 use crate::image::reference::ImageReference;
 
 const INPUT: &str = "cache";
+
+/// The tag of a repository that holds the default branch's registry cache (`buildcache-BRANCH`
+/// another branch's). The lifecycle policies ship-to-ecr writes never expire it.
+pub const CACHE_TAG: &str = "buildcache";
 const EXAMPLE: &str = "from=123456789012.dkr.ecr.eu-west-1.amazonaws.com/web-app:main";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,9 +39,9 @@ pub(super) fn parse(value: &str) -> Result<CachePlan, InputError> {
             Some(("from", image)) => {
                 if image.starts_with("type=") || image.contains(',') {
                     return Err(bad(format!(
-                        "('{line}') gives options; give the image alone: a registry cache \
-                         (type=registry) is not supported, BuildKit reads the cache embedded \
-                         in an image"
+                        "('{line}') gives options; give the image alone: lines name images \
+                         whose embedded (inline) cache BuildKit reads; a registry cache \
+                         (type=registry) is what cache: auto keeps on the containerd image store"
                     )));
                 }
                 ImageReference::parse(image).map_err(|why| {
@@ -54,8 +58,9 @@ pub(super) fn parse(value: &str) -> Result<CachePlan, InputError> {
             Some(("to", "inline")) => return Err(bad("gives to=inline a second time".into())),
             Some(("to", other)) => {
                 return Err(bad(format!(
-                    "('{line}'): the cache can only be exported inline (embedded in the pushed \
-                     image), not to '{other}'; write to=inline"
+                    "('{line}'): lines export the cache only inline (embedded in the pushed \
+                     image), not to '{other}'; write to=inline, or cache: auto, which keeps a \
+                     registry cache on the containerd image store"
                 )))
             }
             _ => {
@@ -117,7 +122,8 @@ mod tests {
             ("from=", "is not an image reference"),
             (
                 "from=type=registry,ref=app:buildcache",
-                "a registry cache (type=registry) is not supported",
+                "a registry cache \\
+                 (type=registry) is what cache: auto keeps",
             ),
             ("from=app:main,mode=max", "gives options"),
             (

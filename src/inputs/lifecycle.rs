@@ -6,6 +6,7 @@ use std::path::Path;
 
 use serde_json::{json, Value};
 
+use super::cache::CACHE_TAG;
 use super::rules::paths::{read_workspace_file, Candidate};
 use crate::error::InputError;
 
@@ -22,19 +23,48 @@ pub struct LifecyclePolicy {
     pub value: Value,
 }
 
-/// Keep the newest `count` images, expire the rest.
+/// How many branch build caches (`buildcache-BRANCH`) the shorthand keeps, newest first.
+const BRANCH_CACHES: i64 = 10;
+
+/// Keep the newest `count` images, expire the rest; the build caches apart. The default
+/// branch's registry cache (`buildcache`) is never expired, and the branch caches count among
+/// themselves, so that a cache rewritten on every run neither pushes images out of the count
+/// nor is pushed out by them. A rule with a lower number decides first, and an image that
+/// matches one rule's tags is never expired by a later rule.
 pub fn keep_newest(count: i64) -> LifecyclePolicy {
-    let value = json!({
-        "rules": [{
-            "rulePriority": 1,
-            "description": format!("Keep the newest {count} images (ship-to-ecr keep-images)"),
+    let tagged = |priority: u32, pattern: &str, keep: i64, why: &str| {
+        json!({
+            "rulePriority": priority,
+            "description": why,
             "selection": {
-                "tagStatus": "any",
+                "tagStatus": "tagged",
+                "tagPatternList": [pattern],
                 "countType": "imageCountMoreThan",
-                "countNumber": count
+                "countNumber": keep
             },
             "action": { "type": "expire" }
-        }]
+        })
+    };
+    let value = json!({
+        "rules": [
+            tagged(1, CACHE_TAG, 1, "Keep the default branch's build cache (ship-to-ecr)"),
+            tagged(
+                2,
+                &format!("{CACHE_TAG}-*"),
+                BRANCH_CACHES,
+                &format!("Keep the newest {BRANCH_CACHES} branch build caches (ship-to-ecr)")
+            ),
+            {
+                "rulePriority": 3,
+                "description": format!("Keep the newest {count} images (ship-to-ecr keep-images)"),
+                "selection": {
+                    "tagStatus": "any",
+                    "countType": "imageCountMoreThan",
+                    "countNumber": count
+                },
+                "action": { "type": "expire" }
+            }
+        ]
     });
     LifecyclePolicy {
         text: value.to_string(),
@@ -255,7 +285,9 @@ mod tests {
         assert!(check(EXAMPLE).is_ok());
         let shorthand = keep_newest(10);
         assert!(check(&shorthand.text).is_ok());
-        assert_eq!(shorthand.value["rules"][0]["selection"]["countNumber"], 10);
+        assert_eq!(shorthand.value["rules"][2]["selection"]["countNumber"], 10);
+        let kept = &shorthand.value["rules"][0]["selection"];
+        assert_eq!(kept["tagPatternList"][0], "buildcache");
     }
 
     #[test]

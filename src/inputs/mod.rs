@@ -8,7 +8,7 @@
 mod across;
 mod build;
 mod build_secrets;
-mod cache;
+pub mod cache;
 mod ecs;
 mod github;
 mod identity;

@@ -8,6 +8,7 @@ use crate::aws::explain::ecr_failure;
 use crate::aws::session::AwsSession;
 use crate::error::Failure;
 use crate::github::commands::{Level, Workflow};
+use crate::inputs::cache::CACHE_TAG;
 use crate::inputs::{Plan, RepositoryPlan};
 
 /// The repository as this run leaves it.
@@ -28,20 +29,40 @@ async fn find(
         .map_err(|e| ecr_failure(e, &session.principal, &wanted.name))
 }
 
-/// Whether any of the image's tags cannot move once written: the existing repository's rule,
-/// else the one this run would create it with. A read only.
-pub async fn tags_immutable(
+/// The repository as a build sees it, read only.
+pub struct BuildView {
+    pub exists: bool,
+    /// Some tag of the image cannot be moved once written.
+    pub tags_immutable: bool,
+    /// The registry cache's tag (`buildcache`) cannot be rewritten.
+    pub cache_tag_immutable: bool,
+}
+
+/// Whether the repository exists and which of the tags a build writes are immutable; a
+/// repository still to be created gets the settings the plan asks for.
+pub async fn build_view(
     client: &aws_sdk_ecr::Client,
     plan: &Plan,
     session: &AwsSession,
-) -> anyhow::Result<bool> {
+) -> anyhow::Result<BuildView> {
     let wanted = &plan.repository;
     Ok(match find(client, wanted, session).await? {
-        Some(repo) => plan.image.tags.iter().any(|t| repo.is_tag_immutable(t)),
-        None => matches!(
-            wanted.settings.tag_mutability,
-            ImageTagMutability::Immutable | ImageTagMutability::ImmutableWithExclusion
-        ),
+        Some(repo) => BuildView {
+            exists: true,
+            tags_immutable: plan.image.tags.iter().any(|t| repo.is_tag_immutable(t)),
+            cache_tag_immutable: repo.is_tag_immutable(CACHE_TAG),
+        },
+        None => {
+            let immutable = matches!(
+                wanted.settings.tag_mutability,
+                ImageTagMutability::Immutable | ImageTagMutability::ImmutableWithExclusion
+            );
+            BuildView {
+                exists: false,
+                tags_immutable: immutable,
+                cache_tag_immutable: immutable,
+            }
+        }
     })
 }
 

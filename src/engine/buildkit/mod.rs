@@ -7,8 +7,10 @@
 //! secrets, and the pieces to open another are private to it.
 
 pub mod filesync;
+pub mod grpc;
 pub mod progress;
 pub mod session;
+pub mod solve;
 #[cfg(test)]
 mod tests;
 pub mod transport;
@@ -67,10 +69,23 @@ pub struct BuildKitRequest<'a> {
     pub cache_from: &'a [String],
     /// Embed the cache's metadata in the image (`BUILDKIT_INLINE_CACHE`).
     pub inline_cache: bool,
+    /// A cache kept in a registry: the build goes through BuildKit's API (`solve.rs`), the only
+    /// route that exports one.
+    pub registry_cache: Option<RegistryCache>,
     /// What the session serves.
     pub provided: Provided,
     /// How long the daemon may say nothing ([`SILENCE_LIMIT`] in the action).
     pub silence_limit: Duration,
+}
+
+/// A cache kept in a registry (`type=registry`), apart from the image.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegistryCache {
+    /// References whose cache the build may import, in order; a missing one only means less
+    /// cache.
+    pub import: Vec<String>,
+    /// Where the cache of every stage is written, if anywhere.
+    pub export: Option<String>,
 }
 
 /// What a build made.
@@ -168,6 +183,9 @@ pub async fn build(
     request: BuildKitRequest<'_>,
     mut on_line: impl FnMut(&str),
 ) -> Result<Built, DockerError> {
+    if request.registry_cache.is_some() {
+        return solve::build(endpoint, request, on_line).await;
+    }
     let unreachable = |e: std::io::Error| DockerError::Unreachable(with_causes(&e));
     let silence_limit = request.silence_limit;
     let files = match &request.context {

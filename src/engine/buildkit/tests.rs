@@ -69,6 +69,7 @@ async fn a_daemon_that_falls_silent_is_reported_not_waited_for() {
             platform: None,
             cache_from: &[],
             inline_cache: false,
+            registry_cache: None,
             provided: Provided::default(),
             silence_limit: Duration::from_secs(1),
         },

@@ -1,7 +1,7 @@
 //! A build by the daemon's BuildKit: labels and `SOURCE_DATE_EPOCH` passed to it (no extra
 //! `LABEL` build), the context (file sync, as the docker CLI sends it), secrets and the
 //! registry's credentials served by the build's session, the cache imported from ECR and
-//! embedded inline in the image.
+//! exported to it (a registry cache on the containerd image store, inline elsewhere).
 
 use std::collections::HashMap;
 
@@ -42,11 +42,12 @@ pub async fn build(
     let (labels, build_args) = stamped(build, image, ctx, target.recorded);
     // The cache of earlier runs is in ECR, read with the credentials the run signed in with.
     let cache_home = matches!(build.cache, CachePlan::Auto).then_some(home);
-    let cache = cache::sources(&build.cache, ctx, cache_home, workflow).await;
-    let (cache_from, inline) = cache
-        .as_ref()
-        .map(|c| (c.imported.clone(), c.inline))
-        .unwrap_or_default();
+    let registry_cache = target.daemon.containerd_store;
+    let cache = cache::sources(&build.cache, ctx, cache_home, registry_cache, workflow).await;
+    let (cache_from, inline) = cache.as_ref().map(CacheReport::inline).unwrap_or_default();
+    if let Some(cache) = &cache {
+        workflow.info(&format!("Build cache: {}.", cache.plan()));
+    }
     let (synced, dockerfile_name, files) = synced_context(build).await?;
     let sent = synced.clone();
     let tag = format!("{}:{first_tag}", target.local_name);
@@ -68,6 +69,7 @@ pub async fn build(
             platform: platform.as_deref(),
             cache_from: &cache_from,
             inline_cache: inline,
+            registry_cache: cache.as_ref().and_then(CacheReport::registry),
             provided: provided(build, home),
             silence_limit: engine::SILENCE_LIMIT,
         },
